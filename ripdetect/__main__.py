@@ -1,0 +1,5 @@
+import sys
+
+from ripdetect.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""The ``ripdetect`` command: subcommands over the library. Prints and progress bars live here.
+
+    ripdetect train --data DIR --out RUN_DIR [--config train/configs/default.json]
+    ripdetect eval --data DIR --model CKPT [--out DIR]
+    ripdetect predict PATH... [--model CKPT] [--out DIR]
+    ripdetect video INPUT... --out DIR
+    ripdetect synth --out DIR --n N --seed S
+    ripdetect augment-preview --data DIR --out grid.png
+    ripdetect app [--port 7860]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ripdetect import __version__
+from ripdetect.errors import RipdetectError
+
+SUBCOMMANDS = ("train", "augment_preview")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="ripdetect", description="Rip-current detection and localisation.")
+    parser.add_argument("--version", action="version", version=f"ripdetect {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log INFO messages (default: warnings only)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"ripdetect.cli.{name}_cmd")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = get_args_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="ripdetect: %(levelname)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.run(args) or 0)
+    except RipdetectError as exc:
+        print(f"ripdetect: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ripdetect: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

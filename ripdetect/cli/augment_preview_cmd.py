@@ -1,0 +1,32 @@
+"""``ripdetect augment-preview``: a PNG grid of what training sees."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("augment-preview", help="write a PNG grid of augmented training samples")
+    parser.add_argument("--data", nargs="+", required=True, help="dataset folder(s) or CSV manifest(s)")
+    parser.add_argument("--out", required=True, help="PNG path to write")
+    parser.add_argument("--config", default=None, help="a JSON training recipe (default: built-in defaults)")
+    parser.add_argument("--images", type=int, default=4, help="source images, one per row (default: 4)")
+    parser.add_argument("--variants", type=int, default=6, help="augmented variants per image (default: 6)")
+    parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    parser.add_argument("--tile", type=int, default=224, help="tile size in pixels (default: 224)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ripdetect.config import TrainConfig, load_json_config
+    from ripdetect.data import load_many
+    from ripdetect.viz import augment_grid
+
+    train_config = load_json_config(TrainConfig, args.config) if args.config else TrainConfig()
+    samples = load_many(args.data)
+    path = augment_grid(samples, train_config, args.out, n_images=args.images, n_variants=args.variants,
+                        seed=args.seed, tile=args.tile)
+    print(f"ripdetect: wrote {path}", file=sys.stderr)
+    print(path)
+    return 0

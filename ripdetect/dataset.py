@@ -1,0 +1,73 @@
+"""A torch Dataset over ``Sample`` lists that reports unreadable files instead of crashing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from ripdetect.data import Sample
+from ripdetect.errors import InputError
+from ripdetect.images import load_image_rgb
+
+LOAD_MAX_SIDE = 1024
+
+
+class ImageDataset(Dataset):
+    """Items are ``(tensor, label, index)``, or ``(None, path, reason)`` for a file that cannot be read."""
+
+    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray], torch.Tensor]):
+        self.samples = samples
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        sample = self.samples[index]
+        try:
+            image_rgb = load_image_rgb(sample.path, max_side=LOAD_MAX_SIDE)
+        except InputError as exc:
+            return None, sample.path, exc.reason
+        return self.transform(image_rgb), sample.label, index
+
+
+def collate_skipping_errors(items: list) -> dict:
+    """Stack the good items; collect ``(path, reason)`` of the bad ones."""
+    good = [item for item in items if item[0] is not None]
+    errors = [(item[1], item[2]) for item in items if item[0] is None]
+    if not good:
+        return {"images": None, "labels": None, "indices": None, "errors": errors}
+    return {
+        "images": torch.stack([item[0] for item in good]),
+        "labels": torch.tensor([item[1] for item in good], dtype=torch.long),
+        "indices": torch.tensor([item[2] for item in good], dtype=torch.long),
+        "errors": errors,
+    }
+
+
+def _seed_worker(worker_id: int) -> None:
+    info = torch.utils.data.get_worker_info()
+    transform = getattr(info.dataset, "transform", None)
+    if hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(info.seed % 2**31)
+
+
+def make_loader(dataset: ImageDataset, batch_size: int, num_workers: int, seed: int, shuffle: bool = False,
+                balanced: bool = False) -> DataLoader:
+    """A seeded DataLoader; ``balanced`` draws classes equally via WeightedRandomSampler."""
+    generator = torch.Generator().manual_seed(seed)
+    sampler = None
+    if balanced:
+        labels = np.array([s.label for s in dataset.samples])
+        counts = np.bincount(labels, minlength=2).clip(min=1)
+        weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
+        sampler = WeightedRandomSampler(weights, num_samples=len(labels), replacement=True, generator=generator)
+        shuffle = False
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler, num_workers=num_workers,
+        collate_fn=collate_skipping_errors, worker_init_fn=_seed_worker, generator=generator,
+        persistent_workers=num_workers > 0, drop_last=False,
+    )

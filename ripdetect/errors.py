@@ -1,0 +1,30 @@
+"""One exception type for every user-facing failure, so front ends print one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RipdetectError(Exception):
+    """A failure a user can act on; ``str()`` is a single line naming the input and the reason."""
+
+    def __init__(self, reason: str, path: str | Path | None = None):
+        self.reason = reason.strip().splitlines()[0] if reason.strip() else "unknown error"
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{self.path}: {self.reason}" if self.path else self.reason)
+
+
+class ConfigError(RipdetectError):
+    """A config field outside its allowed range."""
+
+
+class CheckpointError(RipdetectError):
+    """A checkpoint that is missing, pickled, or incompatible."""
+
+
+class DataError(RipdetectError):
+    """A dataset that cannot be used (missing folder, unknown layout, empty class)."""
+
+
+class InputError(RipdetectError):
+    """One input file (image or video) that cannot be read."""

@@ -1,0 +1,77 @@
+"""Training and evaluation charts as PNG (matplotlib, Agg backend, imported lazily)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_history(history: list[dict], path: str | Path) -> Path:
+    """Loss (train/val) and validation metrics per epoch."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
+    for key in ("train_loss", "val_loss"):
+        if any(key in row for row in history):
+            ax_loss.plot(epochs, [row.get(key, np.nan) for row in history], marker="o", label=key)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_loss.legend()
+    for key in ("f1", "roc_auc", "balanced_accuracy"):
+        values = [row.get(key) for row in history]
+        if any(v is not None for v in values):
+            ax_metric.plot(epochs, [np.nan if v is None else v for v in values], marker="o", label=key)
+    ax_metric.set(xlabel="epoch", ylim=(0, 1.02), title="Validation")
+    ax_metric.legend()
+    return _save(fig, path)
+
+
+def plot_evaluation(labels: np.ndarray, probs: np.ndarray, threshold: float, out_dir: str | Path) -> list[Path]:
+    """Confusion matrix, ROC and PR curves (ROC/PR need both classes)."""
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    preds = (probs >= threshold).astype(int)
+    matrix = np.array([[np.sum((labels == t) & (preds == p)) for p in (0, 1)] for t in (0, 1)])
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(matrix, cmap="Blues")
+    for (row, col), value in np.ndenumerate(matrix):
+        ax.text(col, row, str(value), ha="center", va="center", fontsize=14,
+                color="white" if value > matrix.max() / 2 else "black")
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["no_rip", "rip"], yticklabels=["no_rip", "rip"],
+           xlabel="predicted", ylabel="true", title=f"Confusion (threshold {threshold:.2f})")
+    paths.append(_save(fig, out_dir / "confusion_matrix.png"))
+    if len(np.unique(labels)) == 2:
+        fpr, tpr, _ = roc_curve(labels, probs)
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.plot(fpr, tpr, label=f"AUC {auc(fpr, tpr):.3f}")
+        ax.plot([0, 1], [0, 1], "--", color="grey")
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+        ax.legend()
+        paths.append(_save(fig, out_dir / "roc.png"))
+        precision, recall, _ = precision_recall_curve(labels, probs)
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.plot(recall, precision)
+        ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
+        paths.append(_save(fig, out_dir / "pr.png"))
+    return paths
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return path
