@@ -40,3 +40,24 @@ def evaluate_checkpoint(checkpoint: Checkpoint, samples: list[Sample], out_dir: 
         (out_dir / "predictions.json").write_text(json.dumps(per_image, indent=1))
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
+
+
+def estimate_cam_scale(checkpoint: Checkpoint, samples: list[Sample], batch_size: int = 16) -> float | None:
+    """A fixed display scale for raw CAMs: the 90th percentile of per-image CAM maxima over the rip
+    images (all images if there are none), so heatmaps are comparable across images and frames."""
+    import numpy as np
+    import torch
+
+    from ripdetect.cam import compute_cam
+
+    chosen = [s for s in samples if s.label == 1] or samples
+    loader = make_loader(ImageDataset(chosen, EvalTransform(checkpoint.model_config)), batch_size, 0, 0)
+    peaks = []
+    for batch in loader:
+        if batch["images"] is not None:
+            _, cams = compute_cam(checkpoint.model, batch["images"])
+            peaks.append(cams.flatten(1).amax(dim=1))
+    if not peaks:
+        return None
+    scale = float(np.percentile(torch.cat(peaks).numpy(), 90))
+    return scale if scale > 0 else None

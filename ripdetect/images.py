@@ -41,7 +41,7 @@ def load_image_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_s
         raise InputError("empty file (0 bytes)", path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap applies below
             with Image.open(path) as image:
                 width, height = image.size
                 if width * height > max_pixels:
@@ -54,7 +54,7 @@ def load_image_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_s
                 rgb = _to_rgb(image)
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         reason = "not an image or unsupported format" if isinstance(exc, UnidentifiedImageError) else str(exc)
         raise InputError(reason, path) from None
     except (OSError, ValueError, SyntaxError) as exc:

@@ -18,7 +18,7 @@ import sys
 from ripdetect import __version__
 from ripdetect.errors import RipdetectError
 
-SUBCOMMANDS = ("train", "augment_preview")
+SUBCOMMANDS = ("train", "predict", "augment_preview")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -65,7 +65,7 @@ def run_train(args: argparse.Namespace) -> int:
     from ripdetect.data import load_many, split_samples
     from ripdetect.engine import BEST_NAME, FINAL_NAME, TrainingInterrupted, fit
     from ripdetect.errors import DataError
-    from ripdetect.evaluation import evaluate_checkpoint
+    from ripdetect.evaluation import estimate_cam_scale, evaluate_checkpoint
     from ripdetect.model import resolve_model_config
     from ripdetect.plots import plot_history
 
@@ -135,7 +135,8 @@ def run_train(args: argparse.Namespace) -> int:
     final_metrics.pop("skipped", None)
     save_checkpoint(run_dir / FINAL_NAME, best.model, best.model_config, best.threshold,
                     {k: v for k, v in best.metadata.items() if k not in ("model_config", "threshold")}
-                    | {"metrics": final_metrics, "model_id": run_dir.name})
+                    | {"metrics": final_metrics, "model_id": run_dir.name,
+                       "cam_scale": estimate_cam_scale(best, val_samples or train_samples)})
     if val_samples:
         for name in ("confusion_matrix.png", "roc.png", "pr.png"):
             if (run_dir / "eval" / name).exists():

@@ -1,0 +1,89 @@
+"""From a raw CAM to an amorphous rip region: upsample, threshold, clean, and describe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Region:
+    """A thresholded CAM region in image pixels."""
+
+    mask: np.ndarray  # bool HxW
+    polygons: list[dict]  # {"exterior": [[x, y], ...], "holes": [[[x, y], ...], ...]}
+    area_fraction: float
+    centroid: tuple[float, float]
+    bbox: tuple[int, int, int, int]
+
+    def to_dict(self) -> dict:
+        return {"area_fraction": round(self.area_fraction, 5), "centroid": [round(c, 1) for c in self.centroid],
+                "bbox": list(self.bbox), "polygons": self.polygons}
+
+
+def upsample_cam(cam: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear upsampling of a raw (h, w) map to the image size."""
+    return cv2.resize(np.asarray(cam, dtype=np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def threshold_cam(cam: np.ndarray, mode: str = "fraction", value: float = 0.5) -> np.ndarray:
+    """Boolean mask: ``fraction`` of the max, ``percentile`` (0..100) of the map, or Otsu."""
+    peak = float(cam.max()) if cam.size else 0.0
+    if peak <= 0:
+        return np.zeros(cam.shape, dtype=bool)
+    if mode == "fraction":
+        return cam >= value * peak
+    if mode == "percentile":
+        return cam >= max(np.percentile(cam, value), 1e-12)
+    if mode == "otsu":
+        scaled = np.uint8(np.clip(cam / peak, 0, 1) * 255)
+        _, binary = cv2.threshold(scaled, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        return binary.astype(bool) & (cam > 0)
+    raise ValueError(f"unknown threshold mode {mode!r}")
+
+
+def remove_small_blobs(mask: np.ndarray, min_fraction: float) -> np.ndarray:
+    """Drop connected components smaller than ``min_fraction`` of the image."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    min_area = min_fraction * mask.size
+    keep = np.zeros(count, dtype=bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return keep[labels]
+
+
+def mask_to_polygons(mask: np.ndarray, epsilon_fraction: float = 0.003) -> list[dict]:
+    """Outer contours with their holes, simplified, in pixel coordinates."""
+    contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    epsilon = epsilon_fraction * max(mask.shape)
+
+    def simplify(contour: np.ndarray) -> list[list[int]]:
+        return cv2.approxPolyDP(contour, epsilon, True).reshape(-1, 2).tolist()
+
+    polygons = []
+    for index, (_, _, first_child, parent) in enumerate(hierarchy[0]):
+        if parent != -1:
+            continue
+        holes, child = [], first_child
+        while child != -1:
+            holes.append(simplify(contours[child]))
+            child = hierarchy[0][child][0]
+        polygons.append({"exterior": simplify(contours[index]), "holes": holes})
+    return polygons
+
+
+def region_from_cam(cam_up: np.ndarray, mode: str = "fraction", value: float = 0.5,
+                    min_fraction: float = 0.002) -> Region | None:
+    """The region of an image-size map, or ``None`` when nothing survives thresholding."""
+    mask = remove_small_blobs(threshold_cam(cam_up, mode, value), min_fraction)
+    if not mask.any():
+        return None
+    ys, xs = np.nonzero(mask)
+    weights = cam_up[ys, xs].astype(np.float64)
+    weights = weights if weights.sum() > 0 else np.ones_like(weights)
+    centroid = (float(np.average(xs, weights=weights)), float(np.average(ys, weights=weights)))
+    bbox = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    return Region(mask, mask_to_polygons(mask), float(mask.mean()), centroid, bbox)
