@@ -135,3 +135,14 @@ def default_model_path() -> Path:
     if not path.is_file():
         raise CheckpointError("the embedded default model is missing from this install; pass --model CKPT", path)
     return path
+
+
+def export_checkpoint(source: str | Path, target: str | Path, half: bool = True) -> Path:
+    """Re-save a checkpoint (optionally as fp16) with its metadata, e.g. to embed it in the package."""
+    checkpoint = load_checkpoint(source)
+    extra = {k: v for k, v in checkpoint.metadata.items()
+             if k not in ("format", "format_version", "library_version", "created", "model_config", "class_names",
+                          "threshold")}
+    return save_checkpoint(target, checkpoint.model, checkpoint.model_config, checkpoint.threshold,
+                           {**extra, "exported_from": Path(source).name, "weights_dtype": "float16" if half else "float32"},
+                           half=half)

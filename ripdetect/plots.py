@@ -75,3 +75,20 @@ def _save(fig, path: str | Path) -> Path:
     fig.savefig(path, dpi=100)
     _pyplot().close(fig)
     return path
+
+
+def plot_timeline(rows: list[dict], events: list[dict], on_threshold: float, off_threshold: float,
+                  path: str | Path) -> Path:
+    """Per-frame and aggregated rip probability against time, threshold lines and shaded events."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    times = [row["time_s"] for row in rows]
+    ax.plot(times, [row["prob_rip"] for row in rows], ".", color="grey", alpha=0.6, label="frame p(rip)")
+    ax.plot(times, [row["aggregated_prob"] for row in rows], "-", color="C3", lw=2, label="window mean")
+    ax.axhline(on_threshold, color="C3", ls="--", lw=1, label=f"on {on_threshold:.2f}")
+    ax.axhline(off_threshold, color="C0", ls=":", lw=1, label=f"off {off_threshold:.2f}")
+    for event in events:
+        ax.axvspan(event["start_s"], max(event["end_s"], event["start_s"] + 0.1), color="C3", alpha=0.15)
+    ax.set(xlabel="time (s)", ylabel="p(rip)", ylim=(-0.02, 1.02), title="Rip probability over time")
+    ax.legend(loc="upper right", fontsize=8, ncol=4)
+    return _save(fig, path)

@@ -1,0 +1,20 @@
+"""``ripdetect export``: re-save a checkpoint, optionally as fp16 (how the default model is embedded)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("export", help="re-save a checkpoint (e.g. fp16 for embedding)")
+    parser.add_argument("model", help="source checkpoint (.safetensors)")
+    parser.add_argument("out", help="target path")
+    parser.add_argument("--half", action="store_true", help="store weights as float16 (default: float32)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ripdetect.checkpoint import export_checkpoint
+
+    print(export_checkpoint(args.model, args.out, half=args.half))
+    return 0

@@ -1,0 +1,126 @@
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ripdetect.errors import ConfigError
+from ripdetect.synth.camera import SceneCamera, render_scene
+from ripdetect.synth.dataset import SynthRequest, generate_clips, generate_images, load_clip_masks, scene_for
+
+
+@pytest.mark.parametrize("view", ["oblique", "aerial"])
+def test_same_seed_same_scene_and_image(view):
+    a, b, c = (scene_for(5, i, True, view) for i in (0, 0, 1))
+    assert a == b and a != c
+    image_a, mask_a = render_scene(a, 160, 96)
+    image_b, mask_b = render_scene(b, 160, 96)
+    assert np.array_equal(image_a, image_b) and np.array_equal(mask_a, mask_b)
+    assert image_a.shape == (96, 160, 3) and image_a.dtype == np.uint8
+
+
+@pytest.mark.parametrize("view", ["oblique", "aerial"])
+def test_mask_label_consistency(view):
+    for index in range(6):
+        _, mask = render_scene(scene_for(1, index, False, view), 160, 96)
+        assert not mask.any()
+        params = scene_for(1, index, True, view)
+        image, mask = render_scene(params, 160, 96)
+        assert params.rips
+        if view == "aerial" and not mask.any():
+            continue  # an aerial crop may miss the channel; oblique views always show it
+        assert mask.any()
+
+
+def test_rip_mask_covers_the_dark_channel():
+    """Inside the mask the surf zone is darker (fewer whitecaps) than the rest of the surf zone."""
+    darker = 0
+    for index in range(8):
+        params = scene_for(2, index, True, "oblique")
+        image, mask = render_scene(params, 256, 160)
+        grey = image.mean(axis=2)
+        rows = np.nonzero(mask.any(axis=1))[0]
+        band = np.zeros_like(mask)
+        band[rows.min():rows.max() + 1] = True
+        outside = band & ~mask
+        darker += grey[mask].mean() < grey[outside].mean()
+    assert darker >= 6
+
+
+def test_clip_frame_counts_labels_and_masks(tmp_path):
+    request = SynthRequest(tmp_path, n=0, seed=0, view="oblique", width=128, height=96, rip_fraction=1.0,
+                           clips=1, clip_seconds=2.0, fps=5.0)
+    summary = generate_clips(request)
+    assert summary["frames_per_clip"] == 10
+    video = tmp_path / "clips" / "clip_0_000.mp4"
+    rows = list(csv.DictReader(open(video.with_name("clip_0_000_labels.csv"))))
+    masks = load_clip_masks(video.with_name("clip_0_000_masks.npz"))
+    assert len(rows) == 10 and masks.shape == (10, 96, 128)
+    assert [int(r["rip"]) for r in rows] == [int(m.any()) for m in masks]
+    from ripdetect.video_io import iter_frames
+
+    frames = list(iter_frames(video, sample_fps=None, stride=1))
+    assert len(frames) == 10 and frames[0].image_rgb.shape == (96, 128, 3)
+
+
+def test_images_resume_without_duplicates(tmp_path):
+    request = SynthRequest(tmp_path, n=6, seed=3, width=96, height=64, rip_fraction=0.5)
+    first = generate_images(request)
+    assert first["images_written"] == 6
+    victim = sorted((tmp_path / "rip").iterdir())[0]
+    content = {p.name: p.read_bytes() for p in (tmp_path / "no_rip").iterdir()}
+    victim.unlink()
+    again = generate_images(request)
+    assert again == {"images_written": 1, "images_skipped": 5, "n": 6}
+    assert victim.exists()
+    assert {p.name: p.read_bytes() for p in (tmp_path / "no_rip").iterdir()} == content
+    rows = list(csv.DictReader(open(tmp_path / "manifest.csv")))
+    assert len(rows) == 6 and sum(r["label"] == "rip" for r in rows) == 3
+    from ripdetect.data import load_samples
+
+    samples = load_samples(tmp_path)
+    assert len(samples) == 6 and all(s.region.mask_path for s in samples)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"n": 0}, "--n must be > 0"),
+    ({"n": -3}, "--n must be > 0"),
+    ({"width": 10}, "out of range"),
+    ({"rip_fraction": 1.5}, "rip-fraction"),
+    ({"view": "sideways"}, "--view"),
+])
+def test_impossible_parameters(tmp_path, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        SynthRequest(tmp_path / "o", **kwargs).validate()
+
+
+def test_output_is_a_file_and_disk_space(tmp_path, monkeypatch):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        SynthRequest(tmp_path / "f").validate()
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(100, 100, 10))
+    with pytest.raises(ConfigError, match="not enough disk space"):
+        SynthRequest(tmp_path / "o", n=10).validate()
+
+
+def test_cli_synth_and_preview(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ripdetect", "synth", "--out", str(tmp_path / "s"), "--n", "4",
+                             "--size", "96x64", "--preview", "--real", str(tmp_path / "none")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["images_written"] == 4 and (tmp_path / "s" / "preview.png").exists()
+    bad = subprocess.run([sys.executable, "-m", "ripdetect", "synth", "--out", str(tmp_path / "s"), "--size", "big"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--size must look like" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_camera_reuses_static_layers_for_frames():
+    camera = SceneCamera(scene_for(0, 0, True, "oblique"), 128, 96)
+    a, _ = camera.render(0.0)
+    b, _ = camera.render(1.0)
+    assert a.shape == b.shape and not np.array_equal(a, b)  # waves moved
