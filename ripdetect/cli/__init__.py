@@ -18,7 +18,7 @@ import sys
 from ripdetect import __version__
 from ripdetect.errors import RipdetectError
 
-SUBCOMMANDS = ("train", "predict", "video", "synth", "augment_preview", "export")
+SUBCOMMANDS = ("train", "predict", "video", "synth", "augment_preview", "export", "app")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
