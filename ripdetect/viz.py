@@ -47,8 +47,10 @@ def draw_banner(image_rgb: np.ndarray, text: str, alert: bool) -> np.ndarray:
     bar = max(24, round(height * 0.07))
     cv2.rectangle(out, (0, 0), (width, bar), RIP_COLOUR if alert else CLEAR_COLOUR, -1)
     scale = bar / 38
-    cv2.putText(out, text, (round(bar * 0.3), round(bar * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
-                max(1, round(scale * 2)), cv2.LINE_AA)
+    text_width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, round(scale * 2)))[0][0]
+    scale *= min(1.0, (width - bar * 0.6) / max(text_width, 1))  # shrink to fit narrow frames
+    cv2.putText(out, text, (round(bar * 0.3), round(bar * 0.5 + 11 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (255, 255, 255), max(1, round(scale * 2)), cv2.LINE_AA)
     return out
 
 

@@ -168,7 +168,8 @@ def build_demo(app: RipApp):
         with gr.Tab("Image"):
             with gr.Row():
                 with gr.Column():
-                    image_in = _friendly_upload(gr.Image, "an image")(type="filepath", label="Beach image", sources=["upload", "clipboard", "webcam"])
+                    image_in = _friendly_upload(gr.Image, "an image")(type="filepath", label="Beach image", sources=["upload", "clipboard", "webcam"],
+                                                                              elem_id="image-in")
                     image_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold")
                     cam_method = gr.Dropdown(list(CAM_METHODS), value="gradcam", label="CAM method")
                     cam_threshold = gr.Slider(0.05, 0.95, 0.5, step=0.05, label="Region threshold (fraction of max)")
@@ -184,7 +185,7 @@ def build_demo(app: RipApp):
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():
-                    video_in = _friendly_upload(gr.Video, "a video")(label="Beach-camera clip", sources=["upload"])
+                    video_in = _friendly_upload(gr.Video, "a video")(label="Beach-camera clip", sources=["upload"], elem_id="video-in")
                     sample_fps = gr.Slider(0.5, 10, 2, step=0.5, label="Frames analysed per second")
                     window = gr.Slider(1, 60, 10, step=1, label="Aggregation window (s)")
                     video_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Rip threshold (on)")
@@ -200,7 +201,7 @@ def build_demo(app: RipApp):
             if _examples((".mp4",)):
                 gr.Examples(_examples((".mp4",)), inputs=video_in)
         with gr.Tab("Batch"):
-            batch_in = gr.File(label="Images", file_count="multiple", file_types=["image"])
+            batch_in = gr.File(label="Images", file_count="multiple", file_types=["image"], elem_id="batch-in")
             batch_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold")
             batch_button = gr.Button("Analyse all", variant="primary", elem_id="batch-button")
             gallery_out = gr.Gallery(label="Overlays", columns=4)
