@@ -91,6 +91,11 @@ class TrainTransform:
     def __call__(self, image_rgb: np.ndarray) -> torch.Tensor:
         return normalise(self.pipeline(image=image_rgb)["image"], self.model_config)
 
+    def with_mask(self, image_rgb: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augment image and region mask together (geometry applies to both; weather to the image only)."""
+        out = self.pipeline(image=image_rgb, mask=mask.astype(np.uint8))
+        return normalise(out["image"], self.model_config), torch.from_numpy(out["mask"].astype(np.float32))
+
 
 class EvalTransform:
     def __init__(self, model_config: ModelConfig):

@@ -103,6 +103,8 @@ class TrainConfig:
     threshold_mode: str = "max_f1"
     target_recall: float = 0.9
     label_smoothing: float = 0.05
+    cam_loss_weight: float = 0.0
+    cam_loss_temperature: float = 1.0
     num_workers: int = 2
     max_steps_per_epoch: int = 0
     tensorboard: bool = False
@@ -122,6 +124,8 @@ class TrainConfig:
         _one_of("threshold_mode", self.threshold_mode, ("max_f1", "recall", "fixed"))
         _in_range("target_recall", self.target_recall, 0.0, 1.0)
         _in_range("label_smoothing", self.label_smoothing, 0.0, 0.5)
+        _in_range("cam_loss_weight", self.cam_loss_weight, 0.0, 100.0)
+        _in_range("cam_loss_temperature", self.cam_loss_temperature, 0.01, 100.0)
         _in_range("num_workers", self.num_workers, 0, 64)
         _in_range("max_steps_per_epoch", self.max_steps_per_epoch, 0, 10**9)
 

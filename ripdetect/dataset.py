@@ -16,11 +16,16 @@ LOAD_MAX_SIDE = 1024
 
 
 class ImageDataset(Dataset):
-    """Items are ``(tensor, label, index)``, or ``(None, path, reason)`` for a file that cannot be read."""
+    """Items are ``(tensor, label, index, mask)``, or ``(None, path, reason)`` for a file that cannot be read.
 
-    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray], torch.Tensor]):
+    With ``with_masks`` (and a transform that has ``with_mask``), rip samples that carry a region label also
+    return their augmented region mask (``SxS`` float); otherwise ``mask`` is ``None``."""
+
+    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray], torch.Tensor],
+                 with_masks: bool = False):
         self.samples = samples
         self.transform = transform
+        self.with_masks = with_masks and hasattr(transform, "with_mask")
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -29,9 +34,25 @@ class ImageDataset(Dataset):
         sample = self.samples[index]
         try:
             image_rgb = load_image_rgb(sample.path, max_side=LOAD_MAX_SIDE)
+            if self.with_masks and sample.label == 1 and not sample.region.is_empty:
+                region = sample.region.to_mask(*image_rgb.shape[:2], source_size=_source_size(sample, image_rgb))
+                tensor, mask = self.transform.with_mask(image_rgb, region)
+                return tensor, sample.label, index, mask
         except InputError as exc:
             return None, sample.path, exc.reason
-        return self.transform(image_rgb), sample.label, index
+        except OSError as exc:
+            return None, sample.path, f"unreadable region label ({exc})"
+        return self.transform(image_rgb), sample.label, index, None
+
+
+def _source_size(sample: Sample, image_rgb: np.ndarray) -> tuple[int, int] | None:
+    """The (w, h) that pixel boxes refer to: the stored image size (images may be downscaled on load)."""
+    if not sample.region.boxes:
+        return None
+    from PIL import Image, ImageOps
+
+    with Image.open(sample.path) as image:
+        return ImageOps.exif_transpose(image).size
 
 
 def collate_skipping_errors(items: list) -> dict:
@@ -39,11 +60,16 @@ def collate_skipping_errors(items: list) -> dict:
     good = [item for item in items if item[0] is not None]
     errors = [(item[1], item[2]) for item in items if item[0] is None]
     if not good:
-        return {"images": None, "labels": None, "indices": None, "errors": errors}
+        return {"images": None, "labels": None, "indices": None, "masks": None, "has_mask": None, "errors": errors}
+    images = torch.stack([item[0] for item in good])
+    has_mask = torch.tensor([item[3] is not None for item in good])
+    masks = torch.stack([item[3] if item[3] is not None else torch.zeros(images.shape[-2:]) for item in good])
     return {
-        "images": torch.stack([item[0] for item in good]),
+        "images": images,
         "labels": torch.tensor([item[1] for item in good], dtype=torch.long),
         "indices": torch.tensor([item[2] for item in good], dtype=torch.long),
+        "masks": masks,
+        "has_mask": has_mask,
         "errors": errors,
     }
 

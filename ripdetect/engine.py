@@ -84,9 +84,20 @@ def make_scheduler(optimizer: torch.optim.Optimizer, train_config: TrainConfig):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def cam_mass_loss(evidence: torch.Tensor, masks: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Localisation supervision: ``-log`` of the share of the CAM's spatial softmax mass that falls inside
+    the true rip region (masks at input resolution, pooled to the feature grid)."""
+    height, width = evidence.shape[-2:]
+    inside = torch.nn.functional.adaptive_avg_pool2d(masks[:, None], (height, width))[:, 0].flatten(1)
+    attention = torch.softmax(evidence.flatten(1) / temperature, dim=1)
+    return -torch.log((attention * (inside > 0.05).float()).sum(dim=1) + 1e-4).mean()
+
+
 def train_one_epoch(model: RipClassifier, loader, loss_fn, optimizer, max_steps: int = 0,
-                    progress: ProgressFn | None = None) -> tuple[float, list[tuple[str, str]]]:
-    """One pass over ``loader``; returns the mean loss and the unreadable files seen."""
+                    progress: ProgressFn | None = None, cam_loss_weight: float = 0.0,
+                    cam_loss_temperature: float = 1.0) -> tuple[float, list[tuple[str, str]]]:
+    """One pass over ``loader``; returns the mean loss and the unreadable files seen. With ``cam_loss_weight``,
+    rip images that carry a region mask also pull their CAM into the region (``cam_mass_loss``)."""
     model.train()
     total, count, errors = 0.0, 0, []
     steps = len(loader) if not max_steps else min(max_steps, len(loader))
@@ -96,8 +107,13 @@ def train_one_epoch(model: RipClassifier, loader, loss_fn, optimizer, max_steps:
         errors.extend(batch["errors"])
         if batch["images"] is None:
             continue
-        logits = model(batch["images"])
-        loss = loss_fn(logits, batch["labels"])
+        supervised = batch["has_mask"] & (batch["labels"] == 1) if cam_loss_weight else None
+        if supervised is not None and supervised.any():
+            logits, evidence = model.forward_with_evidence(batch["images"])
+            loss = loss_fn(logits, batch["labels"]) + cam_loss_weight * cam_mass_loss(
+                evidence[supervised], batch["masks"][supervised], cam_loss_temperature)
+        else:
+            loss = loss_fn(model(batch["images"]), batch["labels"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -147,7 +163,8 @@ def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: Tr
     optimizer = make_optimizer(model, train_config)
     scheduler = make_scheduler(optimizer, train_config)
     train_loader = make_loader(
-        ImageDataset(train_samples, TrainTransform(model_config, train_config.augment, train_config.seed)),
+        ImageDataset(train_samples, TrainTransform(model_config, train_config.augment, train_config.seed),
+                     with_masks=train_config.cam_loss_weight > 0),
         train_config.batch_size, train_config.num_workers, train_config.seed, shuffle=True,
         balanced=train_config.imbalance == "balanced_sampler")
     val_loader = make_loader(ImageDataset(val_samples, EvalTransform(model_config)), train_config.batch_size,
@@ -173,7 +190,8 @@ def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: Tr
             if progress:
                 progress("epoch", {"epoch": epoch + 1, "epochs": train_config.epochs})
             train_loss, errors = train_one_epoch(model, train_loader, loss_fn, optimizer,
-                                                 train_config.max_steps_per_epoch, progress)
+                                                 train_config.max_steps_per_epoch, progress,
+                                                 train_config.cam_loss_weight, train_config.cam_loss_temperature)
             scheduler.step()
             row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "lr": optimizer.param_groups[0]["lr"]}
             threshold, metrics = 0.5, {}

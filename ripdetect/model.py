@@ -50,11 +50,16 @@ class RipClassifier(nn.Module):
 
         The CAM is ``relu(sum_k w_k A_k) / (h*w)``: exactly autograd Grad-CAM for this head.
         """
+        logits, evidence = self.forward_with_evidence(x)
+        height, width = evidence.shape[-2:]
+        return logits, torch.relu(evidence) / (height * width)
+
+    def forward_with_evidence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and the signed per-position rip evidence ``sum_k w_k A_k`` (B, h, w); its spatial mean
+        plus the head bias is the rip score."""
         feature_map = self.features(x)
         logits = self.head(self.dropout(torch.flatten(self.pool(feature_map), 1)))
-        height, width = feature_map.shape[-2:]
-        cam = torch.einsum("c,bchw->bhw", self.rip_head_weight(), feature_map) / (height * width)
-        return logits, torch.relu(cam)
+        return logits, torch.einsum("c,bchw->bhw", self.rip_head_weight(), feature_map)
 
     def freeze_stages(self, count: int) -> None:
         """Freeze the first ``count`` backbone stages (weights and BatchNorm statistics)."""

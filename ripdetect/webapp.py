@@ -17,7 +17,6 @@ from ripdetect.errors import RipdetectError
 DISCLAIMER = ("**Not a swim / no-swim tool.** ripdetect flags likely rip currents in camera images to support "
               "trained lifeguards and researchers. It does not measure rip strength, can miss rips, and can "
               "raise false alarms. Always follow local lifeguard advice and beach signage.")
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 
 @dataclass
@@ -30,11 +29,13 @@ class AppLimits:
 class RipApp:
     """Handlers bound to one loaded Predictor."""
 
-    def __init__(self, model_path: str | None = None, limits: AppLimits | None = None):
+    def __init__(self, model_path: str | None = None, limits: AppLimits | None = None,
+                 samples_dir: str | Path | None = None):
         from ripdetect.predict import Predictor
 
         self.predictor = Predictor(model_path)
         self.limits = limits or AppLimits()
+        self.samples_dir = Path(samples_dir) if samples_dir else None
 
     def _predictor(self, threshold: float | None, cam_method: str = "gradcam", cam_threshold: float = 0.5):
         return self.predictor.with_config(InferenceConfig(threshold=threshold, cam_method=cam_method,
@@ -155,8 +156,10 @@ def _friendly_upload(component_cls, what: str):
     return Friendly
 
 
-def _examples(suffixes: tuple[str, ...]) -> list[str]:
-    return sorted(str(p) for p in SAMPLES_DIR.glob("*") if p.suffix.lower() in suffixes) if SAMPLES_DIR.is_dir() else []
+def _examples(folder: Path | None, suffixes: tuple[str, ...]) -> list[str]:
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in suffixes)
 
 
 def build_demo(app: RipApp):
@@ -180,8 +183,8 @@ def build_demo(app: RipApp):
                     overlay_out = gr.Image(label="Heatmap and region", elem_id="image-overlay")
                     mask_out = gr.Image(label="Region mask")
                     json_out = gr.Code(language="json", label="Details (same object as ripdetect predict)")
-            if _examples((".jpg", ".png")):
-                gr.Examples(_examples((".jpg", ".png")), inputs=image_in)
+            if _examples(app.samples_dir, (".jpg", ".png")):
+                gr.Examples(_examples(app.samples_dir, (".jpg", ".png")), inputs=image_in)
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():
@@ -198,8 +201,8 @@ def build_demo(app: RipApp):
                     events_out = gr.Dataframe(headers=["start_s", "end_s", "duration_s", "peak_prob", "mean_prob"],
                                               label="Events")
                     files_out = gr.File(label="Downloads (CSV, JSON)", file_count="multiple")
-            if _examples((".mp4",)):
-                gr.Examples(_examples((".mp4",)), inputs=video_in)
+            if _examples(app.samples_dir, (".mp4",)):
+                gr.Examples(_examples(app.samples_dir, (".mp4",)), inputs=video_in)
         with gr.Tab("Batch"):
             batch_in = gr.File(label="Images", file_count="multiple", file_types=["image"], elem_id="batch-in")
             batch_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold")
@@ -222,9 +225,10 @@ def build_demo(app: RipApp):
 
 
 def launch(model_path: str | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
-           limits: AppLimits | None = None, block: bool = True, concurrency: int = 2):
+           limits: AppLimits | None = None, block: bool = True, concurrency: int = 2,
+           samples_dir: str | Path | None = None):
     """Build and start the app; returns the demo (non-blocking when ``block=False``)."""
-    app = RipApp(model_path, limits)
+    app = RipApp(model_path, limits, samples_dir)
     demo = build_demo(app)
     demo.queue(default_concurrency_limit=concurrency, max_size=64)
     max_mb = (limits or AppLimits()).max_video_mb

@@ -162,3 +162,39 @@ def test_metrics_and_threshold():
     threshold = choose_threshold(labels, probs, "max_f1")
     assert 0.2 < threshold <= 0.55
     assert choose_threshold(labels, probs, "recall", target_recall=1.0) <= 0.55
+
+
+def test_masks_follow_geometric_augmentation(class_folder):
+    from ripdetect.dataset import ImageDataset, collate_skipping_errors
+
+    samples = load_samples(class_folder)
+    config = AugmentConfig(p_geometric=1.0, p_weather=1.0)
+    dataset = ImageDataset(samples, TrainTransform(MODEL_CONFIG, config, seed=3), with_masks=True)
+    items = [dataset[i] for i in range(len(samples))]
+    rip_items = [item for item in items if item[1] == 1]
+    assert all(item[3] is not None and item[3].shape == (64, 64) for item in rip_items)
+    assert all(item[3] is None for item in items if item[1] == 0)
+    assert all(0 < item[3].mean() < 1 for item in rip_items)
+    batch = collate_skipping_errors(items[:4])
+    assert batch["masks"].shape == (4, 64, 64) and batch["has_mask"].tolist() == [i[3] is not None for i in items[:4]]
+
+
+def test_cam_mass_loss_prefers_maps_inside_the_region():
+    from ripdetect.engine import cam_mass_loss
+
+    masks = torch.zeros(1, 64, 64)
+    masks[:, :32, :32] = 1
+    inside = torch.full((1, 4, 4), -5.0)
+    inside[:, :2, :2] = 5.0
+    outside = inside.flip(1).flip(2)
+    assert cam_mass_loss(inside, masks) < 0.01 < cam_mass_loss(outside, masks)
+
+
+def test_training_with_cam_loss_runs(class_folder, tmp_path):
+    from ripdetect.engine import fit
+
+    samples = load_samples(class_folder)
+    config = TrainConfig(model=ModelConfig(arch="tiny_cnn", input_size=64, pretrained=False), epochs=1,
+                         batch_size=4, num_workers=0, val_fraction=0.0, cam_loss_weight=0.5)
+    result = fit(samples, [], config, tmp_path / "run")
+    assert np.isfinite(result["history"][0]["train_loss"])

@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help=f"(default: {limits.max_video_s:.0f})")
     parser.add_argument("--max-upload-mb", type=float, default=limits.max_video_mb,
                         help=f"(default: {limits.max_video_mb:.0f})")
+    parser.add_argument("--samples", default="data/samples",
+                        help="folder of example images/clips shown in the app (default: data/samples)")
     parser.add_argument("--concurrency", type=int, default=2, help="requests processed at once (default: 2)")
     return parser
 
@@ -31,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
 
     launch(args.model, args.host, args.port, args.share,
            AppLimits(max_video_s=args.max_video_seconds, max_video_mb=args.max_upload_mb),
-           concurrency=args.concurrency)
+           concurrency=args.concurrency, samples_dir=args.samples)
     return 0

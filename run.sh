@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One-command set-up and run. Creates ./.venv (or $RIPDETECT_VENV) on first use, installs ripdetect and
+# its dependencies from the package registries, then:
+#   bash run.sh app [app flags]     start the web app on the embedded default model (http://127.0.0.1:7860)
+#   bash run.sh test [pytest args]  install test extras and Debian's chromium, then run the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+venv="${RIPDETECT_VENV:-.venv}"
+command="${1:-}"
+shift || true
+
+install() {
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+    fi
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet --editable "$1"
+}
+
+install_chromium() {
+    if command -v chromium >/dev/null 2>&1; then
+        return
+    fi
+    local sudo=""
+    if [ "$(id -u)" != "0" ]; then
+        sudo="sudo"
+    fi
+    echo "run.sh: installing Debian's chromium for the browser tests" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
+case "$command" in
+    app)
+        install "."
+        exec "$venv/bin/python" app.py "$@"
+        ;;
+    test)
+        install ".[test]"
+        install_chromium
+        exec "$venv/bin/python" -m pytest "$@"
+        ;;
+    *)
+        echo "usage: bash run.sh app [--port 7860 ...] | bash run.sh test [pytest args]" >&2
+        exit 2
+        ;;
+esac
