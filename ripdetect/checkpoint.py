@@ -137,12 +137,18 @@ def default_model_path() -> Path:
     return path
 
 
-def export_checkpoint(source: str | Path, target: str | Path, half: bool = True) -> Path:
-    """Re-save a checkpoint (optionally as fp16) with its metadata, e.g. to embed it in the package."""
+def export_checkpoint(source: str | Path, target: str | Path, half: bool = True, model_id: str | None = None,
+                      model_card: dict[str, Any] | None = None) -> Path:
+    """Re-save a checkpoint (optionally as fp16) with its metadata, e.g. to embed it in the package;
+    ``model_id`` and ``model_card`` entries (training data, intended use) are added to the metadata."""
     checkpoint = load_checkpoint(source)
     extra = {k: v for k, v in checkpoint.metadata.items()
              if k not in ("format", "format_version", "library_version", "created", "model_config", "class_names",
                           "threshold")}
+    if model_id:
+        extra["model_id"] = model_id
+    if model_card:
+        extra["model_card"] = {**extra.get("model_card", {}), **model_card}
     return save_checkpoint(target, checkpoint.model, checkpoint.model_config, checkpoint.threshold,
                            {**extra, "exported_from": Path(source).name, "weights_dtype": "float16" if half else "float32"},
                            half=half)

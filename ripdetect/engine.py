@@ -151,14 +151,16 @@ def _append_csv(path: Path, row: dict) -> None:
 
 
 def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: TrainConfig, run_dir: str | Path,
-        resume: bool = False, progress: ProgressFn | None = None) -> dict:
+        resume: bool = False, progress: ProgressFn | None = None, init_from: str | Path | None = None) -> dict:
     """Train with early stopping; writes best/last checkpoints, ``log.csv``, ``history.json`` and returns
     the final validation metrics. Ctrl-C saves a resumable state and raises ``TrainingInterrupted``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(train_config.seed)
     model_config = resolve_model_config(train_config.model)
-    model = create_model(model_config)
+    model = create_model(model_config, load_pretrained=init_from is None)
+    if init_from is not None:
+        _load_initial_weights(model, model_config, init_from)
     loss_fn = make_loss(model_config, train_config, train_samples)
     optimizer = make_optimizer(model, train_config)
     scheduler = make_scheduler(optimizer, train_config)
@@ -235,6 +237,19 @@ def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: Tr
         if writer:
             writer.close()
     return {"history": history, "bad_files": bad_files}
+
+
+def _load_initial_weights(model: RipClassifier, model_config, init_from: str | Path) -> None:
+    """Start from another ripdetect checkpoint of the same architecture (fine-tuning on your own beach)."""
+    from ripdetect.checkpoint import load_checkpoint
+    from ripdetect.errors import CheckpointError
+
+    source = load_checkpoint(init_from)
+    if (source.model_config.arch, source.model_config.num_classes) != (model_config.arch, model_config.num_classes):
+        raise CheckpointError(f"--init-from is {source.model_config.arch} with {source.model_config.num_classes} "
+                              f"logit(s); this run is {model_config.arch} with {model_config.num_classes}", init_from)
+    model.load_state_dict(source.model.state_dict())
+    log.info("initialised from %s", init_from)
 
 
 def _logits_from_probs(probs: np.ndarray, num_classes: int) -> torch.Tensor:

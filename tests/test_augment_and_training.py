@@ -198,3 +198,21 @@ def test_training_with_cam_loss_runs(class_folder, tmp_path):
                          batch_size=4, num_workers=0, val_fraction=0.0, cam_loss_weight=0.5)
     result = fit(samples, [], config, tmp_path / "run")
     assert np.isfinite(result["history"][0]["train_loss"])
+
+
+def test_init_from_checkpoint(class_folder, tmp_path, tiny_checkpoint):
+    from ripdetect.checkpoint import load_checkpoint
+    from ripdetect.engine import fit
+    from ripdetect.errors import CheckpointError
+
+    samples = load_samples(class_folder)
+    config = TrainConfig(model=ModelConfig(arch="tiny_cnn", input_size=64, pretrained=False), epochs=1,
+                         batch_size=4, num_workers=0, val_fraction=0.0, lr=1e-7, backbone_lr_scale=0.0)
+    fit(samples, [], config, tmp_path / "run", init_from=tiny_checkpoint)
+    start = load_checkpoint(tiny_checkpoint).model.head.weight
+    after = load_checkpoint(tmp_path / "run" / "last.safetensors").model.head.weight
+    assert torch.allclose(start, after, atol=1e-4)
+    other = TrainConfig(model=ModelConfig(arch="tiny_cnn", num_classes=1, pretrained=False), epochs=1,
+                        num_workers=0, val_fraction=0.0)
+    with pytest.raises(CheckpointError, match="2 logit.*this run is tiny_cnn with 1"):
+        fit(samples, [], other, tmp_path / "run2", init_from=tiny_checkpoint)

@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
     parser.add_argument("--out", required=True, help="run folder for checkpoints, logs and plots")
     parser.add_argument("--config", default=None, help="a JSON recipe, e.g. train/configs/default.json")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last state")
+    parser.add_argument("--init-from", default=None,
+                        help="start from a ripdetect checkpoint of the same architecture, e.g. to fine-tune the "
+                             "default model on your own beach (default: ImageNet weights)")
     group = parser.add_argument_group("model")
     model_flags = add_config_flags(group, ModelConfig)
     group = parser.add_argument_group("augmentation")
@@ -118,7 +121,8 @@ def run_train(args: argparse.Namespace) -> int:
                        + (" *" if info["improved"] else ""), file=sys.stderr)
 
     try:
-        result = fit(train_samples, val_samples, resolved, run_dir, resume=args.resume, progress=progress)
+        result = fit(train_samples, val_samples, resolved, run_dir, resume=args.resume, progress=progress,
+                     init_from=args.init_from)
     except TrainingInterrupted as exc:
         bar.close()
         print(f"ripdetect: {exc}", file=sys.stderr)
