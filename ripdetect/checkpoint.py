@@ -63,6 +63,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, model_config: Mode
     tmp_path = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp_path), metadata={"ripdetect": json.dumps(metadata)})
     os.replace(tmp_path, path)
+    os.chmod(path, 0o644)  # safetensors writes 0600; checkpoints are meant to be shared
     return path
 
 

@@ -189,3 +189,12 @@ def test_cli_predict_json_lines_in_order_with_errors(tiny_checkpoint, tmp_path, 
 def test_cli_predict_needs_a_model_message(tmp_path, tiny_checkpoint, monkeypatch):
     result = _predict(str(tmp_path / "x.png"), "--model", str(tmp_path / "nope.safetensors"))
     assert result.returncode == 2 and "checkpoint not found" in result.stderr
+
+
+def test_cli_predict_folder_without_images(tiny_checkpoint, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    result = _predict(str(tmp_path / "empty"), "--model", str(tiny_checkpoint))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "contains no images" in result.stderr and "no input images found" in result.stderr
+    assert "Traceback" not in result.stderr
