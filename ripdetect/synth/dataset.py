@@ -66,10 +66,26 @@ class SynthRequest:
         return int(self.n * pixels * 0.35 + frames * pixels * 0.08) + 1_000_000
 
 
-def scene_for(seed: int, index: int, rip: bool, view: str) -> SceneParams:
-    """The scene of image ``index``: depends only on (seed, index), so any subset can be (re)made."""
-    scene_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+MIN_VISIBLE_RIP = 0.003  # a rip scene must show at least this fraction of rip pixels
+
+
+def scene_for(seed: int, index: int, rip: bool, view: str, attempt: int = 0) -> SceneParams:
+    """The scene of image ``index``: depends only on (seed, index, attempt), so any subset can be (re)made."""
+    entropy = [seed, index] if attempt == 0 else [seed, index, attempt]
+    scene_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
     return sample_scene(np.random.default_rng(scene_seed), scene_seed, rip, view)
+
+
+def labelled_scene(seed: int, index: int, rip: bool, view: str, width: int, height: int,
+                   t: float = 0.0, max_attempts: int = 10) -> tuple[SceneParams, np.ndarray, np.ndarray]:
+    """``(params, image, mask)`` whose mask agrees with the label: a rip scene whose channel falls outside
+    the camera's view (possible in aerial crops) is deterministically re-drawn."""
+    for attempt in range(max_attempts):
+        params = scene_for(seed, index, rip, view, attempt)
+        image, mask = SceneCamera(params, width, height).render(t)
+        if not rip or mask.mean() >= MIN_VISIBLE_RIP:
+            break
+    return params, image, mask
 
 
 def rip_labels(n: int, fraction: float, seed: int) -> np.ndarray:
@@ -94,16 +110,18 @@ def generate_images(request: SynthRequest, progress: ProgressFn | None = None) -
     labels = rip_labels(request.n, request.rip_fraction, request.seed)
     made = skipped = 0
     rows, scenes = [], []
+    scenes_before = _read_scenes(out / "scenes.jsonl")
     for index in range(request.n):
         rip = bool(labels[index])
         name = f"synth_{request.seed}_{index:06d}"
         image_path = out / ("rip" if rip else "no_rip") / f"{name}.jpg"
         mask_path = out / "masks" / f"{name}.png"
-        params = scene_for(request.seed, index, rip, request.view)
         if image_path.exists() and mask_path.exists():
+            params = _params_of(scenes_before, image_path, out) or scene_for(request.seed, index, rip, request.view)
             skipped += 1
         else:
-            image, mask = SceneCamera(params, request.width, request.height).render(t=index % 17)
+            params, image, mask = labelled_scene(request.seed, index, rip, request.view, request.width,
+                                                 request.height, t=index % 17)
             _write_atomic(mask_path, mask.astype(np.uint8) * 255)
             _write_atomic(image_path, image, [cv2.IMWRITE_JPEG_QUALITY, 90])  # the image is written last
             made += 1
@@ -116,6 +134,29 @@ def generate_images(request: SynthRequest, progress: ProgressFn | None = None) -
     _write_manifest(out / "manifest.csv", rows)
     (out / "scenes.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scenes))
     return {"images_written": made, "images_skipped": skipped, "n": request.n}
+
+
+def _read_scenes(path: Path) -> dict[str, dict]:
+    """Scene parameters recorded by an earlier run, by relative image path (for resumed runs)."""
+    if not path.is_file():
+        return {}
+    scenes = {}
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+            scenes[record.pop("path")] = record
+        except (ValueError, KeyError):
+            continue
+    return scenes
+
+
+def _params_of(scenes: dict[str, dict], image_path: Path, out: Path) -> SceneParams | None:
+    from ripdetect.synth.scene import RipParams
+
+    record = scenes.get(str(image_path.relative_to(out)))
+    if record is None:
+        return None
+    return SceneParams(**{**record, "rips": [RipParams(**r) for r in record.get("rips", [])]})
 
 
 def _write_manifest(path: Path, rows: list[dict]) -> None:
@@ -153,7 +194,8 @@ def generate_clips(request: SynthRequest, progress: ProgressFn | None = None) ->
         if video_path.exists() and labels_path.exists():
             skipped += 1
             continue
-        params = scene_for(request.seed + 1_000_003, clip, bool(labels[clip]), request.view)
+        params, _, _ = labelled_scene(request.seed + 1_000_003, clip, bool(labels[clip]), request.view,
+                                      request.width, request.height)
         camera = SceneCamera(params, request.width, request.height)
         on, off = rip_schedule(np.random.default_rng(params.seed), bool(labels[clip]), request.clip_seconds)
         masks, rows = [], []

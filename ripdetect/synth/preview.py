@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ripdetect.synth.camera import SceneCamera
-from ripdetect.synth.dataset import SynthRequest, scene_for
+from ripdetect.synth.dataset import SynthRequest, labelled_scene
 from ripdetect.viz import draw_outline, fit_tile, grid, label_tile, save_png
 
 
@@ -18,8 +17,8 @@ def write_preview(request: SynthRequest, real_dir: Path | None = None, columns: 
     for index in range(columns * rows):
         rip = index % 3 != 2
         view = ("oblique", "aerial")[index % 2] if request.view == "mixed" else request.view
-        params = scene_for(request.seed + 77, index, rip, view)
-        image, mask = SceneCamera(params, request.width, request.height).render(t=index)
+        params, image, mask = labelled_scene(request.seed + 77, index, rip, view, request.width, request.height,
+                                             t=index)
         if index % columns >= columns // 2:
             image = draw_outline(image, mask, colour=(255, 40, 40), thickness=2)
         tiles.append(label_tile(fit_tile(image, tile), f"synthetic {'rip' if rip else 'no rip'}, {params.view}"))
