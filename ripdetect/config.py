@@ -174,7 +174,7 @@ class VideoConfig:
     clip_minutes: float = 10.0
     video_fps: float | None = None
     write_video: bool = True
-    max_side: int = 1280
+    max_side: int = 960
     queue_size: int = 16
 
     def __post_init__(self) -> None:

@@ -18,6 +18,19 @@ class Region:
     centroid: tuple[float, float]
     bbox: tuple[int, int, int, int]
 
+    def scaled(self, height: int, width: int) -> Region:
+        """The same region in an image of ``height x width`` (mask resized, coordinates scaled)."""
+        sy, sx = height / self.mask.shape[0], width / self.mask.shape[1]
+        mask = cv2.resize(self.mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+        def scale(points: list[list[int]]) -> list[list[int]]:
+            return [[round(x * sx), round(y * sy)] for x, y in points]
+
+        polygons = [{"exterior": scale(p["exterior"]), "holes": [scale(h) for h in p["holes"]]} for p in self.polygons]
+        x1, y1, x2, y2 = self.bbox
+        return Region(mask, polygons, self.area_fraction, (self.centroid[0] * sx, self.centroid[1] * sy),
+                      (round(x1 * sx), round(y1 * sy), min(width, round(x2 * sx)), min(height, round(y2 * sy))))
+
     def to_dict(self) -> dict:
         return {"area_fraction": round(self.area_fraction, 5), "centroid": [round(c, 1) for c in self.centroid],
                 "bbox": list(self.bbox), "polygons": self.polygons}

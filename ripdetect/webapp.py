@@ -182,7 +182,8 @@ def build_demo(app: RipApp):
                     label_out = gr.Label(label="Result", elem_id="image-label")
                     overlay_out = gr.Image(label="Heatmap and region", elem_id="image-overlay")
                     mask_out = gr.Image(label="Region mask")
-                    json_out = gr.Code(language="json", label="Details (same object as ripdetect predict)")
+                    json_out = gr.Code(language="json", label="Details (same object as ripdetect predict)",
+                                       elem_id="image-details")
             if _examples(app.samples_dir, (".jpg", ".png")):
                 gr.Examples(_examples(app.samples_dir, (".jpg", ".png")), inputs=image_in)
         with gr.Tab("Video"):

@@ -4,12 +4,9 @@ saved to ``test-artifacts/`` for a person to look at."""
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from conftest import make_scene, write_png
 from test_app import free_port
-from test_video import write_clip
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -19,12 +16,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
 
 
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
 @pytest.fixture(scope="module")
-def page(tiny_checkpoint):
+def page():
+    """The app as a user starts it: the embedded default model and the shipped samples."""
     from ripdetect.webapp import launch
 
     port = free_port()
-    demo = launch(str(tiny_checkpoint), port=port, block=False)
+    demo = launch(None, port=port, block=False, samples_dir=SAMPLES)
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -35,8 +36,8 @@ def page(tiny_checkpoint):
     demo.close()
 
 
-def test_image_tab_in_browser(page, tmp_path):
-    image = write_png(tmp_path / "beach.png", make_scene(np.random.default_rng(1), True, 120, 200))
+def test_image_tab_in_browser(page):
+    image = SAMPLES / "synthetic_rip_oblique.jpg"
     page.get_by_role("tab", name="Image").click()
     page.locator("#image-in input[type=file]").set_input_files(str(image))
     page.wait_for_timeout(500)
@@ -44,13 +45,15 @@ def test_image_tab_in_browser(page, tmp_path):
     label = page.locator("#image-label")
     label.get_by_text("rip", exact=False).first.wait_for(timeout=60_000)
     page.locator("#image-overlay img").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
     text = label.inner_text()
     assert "rip" in text and "%" in text
+    assert '"label": "rip"' in page.locator("#image-details").inner_text()  # the default model finds this rip
     page.screenshot(path=str(ARTIFACTS / "tab_image.png"), full_page=True)
 
 
-def test_video_tab_in_browser(page, tmp_path):
-    clip = write_clip(tmp_path / "clip.mp4", seconds=2.0, fps=10, size=(160, 96))
+def test_video_tab_in_browser(page):
+    clip = SAMPLES / "synthetic_clip.mp4"
     page.get_by_role("tab", name="Video").click()
     page.locator("#video-in input[type=file]").set_input_files(str(clip))
     page.wait_for_timeout(1000)

@@ -198,3 +198,15 @@ def test_cli_predict_folder_without_images(tiny_checkpoint, tmp_path):
     assert result.returncode == 1 and result.stdout == ""
     assert "contains no images" in result.stderr and "no input images found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_region_scaled_to_full_image():
+    from ripdetect.regions import region_from_cam
+
+    cam = np.zeros((50, 80), np.float32)
+    cam[10:30, 20:40] = 1.0
+    small = region_from_cam(cam, "fraction", 0.5, 0.0)
+    big = small.scaled(100, 160)
+    assert big.mask.shape == (100, 160) and big.bbox == (40, 20, 80, 60)
+    assert big.centroid == pytest.approx((59, 39), abs=1.1) and big.area_fraction == small.area_fraction
+    assert big.polygons[0]["exterior"] == [[2 * x, 2 * y] for x, y in small.polygons[0]["exterior"]]
