@@ -128,7 +128,7 @@ class RipApp:
             f"{config.num_classes}-logit head)",
             f"- **Decision threshold**: {self.predictor.checkpoint.threshold:.3f} (chosen on validation)",
             f"- **Training data**: {card.get('training_data', 'see the training config in the checkpoint')}",
-            f"- **Validation metrics**: {shown or 'not recorded'}",
+            f"- **Validation metrics** (held-out set, n={metrics.get('n', '?')}): {shown or 'not recorded'}",
             f"- **ripdetect version**: {meta.get('library_version', '?')}, created {meta.get('created', '?')}",
             "", "## Limits", DISCLAIMER,
         ])
