@@ -134,26 +134,26 @@ class RipApp:
         ])
 
 
-def _friendly_upload(component_cls, what: str):
-    """``component_cls`` whose upload decoding fails with a ``gr.Error`` a person understands (Gradio passes
-    ``gr.Error`` through unchanged, but wraps anything else in a technical message)."""
+def _friendly_upload(component, what: str):
+    """Make ``component``'s upload decoding fail with a ``gr.Error`` a person understands. Gradio passes
+    ``gr.Error`` through unchanged but wraps anything else in a technical message. The instance's
+    ``preprocess`` is wrapped rather than subclassed, because Gradio writes a ``.pyi`` stub beside every
+    component subclass, which fails in a read-only install."""
     import gradio as gr
 
-    class Friendly(component_cls):
-        def get_block_name(self) -> str:
-            return component_cls.__name__.lower()
+    original = component.preprocess
 
-        def preprocess(self, payload):
-            try:
-                return super().preprocess(payload)
-            except gr.Error:
-                raise
-            except Exception:  # noqa: BLE001 - any decoder failure becomes one readable message
-                name = getattr(payload, "orig_name", None) or Path(str(getattr(payload, "path", "upload"))).name
-                raise gr.Error(f"Could not read {name}: not {what}, or the file is corrupt or unsupported.") from None
+    def preprocess(payload):
+        try:
+            return original(payload)
+        except gr.Error:
+            raise
+        except Exception:  # noqa: BLE001 - any decoder failure becomes one readable message
+            name = getattr(payload, "orig_name", None) or Path(str(getattr(payload, "path", "upload"))).name
+            raise gr.Error(f"Could not read {name}: not {what}, or the file is corrupt or unsupported.") from None
 
-    Friendly.__name__ = f"Friendly{component_cls.__name__}"
-    return Friendly
+    component.preprocess = preprocess
+    return component
 
 
 def _examples(folder: Path | None, suffixes: tuple[str, ...]) -> list[str]:
@@ -171,8 +171,8 @@ def build_demo(app: RipApp):
         with gr.Tab("Image"):
             with gr.Row():
                 with gr.Column():
-                    image_in = _friendly_upload(gr.Image, "an image")(type="filepath", label="Beach image", sources=["upload", "clipboard", "webcam"],
-                                                                              elem_id="image-in")
+                    image_in = _friendly_upload(gr.Image(type="filepath", label="Beach image", elem_id="image-in",
+                                                         sources=["upload", "clipboard", "webcam"]), "an image")
                     image_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold")
                     cam_method = gr.Dropdown(list(CAM_METHODS), value="gradcam", label="CAM method")
                     cam_threshold = gr.Slider(0.05, 0.95, 0.5, step=0.05, label="Region threshold (fraction of max)")
@@ -189,7 +189,8 @@ def build_demo(app: RipApp):
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():
-                    video_in = _friendly_upload(gr.Video, "a video")(label="Beach-camera clip", sources=["upload"], elem_id="video-in")
+                    video_in = _friendly_upload(gr.Video(label="Beach-camera clip", sources=["upload"],
+                                                         elem_id="video-in"), "a video")
                     sample_fps = gr.Slider(0.5, 10, 2, step=0.5, label="Frames analysed per second")
                     window = gr.Slider(1, 60, 10, step=1, label="Aggregation window (s)")
                     video_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Rip threshold (on)")

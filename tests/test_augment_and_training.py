@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ MODEL_CONFIG = resolve_model_config(ModelConfig(arch="tiny_cnn", input_size=64, 
 def test_train_transform_is_seeded_and_shaped(rng, shape, strength):
     image = make_scene(rng, True, *shape)
     config = AugmentConfig(strength=strength, p_weather=1.0, p_noise=1.0)
-    a = [TrainTransform(MODEL_CONFIG, config, seed=7)(image) for _ in range(1)][0]
+    a = TrainTransform(MODEL_CONFIG, config, seed=7)(image)
     b = TrainTransform(MODEL_CONFIG, config, seed=7)(image)
     c = TrainTransform(MODEL_CONFIG, config, seed=8)(image)
     assert a.shape == (3, 64, 64) and a.dtype == torch.float32
@@ -37,9 +38,8 @@ def test_weather_copies_are_written_once_and_deterministic(class_folder, tmp_pat
     copies = write_weather_copies(samples, tmp_path / "w", copies=2, seed=0)
     assert len(copies) == 6 and all(c.region == s.region for c, s in zip(copies[::2], samples))
     first = [open(c.path, "rb").read() for c in copies]
-    for c in copies:
-        c_path = c.path
-        __import__("os").remove(c_path)
+    for copy in copies:
+        Path(copy.path).unlink()
     again = write_weather_copies(samples, tmp_path / "w", copies=2, seed=0)
     assert [open(c.path, "rb").read() for c in again] == first
 

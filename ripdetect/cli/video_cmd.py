@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -69,10 +70,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print_json({"path": item.input, "error": item.error})
         else:
-            summary_path = Path(item.output_dir) / "summary.json"
-            import json
-
-            summary = json.loads(summary_path.read_text())
+            summary = json.loads((Path(item.output_dir) / "summary.json").read_text())
             print_json({"path": item.input, "status": item.status, "output_dir": item.output_dir,
                         "rip_detected": summary["rip_detected"], "max_prob": summary["max_prob"],
                         "events": len(summary["events"]), "duration_s": summary["duration_s"]})
