@@ -186,3 +186,18 @@ def test_cli_video_killed_run_resumes(tiny_checkpoint, tmp_path):
     assert lines[0]["status"] == "done" and lines[1]["error"] == "no such file"
     assert (out / "long" / ".done").exists() and not (out / "long.partial").exists()
     assert "Traceback" not in stderr
+
+
+def test_batch_with_two_jobs(clip, tiny_checkpoint, tmp_path):
+    from ripdetect.batch import run_batch
+    from ripdetect.predict import Predictor
+
+    second = tmp_path / "other" / "beach.mp4"
+    second.parent.mkdir()
+    second.write_bytes(clip.read_bytes())
+    predictor = Predictor(tiny_checkpoint, InferenceConfig(batch_size=4))
+    items = list(run_batch([str(clip), str(second)], tmp_path / "out", predictor,
+                           VideoConfig(sample_fps=2, write_video=False), jobs=2, model_path=str(tiny_checkpoint)))
+    assert sorted(i.status for i in items) == ["done", "done"]
+    assert len({i.output_dir for i in items}) == 2  # same stem, distinct folders
+    assert all((Path(i.output_dir) / ".done").exists() for i in items)
