@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from ripdetect.data import Sample
 from ripdetect.errors import InputError
-from ripdetect.images import load_image_rgb
+from ripdetect.images import load_image_rgb, stored_size
 
 LOAD_MAX_SIDE = 1024
 
@@ -35,7 +35,7 @@ class ImageDataset(Dataset):
         try:
             image_rgb = load_image_rgb(sample.path, max_side=LOAD_MAX_SIDE)
             if self.with_masks and sample.label == 1 and not sample.region.is_empty:
-                region = sample.region.to_mask(*image_rgb.shape[:2], source_size=_source_size(sample, image_rgb))
+                region = sample.region.to_mask(*image_rgb.shape[:2], source_size=_source_size(sample))
                 tensor, mask = self.transform.with_mask(image_rgb, region)
                 return tensor, sample.label, index, mask
         except InputError as exc:
@@ -45,14 +45,9 @@ class ImageDataset(Dataset):
         return self.transform(image_rgb), sample.label, index, None
 
 
-def _source_size(sample: Sample, image_rgb: np.ndarray) -> tuple[int, int] | None:
-    """The (w, h) that pixel boxes refer to: the stored image size (images may be downscaled on load)."""
-    if not sample.region.boxes:
-        return None
-    from PIL import Image, ImageOps
-
-    with Image.open(sample.path) as image:
-        return ImageOps.exif_transpose(image).size
+def _source_size(sample: Sample) -> tuple[int, int] | None:
+    """The (w, h) that pixel boxes refer to (images may be downscaled on load)."""
+    return stored_size(sample.path) if sample.region.boxes else None
 
 
 def collate_skipping_errors(items: list) -> dict:

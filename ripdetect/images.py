@@ -64,6 +64,15 @@ def load_image_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_s
     return rgb
 
 
+def stored_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of the image as stored, after EXIF rotation: the frame pixel labels refer to,
+    even when ``load_image_rgb`` downscales it."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        return ImageOps.exif_transpose(image).size
+
+
 def _to_rgb(image) -> np.ndarray:
     """Any PIL mode to uint8 RGB; 16-bit and float images are scaled, alpha is composited on white."""
     mode = image.mode

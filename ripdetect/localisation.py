@@ -53,14 +53,14 @@ def deletion_insertion_auc(model, tensor: torch.Tensor, cam: np.ndarray, steps: 
 def evaluate_localisation(checkpoint, samples: list, cam_method: str = "gradcam", cam_threshold: float = 0.5,
                           cam_threshold_mode: str = "fraction", progress=None) -> dict:
     """Averages over rip images with region labels, plus a per-image list for looking at failures."""
-    from ripdetect.images import load_image_rgb
+    from ripdetect.images import load_image_rgb, stored_size
 
     model, model_config = checkpoint.model, checkpoint.model_config
     per_image = []
     for index, sample in enumerate(samples):
         try:
             image_rgb = load_image_rgb(sample.path, max_side=1024)
-            truth = sample.region.to_mask(*image_rgb.shape[:2], source_size=_original_size(sample.path))
+            truth = sample.region.to_mask(*image_rgb.shape[:2], source_size=stored_size(sample.path))
         except (InputError, OSError) as exc:
             per_image.append({"path": sample.path, "error": str(getattr(exc, "reason", exc))})
             continue
@@ -92,10 +92,3 @@ def evaluate_localisation(checkpoint, samples: list, cam_method: str = "gradcam"
         "per_image": per_image,
     }
 
-
-def _original_size(path: str) -> tuple[int, int]:
-    """(width, height) of the file as stored, after EXIF rotation: the frame box labels refer to."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as image:
-        return ImageOps.exif_transpose(image).size
