@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +68,7 @@ class Predictor:
 
     def with_config(self, inference_config: InferenceConfig) -> Predictor:
         """The same loaded model with other runtime knobs (cheap: no reload)."""
-        clone = object.__new__(Predictor)
-        clone.__dict__.update(self.__dict__)
+        clone = copy.copy(self)
         clone.config = inference_config
         return clone
 
@@ -131,9 +131,11 @@ class Predictor:
                 yield from flush()
         yield from flush()
 
-    def render(self, image_rgb: np.ndarray, prediction: Prediction, opacity: float = 0.45) -> np.ndarray:
+    def render(self, image_rgb: np.ndarray, prediction: Prediction, opacity: float = 0.45,
+               banner: tuple[str, bool] | None = None) -> np.ndarray:
+        """Heatmap, region outline and banner (default: label and probability) over ``image_rgb``."""
         from ripdetect.viz import render_prediction
 
         mask = prediction.region.mask if prediction.region else None
         return render_prediction(image_rgb, prediction.cam_display, mask, prediction.prob_rip, prediction.threshold,
-                                 opacity)
+                                 opacity, banner)

@@ -25,8 +25,7 @@ class FrameResult:
 
 def make_aggregator(predictor: Predictor, video_config: VideoConfig) -> FrameAggregator:
     on = video_config.on_threshold if video_config.on_threshold is not None else predictor.threshold
-    off = video_config.off_threshold if video_config.off_threshold is not None else min(on, on * 0.8)
-    return FrameAggregator(video_config.window_s, on, off, video_config.min_event_s)
+    return FrameAggregator(video_config.window_s, on, video_config.off_threshold, video_config.min_event_s)
 
 
 def analyse_video(source: str | Path, predictor: Predictor, video_config: VideoConfig,

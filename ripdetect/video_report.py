@@ -29,15 +29,11 @@ OUTPUT_FILES = ("timeline.csv", "timeline.json", "events.json", "summary.json", 
 
 
 def annotate_frame(predictor: Predictor, result) -> np.ndarray:
-    from ripdetect.viz import draw_banner, draw_outline, overlay_heatmap
-
-    image = overlay_heatmap(result.frame.image_rgb, result.prediction.cam_display, 0.45)
-    region = result.prediction.region
-    image = draw_outline(image, region.mask if region else None)
+    """The frame's overlay with a banner showing the aggregated state, not the single-frame label."""
     agg = result.aggregated
     text = (f"t={agg.time_s:6.1f}s  p={agg.prob:.2f}  window p={agg.aggregated_prob:.2f}  "
             + ("RIP CURRENT" if agg.state == "rip" else "clear"))
-    return draw_banner(image, text, agg.state == "rip")
+    return predictor.render(result.frame.image_rgb, result.prediction, 0.45, banner=(text, agg.state == "rip"))
 
 
 def clip_segments(rows: list[dict], events: list[Event], clip_s: float, duration_s: float) -> list[dict]:

@@ -55,13 +55,15 @@ def draw_banner(image_rgb: np.ndarray, text: str, alert: bool) -> np.ndarray:
 
 
 def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mask: np.ndarray | None, prob: float,
-                      threshold: float, opacity: float = 0.45, title: str = "") -> np.ndarray:
-    """The full overlay: heatmap, region outline and a banner with label and probability."""
+                      threshold: float, opacity: float = 0.45, banner: tuple[str, bool] | None = None) -> np.ndarray:
+    """The full overlay: heatmap, region outline and a banner. The banner shows label and probability
+    unless ``banner`` gives its own ``(text, alert)`` (video frames show the aggregated state)."""
     out = image_rgb if cam_display is None else overlay_heatmap(image_rgb, cam_display, opacity)
     out = draw_outline(out, mask)
-    alert = prob >= threshold
-    label = "RIP CURRENT" if alert else "no rip"
-    return draw_banner(out, f"{title}{label}  p={prob:.2f}  (threshold {threshold:.2f})", alert)
+    if banner is None:
+        alert = prob >= threshold
+        banner = (f"{'RIP CURRENT' if alert else 'no rip'}  p={prob:.2f}  (threshold {threshold:.2f})", alert)
+    return draw_banner(out, *banner)
 
 
 def save_png(image_rgb: np.ndarray, path: str | Path) -> Path:

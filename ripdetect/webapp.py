@@ -83,8 +83,7 @@ class RipApp:
             on_frame = None
             if progress is not None and info.duration_s:
                 on_frame = lambda t, p: progress(min(t / info.duration_s, 1.0), desc=f"{t:.0f}/{info.duration_s:.0f} s")  # noqa: E731
-            config = VideoConfig(sample_fps=sample_fps, window_s=window_s, on_threshold=on_threshold,
-                                 off_threshold=on_threshold * 0.8)
+            config = VideoConfig(sample_fps=sample_fps, window_s=window_s, on_threshold=on_threshold)
             summary = process_video(video_path, self._predictor(on_threshold, cam_threshold=cam_threshold), config,
                                     out_dir, on_frame)
         except RipdetectError as exc:
