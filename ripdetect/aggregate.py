@@ -53,7 +53,10 @@ class FrameAggregator:
         self.on_threshold = on_threshold
         self.off_threshold = on_threshold * 0.8 if off_threshold is None else off_threshold
         if self.off_threshold > self.on_threshold:
-            raise ValueError("off_threshold must not exceed on_threshold")
+            from ripdetect.errors import ConfigError
+
+            raise ConfigError(f"off threshold {self.off_threshold:g} must not exceed the on threshold "
+                              f"{self.on_threshold:g}")
         self.min_event_s = min_event_s
         self._window: deque[tuple[float, float, np.ndarray | None]] = deque()
         self._candidate: Event | None = None  # above the on threshold, not yet long enough

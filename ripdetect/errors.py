@@ -14,7 +14,7 @@ class RipdetectError(Exception):
         super().__init__(f"{self.path}: {self.reason}" if self.path else self.reason)
 
 
-class ConfigError(RipdetectError):
+class ConfigError(RipdetectError, ValueError):
     """A config field outside its allowed range."""
 
 

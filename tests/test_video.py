@@ -201,3 +201,11 @@ def test_batch_with_two_jobs(clip, tiny_checkpoint, tmp_path):
     assert sorted(i.status for i in items) == ["done", "done"]
     assert len({i.output_dir for i in items}) == 2  # same stem, distinct folders
     assert all((Path(i.output_dir) / ".done").exists() for i in items)
+
+
+def test_cli_video_off_threshold_above_model_threshold(tiny_checkpoint, clip, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ripdetect", "video", str(clip), "--out", str(tmp_path / "o"),
+                             "--model", str(tiny_checkpoint), "--off-threshold", "0.9"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "must not exceed the on threshold" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ripdetect.config import InferenceConfig
     from ripdetect.images import expand_inputs
     from ripdetect.predict import Predictor
+    from ripdetect.video import make_aggregator
     from ripdetect.video_io import VIDEO_EXTENSIONS, is_stream
 
     video_config = VideoConfig(sample_fps=args.sample_fps, stride=args.stride, window_s=args.window,
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
                                min_event_s=args.min_event, clip_minutes=args.clip_minutes, video_fps=args.video_fps,
                                write_video=not args.no_video)
     predictor = Predictor(args.model, InferenceConfig(batch_size=args.batch_size))
+    make_aggregator(predictor, video_config)  # thresholds checked once, before any input is processed
     inputs = []
     for item in args.inputs:
         inputs += [item] if is_stream(item) else [str(p) for p in expand_inputs([item], VIDEO_EXTENSIONS)]
