@@ -23,13 +23,13 @@ def main() -> None:
     args = parser.parse_args()
     from gradio_client import Client, handle_file
 
+    from ripdetect.app.layout import launch
+    from ripdetect.files import write_image
     from ripdetect.synth.camera import render_scene
     from ripdetect.synth.dataset import scene_for
-    from ripdetect.viz import save_png
-    from ripdetect.webapp import launch
 
-    image = save_png(render_scene(scene_for(0, 1, True, "oblique"), 1280, 720)[0],
-                     Path(tempfile.mkdtemp()) / "frame.png")
+    image = write_image(render_scene(scene_for(0, 1, True, "oblique"), 1280, 720)[0],
+                        Path(tempfile.mkdtemp()) / "frame.png")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

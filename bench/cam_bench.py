@@ -11,9 +11,9 @@ import json
 
 import torch
 
-from ripdetect.cam import GradCAM, fast_gradcam
 from ripdetect.config import ModelConfig
-from ripdetect.model import create_model, resolve_model_config
+from ripdetect.explain.cam import GradCAM, fast_gradcam
+from ripdetect.models.classifier import create_model
 from timing import interleaved_medians
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     torch.manual_seed(0)
-    model = create_model(resolve_model_config(ModelConfig(input_size=args.size, pretrained=False))).eval()
+    model = create_model(ModelConfig(input_size=args.size, pretrained=False)).eval()
     x = torch.randn(args.batch, 3, args.size, args.size)
     ours_gradient = GradCAM(model, "features")
 

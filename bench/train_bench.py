@@ -10,15 +10,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 
-from ripdetect.augment import TrainTransform
-from ripdetect.config import AugmentConfig, ModelConfig, TrainConfig
-from ripdetect.data import load_samples
-from ripdetect.dataset import ImageDataset, make_loader
-from ripdetect.engine import make_loss, make_optimizer
-from ripdetect.model import create_model, resolve_model_config
-from ripdetect.synth.dataset import SynthRequest, generate_images
+from ripdetect.config import AugmentConfig, ModelConfig, SynthConfig, TrainConfig
+from ripdetect.data.augment import TrainTransform
+from ripdetect.data.dataset import ImageDataset, make_loader
+from ripdetect.data.layouts import load_samples
+from ripdetect.models.classifier import create_model
+from ripdetect.synth.dataset import generate_images
+from ripdetect.training.losses import make_loss
+from ripdetect.training.optim import make_optimizer
 
 
 def main() -> None:
@@ -30,14 +30,14 @@ def main() -> None:
     parser.add_argument("--freeze", type=int, default=3)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ripdetect-bench-"))
-    generate_images(SynthRequest(folder, n=args.batch * 4, seed=0, width=640, height=384))
+    generate_images(folder, SynthConfig(n=args.batch * 4, seed=0, width=640, height=384))
     samples = load_samples(folder)
-    model_config = resolve_model_config(ModelConfig(input_size=args.size, freeze_stages=args.freeze))
+    model_config = ModelConfig(input_size=args.size, freeze_stages=args.freeze)
     train_config = TrainConfig(model=model_config, batch_size=args.batch, num_workers=args.workers)
     model = create_model(model_config).train()
     optimizer = make_optimizer(model, train_config)
-    loss_fn = make_loss(model_config, train_config, samples)
-    loader = make_loader(ImageDataset(samples, TrainTransform(model_config, AugmentConfig(), 0)), args.batch,
+    loss_fn = make_loss(model.model_config, train_config, samples)
+    loader = make_loader(ImageDataset(samples, TrainTransform(model.preprocessing, AugmentConfig(), 0)), args.batch,
                          args.workers, 0, shuffle=True)
 
     def step(images, labels):

@@ -40,16 +40,17 @@ def _run(kind: str, clip: str, queue) -> None:
     import torch
 
     from ripdetect.config import InferenceConfig, VideoConfig
-    from ripdetect.video_io import iter_frames
+    from ripdetect.video.io import iter_frames
 
     torch.set_num_threads(2)
+    torch.set_flush_denormal(True)  # as the CLI does
     config = VideoConfig(sample_fps=2.0, write_video=False)
     start = time.perf_counter()
     if kind == "decode":
         count = sum(1 for _ in iter_frames(clip, config.sample_fps, max_side=config.max_side))
     else:
-        from ripdetect.predict import Predictor
-        from ripdetect.video_report import process_video
+        from ripdetect.inference.predictor import Predictor
+        from ripdetect.video.report import process_video
 
         predictor = Predictor(None, InferenceConfig(batch_size=8))
         start = time.perf_counter()

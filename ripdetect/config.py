@@ -1,13 +1,16 @@
-"""Frozen config dataclasses. Defaults live here once; CLIs build their flags from them.
+"""Frozen config dataclasses: every knob's default, range, allowed values and help text are written once, here.
 
-The resolved ``ModelConfig`` and ``TrainConfig`` travel inside every checkpoint, so
-inference needs nothing but the checkpoint.
+Each field is declared with ``knob(...)``; validation, the CLI flags (``ripdetect.cli.flags``) and the help
+text all read the same metadata. The resolved ``ModelConfig`` and ``TrainConfig`` travel inside every
+checkpoint, so inference needs nothing but the checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +20,36 @@ from ripdetect.errors import ConfigError
 T = TypeVar("T")
 
 CLASS_NAMES = ("no_rip", "rip")
+CAM_METHODS = ("gradcam", "gradcam_fast", "gradcampp", "layercam")
+CAM_THRESHOLD_MODES = ("fraction", "percentile", "otsu")
+
+
+def knob(default: Any = None, help: str = "", *, low: float | None = None, high: float | None = None,
+         choices: tuple | Callable[[], tuple] | None = None, none_means: str | None = None, low_exclusive: bool = False,
+         factory: Any = None) -> Any:
+    """A config field with its range or allowed values and its help text (read by validation and the CLI).
+
+    ``none_means`` documents what a ``None`` default stands for (e.g. "the model's threshold")."""
+    metadata = {"help": help, "low": low, "high": high, "choices": choices, "none_means": none_means,
+                "low_exclusive": low_exclusive}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def allowed_values(meta: dict) -> tuple | None:
+    """A field's allowed values; ``choices`` may be a callable, for lists kept elsewhere (the backbone registry)."""
+    choices = meta.get("choices")
+    return choices() if callable(choices) else choices
+
+
+def describe_range(meta: dict) -> str:
+    """'one of a, b' or 'a number in [low, high]' for a field's metadata."""
+    if allowed_values(meta):
+        return "one of " + ", ".join(map(str, allowed_values(meta)))
+    low, high = meta.get("low"), meta.get("high")
+    left = "(" if meta.get("low_exclusive") else "["
+    return f"a number in {left}{low:g}, {high:g}]"
 
 
 def _check(ok: bool, name: str, value: Any, expected: str) -> None:
@@ -24,176 +57,208 @@ def _check(ok: bool, name: str, value: Any, expected: str) -> None:
         raise ConfigError(f"config field '{name}' = {value!r} is invalid: expected {expected}")
 
 
-def _in_range(name: str, value: float, low: float, high: float) -> None:
-    _check(isinstance(value, (int, float)) and low <= value <= high, name, value, f"a number in [{low}, {high}]")
+def validate_fields(config: Any) -> None:
+    """Check every field against its ``knob`` metadata; ``None`` is allowed where the default is ``None``."""
+    for f in fields(config):
+        value, meta = getattr(config, f.name), f.metadata
+        if value is None and f.default is None:
+            continue
+        if meta.get("choices"):
+            _check(value in allowed_values(meta), f.name, value, describe_range(meta))
+        elif meta.get("low") is not None:
+            number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            low_ok = number and (value > meta["low"] if meta["low_exclusive"] else value >= meta["low"])
+            _check(low_ok and value <= meta["high"], f.name, value, describe_range(meta))
 
 
-def _one_of(name: str, value: Any, choices: tuple) -> None:
-    _check(value in choices, name, value, f"one of {', '.join(map(str, choices))}")
+def _architectures() -> tuple[str, ...]:
+    from ripdetect.models.registry import architecture_names  # torch-free registry
+
+    return architecture_names()
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture and preprocessing. ``mean``/``std``/``input_size`` are the model's own."""
+    """Architecture and preprocessing. ``None`` input size, mean and std mean the architecture's own."""
 
-    arch: str = "efficientnet_lite0"
-    pretrained: bool = True
-    weights_path: str | None = None
-    num_classes: int = 2
-    freeze_stages: int = 0
-    input_size: int = 224
-    mean: tuple[float, float, float] | None = None
-    std: tuple[float, float, float] | None = None
-    dropout: float = 0.2
-    class_names: tuple[str, str] = CLASS_NAMES
+    arch: str = knob("efficientnet_lite0", "backbone architecture", choices=_architectures)
+    pretrained: bool = knob(True, "start from ImageNet weights where they ship offline")
+    weights_path: str | None = knob(None, "a backbone weights file (safetensors or tensor-only .pth)",
+                                    none_means="none")
+    num_classes: int = knob(2, "2 logits (no_rip, rip) or 1 rip logit", choices=(1, 2))
+    freeze_stages: int = knob(0, "freeze the first N backbone stages", low=0, high=10)
+    input_size: int | None = knob(None, "square input size in pixels", low=32, high=1024,
+                                  none_means="the architecture's native size")
+    mean: tuple[float, float, float] | None = knob(None, "RGB mean (0..1)", none_means="the architecture's")
+    std: tuple[float, float, float] | None = knob(None, "RGB std (0..1)", none_means="the architecture's")
+    dropout: float = knob(0.2, "dropout before the head", low=0.0, high=0.9)
+    class_names: tuple[str, str] = knob(CLASS_NAMES, "names of the negative and positive class")
 
     def __post_init__(self) -> None:
-        _one_of("num_classes", self.num_classes, (1, 2))
-        _in_range("freeze_stages", self.freeze_stages, 0, 10)
-        _in_range("input_size", self.input_size, 32, 1024)
-        _in_range("dropout", self.dropout, 0.0, 0.9)
+        validate_fields(self)
         for name in ("mean", "std"):
             value = getattr(self, name)
             if value is not None:
-                _check(len(value) == 3, name, value, "three numbers (R, G, B)")
+                _check(len(value) == 3 and all(isinstance(v, (int, float)) for v in value), name, value,
+                       "three numbers (R, G, B)")
                 object.__setattr__(self, name, tuple(float(v) for v in value))
         object.__setattr__(self, "class_names", tuple(self.class_names))
-        _check(len(self.class_names) == 2, "class_names", self.class_names, "two names (negative, positive)")
+        _check(len(self.class_names) == 2 and all(isinstance(n, str) and n for n in self.class_names),
+               "class_names", self.class_names, "two names (negative, positive)")
+
+    @property
+    def is_resolved(self) -> bool:
+        return None not in (self.input_size, self.mean, self.std)
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
     """Training augmentation. ``strength`` scales magnitudes; ``p_*`` are per-group probabilities."""
 
-    strength: float = 1.0
-    p_geometric: float = 0.7
-    p_photometric: float = 0.8
-    p_weather: float = 0.4
-    p_noise: float = 0.3
-    hflip: bool = True
-    crop_scale_min: float = 0.5
-    weather_copies: int = 0
+    strength: float = knob(1.0, "scale of augmentation magnitudes", low=0.0, high=2.0)
+    p_geometric: float = knob(0.7, "probability of perspective/affine", low=0.0, high=1.0)
+    p_photometric: float = knob(0.8, "probability of colour/contrast/blur", low=0.0, high=1.0)
+    p_weather: float = knob(0.4, "probability of fog, rain, shadow or sun flare", low=0.0, high=1.0)
+    p_noise: float = knob(0.3, "probability of noise or JPEG artefacts", low=0.0, high=1.0)
+    hflip: bool = knob(True, "random horizontal flips")
+    crop_scale_min: float = knob(0.5, "smallest random-resized-crop area", low=0.05, high=1.0)
+    weather_copies: int = knob(0, "offline fog/rain/shadow/flare copies of every training image", low=0, high=50)
 
     def __post_init__(self) -> None:
-        _in_range("strength", self.strength, 0.0, 2.0)
-        for name in ("p_geometric", "p_photometric", "p_weather", "p_noise"):
-            _in_range(name, getattr(self, name), 0.0, 1.0)
-        _in_range("crop_scale_min", self.crop_scale_min, 0.05, 1.0)
-        _in_range("weather_copies", self.weather_copies, 0, 50)
+        validate_fields(self)
+
+
+MONITORS = ("f1", "roc_auc", "balanced_accuracy")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run needs besides the data paths."""
 
-    model: ModelConfig = field(default_factory=ModelConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 1e-3
-    backbone_lr_scale: float = 0.3
-    weight_decay: float = 1e-4
-    scheduler: str = "cosine"
-    warmup_epochs: int = 1
-    patience: int = 6
-    monitor: str = "f1"
-    seed: int = 0
-    val_fraction: float = 0.2
-    imbalance: str = "weighted_loss"
-    threshold_mode: str = "max_f1"
-    target_recall: float = 0.9
-    label_smoothing: float = 0.05
-    cam_loss_weight: float = 0.0
-    cam_loss_temperature: float = 1.0
-    num_workers: int = 2
-    max_steps_per_epoch: int = 0
-    tensorboard: bool = False
+    model: ModelConfig = knob(help="architecture and preprocessing", factory=ModelConfig)
+    augment: AugmentConfig = knob(help="augmentation", factory=AugmentConfig)
+    epochs: int = knob(20, "maximum epochs", low=1, high=10_000)
+    batch_size: int = knob(16, "images per step", low=1, high=4096)
+    lr: float = knob(1e-3, "head learning rate", low=1e-7, high=1.0)
+    backbone_lr_scale: float = knob(0.3, "backbone learning rate as a fraction of --lr", low=0.0, high=1.0)
+    weight_decay: float = knob(1e-4, "AdamW weight decay", low=0.0, high=1.0)
+    scheduler: str = knob("cosine", "learning-rate schedule after warm-up", choices=("cosine", "step", "none"))
+    warmup_epochs: int = knob(1, "linear warm-up epochs", low=0, high=100)
+    patience: int = knob(6, "epochs without improvement before stopping (0: never)", low=0, high=10_000)
+    monitor: str = knob("f1", "validation metric for model selection and early stopping", choices=MONITORS)
+    seed: int = knob(0, "seed for splits, augmentation and initialisation", low=0, high=2**31 - 1)
+    val_fraction: float = knob(0.2, "validation share when no split is given", low=0.0, high=0.9)
+    imbalance: str = knob("weighted_loss", "class-imbalance handling",
+                          choices=("weighted_loss", "balanced_sampler", "none"))
+    threshold_mode: str = knob("max_f1", "how the decision threshold is chosen on validation",
+                               choices=("max_f1", "recall", "fixed"))
+    target_recall: float = knob(0.9, "recall to reach with --threshold-mode recall", low=0.0, high=1.0)
+    label_smoothing: float = knob(0.05, "label smoothing", low=0.0, high=0.5)
+    cam_loss_weight: float = knob(0.0, "weight of the loss pulling the CAM into labelled rip regions",
+                                  low=0.0, high=100.0)
+    cam_loss_temperature: float = knob(1.0, "softmax temperature of the CAM localisation loss", low=0.01,
+                                       high=100.0)
+    num_workers: int = knob(2, "DataLoader worker processes", low=0, high=64)
+    max_steps_per_epoch: int = knob(0, "cap on steps per epoch (0: no cap)", low=0, high=10**9)
+    tensorboard: bool = knob(False, "also log to TensorBoard")
 
     def __post_init__(self) -> None:
-        _in_range("epochs", self.epochs, 1, 10_000)
-        _in_range("batch_size", self.batch_size, 1, 4096)
-        _in_range("lr", self.lr, 1e-7, 1.0)
-        _in_range("backbone_lr_scale", self.backbone_lr_scale, 0.0, 1.0)
-        _in_range("weight_decay", self.weight_decay, 0.0, 1.0)
-        _one_of("scheduler", self.scheduler, ("cosine", "step", "none"))
-        _in_range("warmup_epochs", self.warmup_epochs, 0, 100)
-        _in_range("patience", self.patience, 0, 10_000)
-        _one_of("monitor", self.monitor, ("f1", "roc_auc", "balanced_accuracy"))
-        _in_range("val_fraction", self.val_fraction, 0.0, 0.9)
-        _one_of("imbalance", self.imbalance, ("weighted_loss", "balanced_sampler", "none"))
-        _one_of("threshold_mode", self.threshold_mode, ("max_f1", "recall", "fixed"))
-        _in_range("target_recall", self.target_recall, 0.0, 1.0)
-        _in_range("label_smoothing", self.label_smoothing, 0.0, 0.5)
-        _in_range("cam_loss_weight", self.cam_loss_weight, 0.0, 100.0)
-        _in_range("cam_loss_temperature", self.cam_loss_temperature, 0.01, 100.0)
-        _in_range("num_workers", self.num_workers, 0, 64)
-        _in_range("max_steps_per_epoch", self.max_steps_per_epoch, 0, 10**9)
+        validate_fields(self)
 
 
 @dataclass(frozen=True)
 class InferenceConfig:
     """Runtime knobs: set by CLI flags or app sliders, never stored as training state."""
 
-    threshold: float | None = None
-    cam_method: str = "gradcam"
-    cam_layer: str | None = None
-    cam_threshold: float = 0.5
-    cam_threshold_mode: str = "fraction"
-    min_region_fraction: float = 0.002
-    region_when_negative: bool = False
-    batch_size: int = 8
-    max_pixels: int = 120_000_000
-    max_side: int = 1600
+    threshold: float | None = knob(None, "decision threshold", low=0.0, high=1.0, none_means="the model's")
+    cam_method: str = knob("gradcam", "CAM method", choices=CAM_METHODS)
+    cam_layer: str | None = knob(None, "dotted layer name for the CAM", none_means="the model's feature layer")
+    cam_threshold: float = knob(0.5, "region threshold (a fraction of the map's max, or a percentile)",
+                                low=0.0, high=100.0)
+    cam_threshold_mode: str = knob("fraction", "how the map becomes a region", choices=CAM_THRESHOLD_MODES)
+    min_region_fraction: float = knob(0.002, "smallest region blob, as a share of the image", low=0.0, high=1.0)
+    region_when_negative: bool = knob(False, "also report regions for no-rip images")
+    batch_size: int = knob(8, "images or frames per model call", low=1, high=1024)
+    max_pixels: int = knob(120_000_000, "refuse images above this many pixels before decoding", low=1,
+                           high=10**10)
+    max_side: int = knob(1600, "downscale images so the long side is at most this while decoding", low=64,
+                         high=20_000)
 
     def __post_init__(self) -> None:
-        if self.threshold is not None:
-            _in_range("threshold", self.threshold, 0.0, 1.0)
-        _one_of("cam_method", self.cam_method, CAM_METHODS)
-        _one_of("cam_threshold_mode", self.cam_threshold_mode, ("fraction", "percentile", "otsu"))
-        upper = 100.0 if self.cam_threshold_mode == "percentile" else 1.0
-        _in_range("cam_threshold", self.cam_threshold, 0.0, upper)
-        _in_range("min_region_fraction", self.min_region_fraction, 0.0, 1.0)
-        _in_range("batch_size", self.batch_size, 1, 1024)
-        _in_range("max_pixels", self.max_pixels, 1, 10**10)
-        _in_range("max_side", self.max_side, 64, 20_000)
-
-
-CAM_METHODS = ("gradcam", "gradcam_fast", "gradcampp", "layercam")
+        validate_fields(self)
+        if self.cam_threshold_mode != "percentile":
+            _check(self.cam_threshold <= 1.0, "cam_threshold", self.cam_threshold, "a number in [0, 1]")
 
 
 @dataclass(frozen=True)
 class VideoConfig:
     """Sampling and temporal aggregation of a video."""
 
-    sample_fps: float = 2.0
-    stride: int | None = None
-    window_s: float = 10.0
-    on_threshold: float | None = None
-    off_threshold: float | None = None
-    min_event_s: float = 2.0
-    clip_minutes: float = 10.0
-    video_fps: float | None = None
-    write_video: bool = True
-    max_side: int = 960
-    queue_size: int = 16
+    OFF_THRESHOLD_RATIO = 0.8  # the off threshold, when not given, as a share of the on threshold
+
+    sample_fps: float = knob(2.0, "frames analysed per second", low=0.01, high=240.0)
+    stride: int | None = knob(None, "analyse every Nth frame instead of --sample-fps", low=1, high=100_000,
+                              none_means="use --sample-fps")
+    window_s: float = knob(10.0, "aggregation window in seconds", low=0.0, high=86_400.0, low_exclusive=True)
+    on_threshold: float | None = knob(None, "window mean that starts an event", low=0.0, high=1.0,
+                                      none_means="the model's threshold")
+    off_threshold: float | None = knob(None, "window mean that ends an event", low=0.0, high=1.0,
+                                       none_means="0.8 x the on threshold")
+    min_event_s: float = knob(2.0, "seconds above the on threshold before an event is confirmed", low=0.0,
+                              high=86_400.0)
+    clip_minutes: float = knob(10.0, "length of the per-clip decisions in minutes", low=0.01, high=10_000.0)
+    video_fps: float | None = knob(None, "frame rate of annotated.mp4", low=0.1, high=240.0,
+                                   none_means="the analysed frame rate")
+    write_video: bool = knob(True, "write annotated.mp4")
+    max_side: int = knob(960, "downscale frames so the long side is at most this", low=64, high=20_000)
+    queue_size: int = knob(16, "decoded frames buffered ahead of the model", low=1, high=1024)
 
     def __post_init__(self) -> None:
-        _in_range("sample_fps", self.sample_fps, 0.01, 240.0)
-        if self.stride is not None:
-            _in_range("stride", self.stride, 1, 100_000)
-        _in_range("window_s", self.window_s, 0.0, 86_400.0)
-        for name in ("on_threshold", "off_threshold"):
-            if getattr(self, name) is not None:
-                _in_range(name, getattr(self, name), 0.0, 1.0)
+        validate_fields(self)
         if self.on_threshold is not None and self.off_threshold is not None:
             _check(self.off_threshold <= self.on_threshold, "off_threshold", self.off_threshold,
                    f"at most on_threshold ({self.on_threshold})")
-        _in_range("min_event_s", self.min_event_s, 0.0, 86_400.0)
-        _in_range("clip_minutes", self.clip_minutes, 0.01, 10_000.0)
-        if self.video_fps is not None:
-            _in_range("video_fps", self.video_fps, 0.1, 240.0)
-        _in_range("max_side", self.max_side, 64, 20_000)
-        _in_range("queue_size", self.queue_size, 1, 1024)
+
+    def thresholds(self, model_threshold: float) -> tuple[float, float]:
+        """The (on, off) thresholds of the hysteresis, with the defaults filled in from the model's threshold."""
+        on = model_threshold if self.on_threshold is None else self.on_threshold
+        off = on * self.OFF_THRESHOLD_RATIO if self.off_threshold is None else self.off_threshold
+        if off > on:
+            raise ConfigError(f"off threshold {off:g} must not exceed the on threshold {on:g}")
+        return on, off
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What ``ripdetect synth`` renders."""
+
+    n: int = knob(100, "images to render", low=0, high=10_000_000)
+    seed: int = knob(0, "seed: the same seed renders the same scenes", low=0, high=2**31 - 1)
+    view: str = knob("mixed", "camera", choices=("oblique", "aerial", "mixed"))
+    width: int = knob(640, "image width", low=64, high=8192)
+    height: int = knob(384, "image height", low=64, high=8192)
+    rip_fraction: float = knob(0.5, "share of scenes with rips", low=0.0, high=1.0)
+    clips: int = knob(0, "MP4 clips to render", low=0, high=100_000)
+    clip_seconds: float = knob(10.0, "clip length in seconds", low=0.5, high=3600.0)
+    fps: float = knob(10.0, "clip frame rate", low=1.0, high=60.0)
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        if self.n == 0 and self.clips == 0:
+            raise ConfigError("nothing to render: --n and --clips are both 0")
+
+
+@dataclass(frozen=True)
+class AppLimits:
+    """What one web-app request may ask for."""
+
+    max_video_s: float = knob(600.0, "longest clip the app analyses, in seconds", low=1.0, high=86_400.0)
+    max_upload_mb: float = knob(200.0, "largest upload in MB", low=1.0, high=100_000.0)
+    max_batch: int = knob(50, "most images in one batch request", low=1, high=10_000)
+    concurrency: int = knob(2, "requests processed at once", low=1, high=64)
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -211,8 +276,8 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(known)}")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
-        default = known[name].default_factory if known[name].default_factory is not dataclasses.MISSING else None
-        nested_cls = type(default()) if default is not None and dataclasses.is_dataclass(default()) else None
+        factory = known[name].default_factory
+        nested_cls = factory if isinstance(factory, type) and dataclasses.is_dataclass(factory) else None
         if nested_cls is not None and isinstance(value, dict):
             kwargs[name] = from_dict(nested_cls, value, f"{where}.{name}")
         elif isinstance(value, list):
@@ -232,7 +297,7 @@ def load_json_config(cls: type[T], path: str | Path) -> T:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError("config file not found", path) from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read config: {exc}", path) from None
     return from_dict(cls, data, where=str(path))
 

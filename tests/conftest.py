@@ -1,8 +1,11 @@
-"""Seeded synthetic fixtures: non-square images, a tiny model checkpoint, small datasets."""
+"""Shared, seeded synthetic fixtures and helpers: non-square images, a tiny model and its checkpoint, small
+datasets, short clips written with the ffmpeg that imageio-ffmpeg ships, and a CLI runner."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,8 @@ import torch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 torch.set_num_threads(2)
+
+TINY = {"arch": "tiny_cnn", "input_size": 64, "pretrained": False}
 
 
 def make_scene(rng: np.random.Generator, rip: bool, height: int = 48, width: int = 72) -> np.ndarray:
@@ -33,6 +38,42 @@ def write_png(path: Path, image_rgb: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image_rgb).save(path)
     return path
+
+
+def write_clip(path: Path, seconds: float = 3.0, fps: float = 10.0, size=(96, 64), rip: bool = True) -> Path:
+    """A short H.264 clip of a synthetic oblique beach scene."""
+    from ripdetect.synth.camera import SceneCamera
+    from ripdetect.synth.dataset import scene_for
+    from ripdetect.video.io import VideoWriter
+
+    camera = SceneCamera(scene_for(0, 0, rip, "oblique"), *size)
+    with VideoWriter(path, fps) as writer:
+        for i in range(round(seconds * fps)):
+            writer.write(camera.render(i / fps)[0])
+    return path
+
+
+def run_cli(*args: str, timeout: float = 600, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    """``python -m ripdetect ARGS`` in a subprocess, as a user runs it."""
+    result = subprocess.run([sys.executable, "-m", "ripdetect", *map(str, args)], capture_output=True, text=True,
+                            timeout=timeout, **kwargs)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def tiny_model_config(**changes):
+    from ripdetect.config import ModelConfig
+
+    return ModelConfig(**{**TINY, **changes})
+
+
+def tiny_train_config(**changes):
+    from ripdetect.config import TrainConfig
+
+    changes.setdefault("num_workers", 0)
+    changes.setdefault("batch_size", 4)
+    return TrainConfig(model=tiny_model_config(), **changes)
 
 
 @pytest.fixture
@@ -62,21 +103,22 @@ def class_folder(tmp_path, rng) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny_cnn checkpoint with seeded random weights."""
-    from ripdetect.checkpoint import save_checkpoint
-    from ripdetect.config import ModelConfig
-    from ripdetect.model import create_model, resolve_model_config
+    from ripdetect.models.checkpoint import save_checkpoint
+    from ripdetect.models.classifier import create_model
 
     torch.manual_seed(0)
-    model_config = resolve_model_config(ModelConfig(arch="tiny_cnn", input_size=64, pretrained=False))
-    model = create_model(model_config)
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    return save_checkpoint(path, model, model_config, 0.5, {"model_id": "tiny-test"})
+    return save_checkpoint(path, create_model(tiny_model_config()), 0.5, {"model_id": "tiny-test"})
 
 
 @pytest.fixture
 def tiny_model():
-    from ripdetect.config import ModelConfig
-    from ripdetect.model import create_model, resolve_model_config
+    from ripdetect.models.classifier import create_model
 
     torch.manual_seed(0)
-    return create_model(resolve_model_config(ModelConfig(arch="tiny_cnn", input_size=64, pretrained=False))).eval()
+    return create_model(tiny_model_config()).eval()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("clip") / "beach.mp4")

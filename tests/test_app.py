@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_scene, write_png
-from test_video import write_clip
+from conftest import make_scene, write_clip, write_png
 
 gr = pytest.importorskip("gradio")
 
 
 @pytest.fixture(scope="module")
 def app(tiny_checkpoint):
-    from ripdetect.webapp import AppLimits, RipApp
+    from ripdetect.app.handlers import RipApp
+    from ripdetect.config import AppLimits
 
-    return RipApp(str(tiny_checkpoint), AppLimits(max_video_s=30, max_video_mb=5, max_batch=3))
+    return RipApp(str(tiny_checkpoint), AppLimits(max_video_s=30, max_upload_mb=5, max_batch=3))
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +99,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tiny_checkpoint):
-    from ripdetect.webapp import AppLimits, launch
+    from ripdetect.app.layout import launch
+    from ripdetect.config import AppLimits
 
     port = free_port()
-    demo = launch(str(tiny_checkpoint), port=port, block=False, limits=AppLimits(max_video_s=60, max_video_mb=50))
+    demo = launch(str(tiny_checkpoint), port=port, block=False, limits=AppLimits(max_video_s=60, max_upload_mb=50))
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 

@@ -22,7 +22,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 @pytest.fixture(scope="module")
 def page():
     """The app as a user starts it: the embedded default model and the shipped samples."""
-    from ripdetect.webapp import launch
+    from ripdetect.app.layout import launch
 
     port = free_port()
     demo = launch(None, port=port, block=False, samples_dir=SAMPLES)

@@ -1,10 +1,9 @@
-import numpy as np
 import pytest
 
 from conftest import make_scene, write_png
-from ripdetect.data import load_samples, manifest_hash, split_samples
+from ripdetect.data.layouts import load_samples, manifest_hash, split_samples
 from ripdetect.errors import DataError
-from ripdetect.labels import RegionLabel, read_desilva_boxes, read_yolo_polygons
+from ripdetect.data.labels import RegionLabel, read_desilva_boxes, read_yolo_polygons
 
 
 @pytest.mark.parametrize("pos,neg", [("rip", "no_rip"), ("with rips", "without rips"), ("with_rips", "without_rips"),
@@ -87,4 +86,5 @@ def test_bad_layouts_give_one_line_errors_with_expected_layouts(tmp_path, setup,
 def test_region_label_empty():
     assert RegionLabel().is_empty
     assert not RegionLabel().to_mask(4, 4).any()
-    assert isinstance(RegionLabel(boxes=((0, 0, 2, 2),)).to_mask(4, 4), np.ndarray)
+    box = RegionLabel(boxes=((0, 0, 2, 2),)).to_mask(4, 4)
+    assert box.dtype == bool and box.sum() == 4 and box[:2, :2].all()

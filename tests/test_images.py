@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from ripdetect.errors import InputError
-from ripdetect.images import expand_inputs, load_image_rgb
+from ripdetect.data.images import expand_inputs, load_image_rgb
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16", "CMYK", "LA", "RGB", "I", "F"])

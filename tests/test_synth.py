@@ -1,14 +1,14 @@
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from conftest import run_cli
+from ripdetect.config import SynthConfig
 from ripdetect.errors import ConfigError
 from ripdetect.synth.camera import SceneCamera, render_scene
-from ripdetect.synth.dataset import (SynthRequest, generate_clips, generate_images, labelled_scene, load_clip_masks,
+from ripdetect.synth.dataset import (check_output, generate_clips, generate_images, labelled_scene, load_clip_masks,
                                      scene_for)
 
 
@@ -47,35 +47,35 @@ def test_rip_mask_covers_the_dark_channel():
 
 
 def test_clip_frame_counts_labels_and_masks(tmp_path):
-    request = SynthRequest(tmp_path, n=0, seed=0, view="oblique", width=128, height=96, rip_fraction=1.0,
-                           clips=1, clip_seconds=2.0, fps=5.0)
-    summary = generate_clips(request)
+    synth_config = SynthConfig(n=0, seed=0, view="oblique", width=128, height=96, rip_fraction=1.0, clips=1,
+                               clip_seconds=2.0, fps=5.0)
+    summary = generate_clips(tmp_path, synth_config)
     assert summary["frames_per_clip"] == 10
     video = tmp_path / "clips" / "clip_0_000.mp4"
     rows = list(csv.DictReader(open(video.with_name("clip_0_000_labels.csv"))))
     masks = load_clip_masks(video.with_name("clip_0_000_masks.npz"))
     assert len(rows) == 10 and masks.shape == (10, 96, 128)
     assert [int(r["rip"]) for r in rows] == [int(m.any()) for m in masks]
-    from ripdetect.video_io import iter_frames
+    from ripdetect.video.io import iter_frames
 
     frames = list(iter_frames(video, sample_fps=None, stride=1))
     assert len(frames) == 10 and frames[0].image_rgb.shape == (96, 128, 3)
 
 
 def test_images_resume_without_duplicates(tmp_path):
-    request = SynthRequest(tmp_path, n=6, seed=3, width=96, height=64, rip_fraction=0.5)
-    first = generate_images(request)
+    synth_config = SynthConfig(n=6, seed=3, width=96, height=64, rip_fraction=0.5)
+    first = generate_images(tmp_path, synth_config)
     assert first["images_written"] == 6
     victim = sorted((tmp_path / "rip").iterdir())[0]
     content = {p.name: p.read_bytes() for p in (tmp_path / "no_rip").iterdir()}
     victim.unlink()
-    again = generate_images(request)
+    again = generate_images(tmp_path, synth_config)
     assert again == {"images_written": 1, "images_skipped": 5, "n": 6}
     assert victim.exists()
     assert {p.name: p.read_bytes() for p in (tmp_path / "no_rip").iterdir()} == content
     rows = list(csv.DictReader(open(tmp_path / "manifest.csv")))
     assert len(rows) == 6 and sum(r["label"] == "rip" for r in rows) == 3
-    from ripdetect.data import load_samples
+    from ripdetect.data.layouts import load_samples
 
     samples = load_samples(tmp_path)
     assert len(samples) == 6 and all(s.region.mask_path for s in samples)
@@ -84,37 +84,35 @@ def test_images_resume_without_duplicates(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"n": 0}, "--n must be > 0"),
-    ({"n": -3}, "--n must be > 0"),
-    ({"width": 10}, "out of range"),
-    ({"rip_fraction": 1.5}, "rip-fraction"),
-    ({"view": "sideways"}, "--view"),
+    ({"n": 0}, "nothing to render"),
+    ({"n": -3}, "'n' = -3"),
+    ({"width": 10}, "'width' = 10 is invalid: expected a number in \\[64, 8192\\]"),
+    ({"rip_fraction": 1.5}, "rip_fraction"),
+    ({"view": "sideways"}, "one of oblique, aerial, mixed"),
 ])
-def test_impossible_parameters(tmp_path, kwargs, message):
+def test_impossible_parameters(kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        SynthRequest(tmp_path / "o", **kwargs).validate()
+        SynthConfig(**kwargs)
 
 
 def test_output_is_a_file_and_disk_space(tmp_path, monkeypatch):
     (tmp_path / "f").write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
-        SynthRequest(tmp_path / "f").validate()
+        check_output(tmp_path / "f", SynthConfig())
     import shutil
 
     monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(100, 100, 10))
     with pytest.raises(ConfigError, match="not enough disk space"):
-        SynthRequest(tmp_path / "o", n=10).validate()
+        check_output(tmp_path / "o", SynthConfig(n=10))
 
 
 def test_cli_synth_and_preview(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ripdetect", "synth", "--out", str(tmp_path / "s"), "--n", "4",
-                             "--size", "96x64", "--preview", "--real", str(tmp_path / "none")],
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli("synth", "--out", tmp_path / "s", "--n", "4", "--size", "96x64", "--preview", "--real",
+                     tmp_path / "none")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["images_written"] == 4 and (tmp_path / "s" / "preview.png").exists()
-    bad = subprocess.run([sys.executable, "-m", "ripdetect", "synth", "--out", str(tmp_path / "s"), "--size", "big"],
-                         capture_output=True, text=True, timeout=300)
+    bad = run_cli("synth", "--out", tmp_path / "s", "--size", "big")
     assert bad.returncode == 2 and "--size must look like" in bad.stderr and "Traceback" not in bad.stderr
 
 

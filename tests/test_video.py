@@ -9,30 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import run_cli, write_clip
 from ripdetect.config import InferenceConfig, VideoConfig
 from ripdetect.errors import InputError
-from ripdetect.video_io import VideoWriter, iter_frames, prefetch
-
-
-def write_clip(path: Path, seconds: float = 3.0, fps: float = 10.0, size=(96, 64)) -> Path:
-    from ripdetect.synth.camera import SceneCamera
-    from ripdetect.synth.dataset import scene_for
-
-    camera = SceneCamera(scene_for(0, 0, True, "oblique"), *size)
-    with VideoWriter(path, fps) as writer:
-        for i in range(round(seconds * fps)):
-            writer.write(camera.render(i / fps)[0])
-    return path
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    return write_clip(tmp_path_factory.mktemp("clip") / "beach.mp4")
+from ripdetect.video.io import VideoWriter, iter_frames, prefetch
 
 
 @pytest.fixture
 def predictor(tiny_checkpoint):
-    from ripdetect.predict import Predictor
+    from ripdetect.inference.predictor import Predictor
 
     return Predictor(tiny_checkpoint, InferenceConfig(batch_size=4))
 
@@ -46,7 +31,8 @@ def ffmpeg_codec(path: Path) -> str:
     return line.split("Video:")[1].split()[0]
 
 
-@pytest.mark.parametrize("sample_fps,stride,expected", [(2.0, None, 6), (5.0, None, 15), (None, 3, 10), (100, None, 30)])
+@pytest.mark.parametrize("sample_fps,stride,expected",
+                         [(2.0, None, 6), (5.0, None, 15), (None, 3, 10), (100, None, 30)])
 def test_sampling(clip, sample_fps, stride, expected):
     frames = list(iter_frames(clip, sample_fps=sample_fps, stride=stride))
     assert len(frames) == expected
@@ -58,7 +44,7 @@ def test_sampling(clip, sample_fps, stride, expected):
 
 def test_float_fps_and_downscale(tmp_path):
     path = write_clip(tmp_path / "ntsc.mp4", seconds=1.0, fps=29.97, size=(320, 240))
-    from ripdetect.video import probe
+    from ripdetect.video.io import probe
 
     assert probe(path).fps == pytest.approx(29.97, abs=0.01)
     frame = next(iter_frames(path, max_side=160))
@@ -72,7 +58,7 @@ def test_writer_makes_h264_and_leaves_nothing_on_error(tmp_path):
         with VideoWriter(tmp_path / "bad.mp4", 5) as writer:
             writer.write(np.zeros((32, 32, 3), np.uint8))
             raise RuntimeError("boom")
-    assert not list(tmp_path.glob("bad*"))
+    assert not [p for p in tmp_path.iterdir() if p.name != "ok.mp4"]
 
 
 def test_prefetch_propagates_errors_and_stops():
@@ -86,6 +72,27 @@ def test_prefetch_propagates_errors_and_stops():
         for item in prefetch(frames(), size=1):
             got.append(item)
     assert got == [1, 2]
+
+
+def test_closing_the_consumer_stops_the_producer():
+    import threading
+
+    produced, finished = [], threading.Event()
+
+    def frames():
+        try:
+            for i in range(10_000):
+                produced.append(i)
+                yield i
+        finally:
+            finished.set()
+
+    consumer = prefetch(frames(), size=2)
+    assert [next(consumer) for _ in range(3)] == [0, 1, 2]
+    consumer.close()
+    assert finished.wait(5), "the producer's generator was not closed"
+    assert len(produced) < 10 and not any(t.name == "ripdetect-decoder" and t.is_alive()
+                                          for t in threading.enumerate())
 
 
 @pytest.mark.parametrize("make,message", [
@@ -107,13 +114,13 @@ def test_unreadable_stream_url():
 
 
 def test_process_video_outputs(clip, predictor, tmp_path):
-    from ripdetect.video_report import OUTPUT_FILES, is_done, process_video
+    from ripdetect.video.report import OUTPUT_FILES, is_done, process_video
 
     config = VideoConfig(sample_fps=5, window_s=1, on_threshold=0.0, min_event_s=0.5)
     summary = process_video(clip, predictor, config, tmp_path / "out")
     for name in OUTPUT_FILES:
         assert (tmp_path / "out" / name).exists(), name
-    assert is_done(tmp_path / "out") and not (tmp_path / "out.partial").exists()
+    assert is_done(tmp_path / "out") and not list(tmp_path.glob(".out.*"))  # no staging left behind
     assert summary["rip_detected"] and summary["n_frames"] == 15 and summary["clips"][0]["rip_detected"]
     timeline = json.loads((tmp_path / "out" / "timeline.json").read_text())
     assert set(timeline[0]) >= {"time_s", "frame", "prob_rip", "aggregated_prob", "state", "region_area",
@@ -124,9 +131,19 @@ def test_process_video_outputs(clip, predictor, tmp_path):
     assert not quiet["rip_detected"] and not (tmp_path / "quiet" / "annotated.mp4").exists()
 
 
+def test_stride_mode_duration_and_video_rate(clip, predictor, tmp_path):
+    """Every 3rd frame of a 3 s, 10 fps clip: frames 0.3 s apart, so 3.0 s long and a 3.33 fps annotated video."""
+    from ripdetect.video.io import probe
+    from ripdetect.video.report import process_video
+
+    summary = process_video(clip, predictor, VideoConfig(stride=3), tmp_path / "out")
+    assert summary["n_frames"] == 10 and summary["duration_s"] == pytest.approx(3.0, abs=0.01)
+    assert probe(tmp_path / "out" / "annotated.mp4").fps == pytest.approx(10 / 3, abs=0.01)
+
+
 def test_clip_segments():
-    from ripdetect.aggregate import Event
-    from ripdetect.video_report import clip_segments
+    from ripdetect.video.aggregate import Event
+    from ripdetect.video.report import clip_segments
 
     rows = [{"time_s": t, "prob_rip": p} for t, p in [(0, 0.1), (50, 0.2), (70, 0.9), (130, 0.3)]]
     segments = clip_segments(rows, [Event(65, 80, 0.9, 0.9, 2)], 60, 140)
@@ -135,7 +152,7 @@ def test_clip_segments():
 
 
 def test_batch_resumes_and_reports_errors(clip, predictor, tmp_path):
-    from ripdetect.batch import run_batch
+    from ripdetect.video.batch import run_batch
 
     bad = tmp_path / "broken.mp4"
     bad.write_text("nope")
@@ -149,7 +166,7 @@ def test_batch_resumes_and_reports_errors(clip, predictor, tmp_path):
 
 
 def test_read_only_output_is_an_error_record(clip, predictor, tmp_path):
-    from ripdetect.batch import process_one
+    from ripdetect.video.batch import process_one
 
     if os.geteuid() == 0:
         target = Path("/proc/ripdetect-cannot-write")  # root ignores chmod; /proc refuses writes
@@ -172,7 +189,7 @@ def test_cli_video_killed_run_resumes(tiny_checkpoint, tmp_path):
     process = _video_cli(str(long_clip), "--out", str(out), "--model", str(tiny_checkpoint), "--sample-fps", "10",
                          "--batch-size", "1")
     deadline = time.time() + 60
-    while not (out / "long.partial" / "annotated.tmp.mp4").exists() and time.time() < deadline:
+    while not list(out.glob(".long.*.ripdetect-partial/.annotated.*")) and time.time() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -184,28 +201,50 @@ def test_cli_video_killed_run_resumes(tiny_checkpoint, tmp_path):
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert process.returncode == 1, stderr
     assert lines[0]["status"] == "done" and lines[1]["error"] == "no such file"
-    assert (out / "long" / ".done").exists() and not (out / "long.partial").exists()
+    assert (out / "long" / ".done").exists() and not list(out.glob(".long.*"))
     assert "Traceback" not in stderr
 
 
-def test_batch_with_two_jobs(clip, tiny_checkpoint, tmp_path):
-    from ripdetect.batch import run_batch
-    from ripdetect.predict import Predictor
+def test_batch_with_two_jobs_uses_the_callers_model(clip, tiny_checkpoint, tmp_path):
+    """Workers get the caller's in-memory model (here with an edited head, saved nowhere), report frame
+    progress, and give exactly the single-process results."""
+    import torch
 
+    from ripdetect.inference.predictor import Predictor
+    from ripdetect.models.checkpoint import load_checkpoint
+    from ripdetect.video.batch import run_batch
+
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    with torch.no_grad():
+        checkpoint.model.head.bias += torch.tensor([-1.5, 1.5])
+    checkpoint.metadata["model_id"] = "edited-in-memory"
+    predictor = Predictor(checkpoint, InferenceConfig(batch_size=4))
     second = tmp_path / "other" / "beach.mp4"
     second.parent.mkdir()
     second.write_bytes(clip.read_bytes())
-    predictor = Predictor(tiny_checkpoint, InferenceConfig(batch_size=4))
-    items = list(run_batch([str(clip), str(second)], tmp_path / "out", predictor,
-                           VideoConfig(sample_fps=2, write_video=False), jobs=2, model_path=str(tiny_checkpoint)))
-    assert sorted(i.status for i in items) == ["done", "done"]
-    assert len({i.output_dir for i in items}) == 2  # same stem, distinct folders
-    assert all((Path(i.output_dir) / ".done").exists() for i in items)
+    config = VideoConfig(sample_fps=2, write_video=False)
+    inputs = [str(clip), str(second)]
+    frames_seen: dict[str, int] = {}
+
+    def factory(source):
+        def on_frame(t, p):
+            frames_seen[source] = frames_seen.get(source, 0) + 1
+        return on_frame
+
+    parallel = {i.input: i for i in run_batch(inputs, tmp_path / "par", predictor, config, jobs=2,
+                                              on_frame_factory=factory)}
+    serial = {i.input: i for i in run_batch(inputs, tmp_path / "ser", predictor, config)}
+    assert [parallel[s].status for s in inputs] == ["done", "done"]
+    assert len({i.output_dir for i in parallel.values()}) == 2  # same stem, distinct folders
+    assert frames_seen == {s: 6 for s in inputs}
+    for source in inputs:
+        par = json.loads((Path(parallel[source].output_dir) / "summary.json").read_text())
+        ser = json.loads((Path(serial[source].output_dir) / "summary.json").read_text())
+        assert par["model_id"] == "edited-in-memory" and par["max_prob"] == ser["max_prob"]
+        assert par["mean_prob"] == ser["mean_prob"] and par["max_prob"] > 0.8
 
 
 def test_cli_video_off_threshold_above_model_threshold(tiny_checkpoint, clip, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ripdetect", "video", str(clip), "--out", str(tmp_path / "o"),
-                             "--model", str(tiny_checkpoint), "--off-threshold", "0.9"],
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli("video", clip, "--out", tmp_path / "o", "--model", tiny_checkpoint, "--off-threshold", "0.9")
     assert result.returncode == 2 and "must not exceed the on threshold" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()

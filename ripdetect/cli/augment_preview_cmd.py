@@ -20,13 +20,13 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ripdetect.config import TrainConfig, load_json_config
-    from ripdetect.data import load_many
-    from ripdetect.viz import augment_grid
+    from ripdetect.data.layouts import load_many
+    from ripdetect.viz.previews import augment_preview
 
     train_config = load_json_config(TrainConfig, args.config) if args.config else TrainConfig()
     samples = load_many(args.data)
-    path = augment_grid(samples, train_config, args.out, n_images=args.images, n_variants=args.variants,
-                        seed=args.seed, tile=args.tile)
+    path = augment_preview(samples, train_config, args.out, n_images=args.images, n_variants=args.variants,
+                           seed=args.seed, tile=args.tile)
     print(f"ripdetect: wrote {path}", file=sys.stderr)
     print(path)
     return 0

@@ -6,41 +6,31 @@ import argparse
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import print_json
-from ripdetect.config import CAM_METHODS, InferenceConfig
+from ripdetect.cli.flags import add_config_flags, add_model_flag, given, print_json
+from ripdetect.config import InferenceConfig
+
+RENAMED = {"cam_method": "cam", "region_when_negative": "regions_always"}
 
 
 def add_parser(sub) -> None:
-    defaults = InferenceConfig()
     parser = sub.add_parser("predict", help="classify images and localise rips (JSON Lines on stdout)")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursive) or globs")
-    parser.add_argument("--model", default=None, help="checkpoint (default: the embedded default model)")
+    add_model_flag(parser)
     parser.add_argument("--out", default=None, help="folder for overlay PNGs (default: none written)")
-    parser.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the model's)")
-    parser.add_argument("--cam-threshold", type=float, default=defaults.cam_threshold,
-                        help=f"region threshold (default: {defaults.cam_threshold})")
-    parser.add_argument("--cam-threshold-mode", choices=("fraction", "percentile", "otsu"),
-                        default=defaults.cam_threshold_mode, help=f"(default: {defaults.cam_threshold_mode})")
-    parser.add_argument("--cam", choices=CAM_METHODS, default=defaults.cam_method,
-                        help=f"CAM method (default: {defaults.cam_method})")
-    parser.add_argument("--cam-layer", default=None, help="dotted layer name (default: the model's feature layer)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"(default: {defaults.batch_size})")
-    parser.add_argument("--regions-always", action="store_true", help="report a region for no-rip images too")
-    parser.set_defaults(run=run)
+    parser.add_argument("--overwrite", action="store_true", help="replace overlay files that already exist in --out")
+    names = add_config_flags(parser, InferenceConfig, rename=RENAMED)
+    parser.set_defaults(run=run, config_flags=names)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ripdetect.data.images import expand_inputs
     from ripdetect.errors import InputError
-    from ripdetect.images import expand_inputs
-    from ripdetect.predict import Predictor
-    from ripdetect.viz import save_png
+    from ripdetect.files import write_image
+    from ripdetect.inference.predictor import Predictor
 
-    config = InferenceConfig(threshold=args.threshold, cam_method=args.cam, cam_layer=args.cam_layer,
-                             cam_threshold=args.cam_threshold, cam_threshold_mode=args.cam_threshold_mode,
-                             batch_size=args.batch_size, region_when_negative=args.regions_always)
-    predictor = Predictor(args.model, config)
+    predictor = Predictor(args.model, InferenceConfig(**given(args, args.config_flags)))
     paths = expand_inputs(args.paths)
     for pattern in args.paths:
         if Path(pattern).is_dir() and not any(p.is_relative_to(Path(pattern)) for p in paths):
@@ -54,16 +44,17 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print_json({"path": str(path), "error": result.reason})
             continue
-        overlay = None
+        record = result.to_json(str(path))
         if out_dir is not None:
-            name = _unique_name(path, overlay_names)
+            target = out_dir / _unique_name(path, overlay_names)
             try:
-                overlay = str(save_png(predictor.render(image_rgb, result), out_dir / name))
+                record["overlay"] = str(write_image(target, predictor.render(image_rgb, result),
+                                                    overwrite=args.overwrite))
             except OSError as exc:
                 failed += 1
-                print_json({"path": str(path), "error": f"cannot write overlay: {exc}"})
-                continue
-        print_json(result.to_json(str(path), overlay))
+                record["overlay_error"] = (getattr(exc, "reason", None)
+                                           or f"cannot write {target}: {exc.strerror or exc}")
+        print_json(record)
     if not paths:
         print("ripdetect: error: no input images found", file=sys.stderr)
         return 1

@@ -1,0 +1,1 @@
+"""The Gradio web app and its HTTP API: ``handlers`` (a few lines each over the library) and ``layout``."""

@@ -1,0 +1,50 @@
+"""``ripdetect eval``: metrics, plots and localisation of a checkpoint on a labelled dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ripdetect.cli.flags import add_config_flags, add_model_flag
+from ripdetect.config import InferenceConfig
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("eval", help="evaluate a checkpoint on a labelled dataset")
+    parser.add_argument("--data", nargs="+", required=True, help="dataset folder(s) or CSV manifest(s)")
+    add_model_flag(parser)
+    parser.add_argument("--out", default=None, help="folder for plots, predictions.json and metrics.json "
+                                                    "(default: none written)")
+    add_config_flags(parser, InferenceConfig, only=("threshold", "batch_size"))
+    parser.add_argument("--no-localisation", action="store_true", help="skip CAM localisation metrics")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ripdetect.data.layouts import load_many
+    from ripdetect.models.checkpoint import load_checkpoint
+    from ripdetect.training.evaluation import evaluate_checkpoint
+
+    checkpoint = load_checkpoint(args.model)
+    samples = load_many(args.data)
+    bar = tqdm(total=0, file=sys.stderr, desc="eval", leave=False)
+
+    def progress(event: str, info: dict) -> None:
+        bar.total, bar.n = info.get("steps", bar.total), info.get("step", bar.n)
+        bar.refresh()
+
+    try:
+        metrics = evaluate_checkpoint(checkpoint, samples, args.out, batch_size=args.batch_size,
+                                      threshold=args.threshold, localisation=not args.no_localisation,
+                                      progress=progress)
+    finally:
+        bar.close()
+    for item in metrics["skipped"]:
+        print(f"ripdetect: skipped {item['path']}: {item['error']}", file=sys.stderr)
+    if metrics["skipped"]:
+        print(f"ripdetect: skipped {len(metrics['skipped'])} unreadable image(s)", file=sys.stderr)
+    print(json.dumps(metrics, indent=1))
+    return 0

@@ -1,0 +1,92 @@
+"""A torch Dataset over ``Sample`` lists that reports unreadable files instead of crashing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb, stored_size
+from ripdetect.data.layouts import Sample
+from ripdetect.errors import InputError
+
+
+class ImageDataset(Dataset):
+    """Items are ``(tensor, label, index, mask)``, or ``(None, path, reason)`` for a file that cannot be read.
+
+    With ``with_masks`` (and a transform that has ``with_mask``), rip samples that carry a region label also
+    return their augmented region mask (``SxS`` float); otherwise ``mask`` is ``None``."""
+
+    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray], torch.Tensor],
+                 with_masks: bool = False):
+        self.samples = samples
+        self.transform = transform
+        self.with_masks = with_masks and hasattr(transform, "with_mask")
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        sample = self.samples[index]
+        try:
+            image_rgb = load_image_rgb(sample.path, max_side=TRAINING_MAX_SIDE)
+            if self.with_masks and sample.label == 1 and not sample.region.is_empty:
+                region = sample.region.to_mask(*image_rgb.shape[:2], source_size=_source_size(sample))
+                tensor, mask = self.transform.with_mask(image_rgb, region)
+                return tensor, sample.label, index, mask
+        except InputError as exc:
+            return None, sample.path, exc.reason
+        except OSError as exc:
+            return None, sample.path, f"unreadable region label ({exc})"
+        return self.transform(image_rgb), sample.label, index, None
+
+
+def _source_size(sample: Sample) -> tuple[int, int] | None:
+    """The (w, h) that pixel boxes refer to (images may be downscaled on load)."""
+    return stored_size(sample.path) if sample.region.boxes else None
+
+
+def collate_skipping_errors(items: list) -> dict:
+    """Stack the good items; collect ``(path, reason)`` of the bad ones."""
+    good = [item for item in items if item[0] is not None]
+    errors = [(item[1], item[2]) for item in items if item[0] is None]
+    if not good:
+        return {"images": None, "labels": None, "indices": None, "masks": None, "has_mask": None, "errors": errors}
+    images = torch.stack([item[0] for item in good])
+    has_mask = torch.tensor([item[3] is not None for item in good])
+    masks = torch.stack([item[3] if item[3] is not None else torch.zeros(images.shape[-2:]) for item in good])
+    return {
+        "images": images,
+        "labels": torch.tensor([item[1] for item in good], dtype=torch.long),
+        "indices": torch.tensor([item[2] for item in good], dtype=torch.long),
+        "masks": masks,
+        "has_mask": has_mask,
+        "errors": errors,
+    }
+
+
+def _seed_worker(worker_id: int) -> None:
+    info = torch.utils.data.get_worker_info()
+    transform = getattr(info.dataset, "transform", None)
+    if hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(info.seed % 2**31)
+
+
+def make_loader(dataset: ImageDataset, batch_size: int, num_workers: int, seed: int, shuffle: bool = False,
+                balanced: bool = False) -> DataLoader:
+    """A seeded DataLoader; ``balanced`` draws classes equally via WeightedRandomSampler."""
+    generator = torch.Generator().manual_seed(seed)
+    sampler = None
+    if balanced:
+        labels = np.array([s.label for s in dataset.samples])
+        counts = np.bincount(labels, minlength=2).clip(min=1)
+        weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
+        sampler = WeightedRandomSampler(weights, num_samples=len(labels), replacement=True, generator=generator)
+        shuffle = False
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler, num_workers=num_workers,
+        collate_fn=collate_skipping_errors, worker_init_fn=_seed_worker, generator=generator,
+        persistent_workers=num_workers > 0, drop_last=False,
+    )

@@ -1,0 +1,172 @@
+"""Datasets over class folders, CSV manifests and the public layouts (de Silva 2021, YOLO/RipVIS).
+
+Never downloads anything. Every layout becomes a list of ``Sample``; an unusable source raises a
+``DataError`` that lists the expected layouts before any work starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ripdetect.data.images import IMAGE_EXTENSIONS
+from ripdetect.data.labels import RegionLabel, read_desilva_boxes, read_yolo_polygons
+from ripdetect.errors import DataError
+
+log = logging.getLogger(__name__)
+
+POSITIVE_DIRS = {"rip", "rips", "with rips", "with_rips", "with-rips", "withrips", "positive", "1"}
+NEGATIVE_DIRS = {"no_rip", "no-rip", "norip", "no rip", "no_rips", "no rips", "without rips", "without_rips",
+                 "without-rips", "withoutrips", "negative", "0"}
+LABEL_WORDS = {**{w: 1 for w in POSITIVE_DIRS | {"true", "yes"}}, **{w: 0 for w in NEGATIVE_DIRS | {"false", "no"}}}
+SPLIT_DIRS = ("train", "val")
+MASK_DIRS = ("masks", "mask")
+
+EXPECTED_LAYOUTS = (
+    "expected one of: class folders DIR/rip + DIR/no_rip (or 'with rips'/'without rips', 'with_rips'/'without_rips'), "
+    "optionally under DIR/train and DIR/val, with optional DIR/masks/<stem>.png or DIR/data_labels.csv boxes; "
+    "a CSV manifest with columns path,label[,split][,mask]; "
+    "or YOLO segmentation DIR/images + DIR/labels"
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: int
+    region: RegionLabel = RegionLabel()
+    split: str | None = None
+
+
+def load_samples(source: str | Path) -> list[Sample]:
+    """All samples of one source (a folder or a CSV manifest), in a stable order."""
+    source = Path(source)
+    if not source.exists():
+        raise DataError(f"data source not found; {EXPECTED_LAYOUTS}", source)
+    if source.is_file():
+        if source.suffix.lower() != ".csv":
+            raise DataError(f"data source is a file but not a .csv manifest; {EXPECTED_LAYOUTS}", source)
+        return _check_classes(_from_manifest(source), source)
+    manifest = source / "manifest.csv"
+    if all((source / split).is_dir() for split in SPLIT_DIRS):
+        samples = [replace(s, split=split) for split in SPLIT_DIRS for s in _from_folder(source / split)]
+    elif (source / "images").is_dir():
+        samples = _from_yolo(source)
+    elif _class_dirs(source):
+        samples = _from_folder(source)
+    elif manifest.is_file():
+        samples = _from_manifest(manifest)
+    else:
+        raise DataError(f"unknown dataset layout; {EXPECTED_LAYOUTS}", source)
+    return _check_classes(samples, source)
+
+
+def load_many(sources: list[str | Path]) -> list[Sample]:
+    samples: list[Sample] = []
+    for source in sources:
+        samples.extend(load_samples(source))
+    return samples
+
+
+def _check_classes(samples: list[Sample], source: Path) -> list[Sample]:
+    for label, name in ((1, "rip"), (0, "no_rip")):
+        if not any(s.label == label for s in samples):
+            raise DataError(f"class '{name}' has no images; {EXPECTED_LAYOUTS}", source)
+    return samples
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _class_dirs(root: Path) -> dict[int, Path]:
+    found: dict[int, Path] = {}
+    for child in sorted(root.iterdir()):
+        name = child.name.lower()
+        if child.is_dir() and name in POSITIVE_DIRS:
+            found[1] = child
+        elif child.is_dir() and name in NEGATIVE_DIRS:
+            found[0] = child
+    return found
+
+
+def _from_folder(root: Path) -> list[Sample]:
+    class_dirs = _class_dirs(root)
+    if set(class_dirs) != {0, 1}:
+        missing = "rip" if 1 not in class_dirs else "no_rip"
+        raise DataError(f"missing the '{missing}' class folder; {EXPECTED_LAYOUTS}", root)
+    mask_dir = next((root / d for d in MASK_DIRS if (root / d).is_dir()), None)
+    box_csv = next(iter(sorted(root.glob("data_labels*.csv"))), None)
+    boxes = read_desilva_boxes(box_csv) if box_csv else {}
+    samples = []
+    for label, folder in sorted(class_dirs.items()):
+        for path in _images_in(folder):
+            mask_path = mask_dir / f"{path.stem}.png" if mask_dir else None
+            region = RegionLabel(
+                mask_path=str(mask_path) if mask_path is not None and mask_path.is_file() else None,
+                boxes=tuple(boxes.get(path.name, ())),
+            )
+            samples.append(Sample(str(path), label, region))
+    return samples
+
+
+def _from_manifest(csv_path: Path) -> list[Sample]:
+    samples = []
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
+            raise DataError(f"manifest needs columns path,label; has {reader.fieldnames}", csv_path)
+        for line_no, row in enumerate(reader, start=2):
+            label = LABEL_WORDS.get(str(row["label"]).strip().lower())
+            if label is None:
+                raise DataError(f"line {line_no}: unknown label {row['label']!r} (use rip/no_rip or 1/0)", csv_path)
+            path = Path(row["path"])
+            path = path if path.is_absolute() else csv_path.parent / path
+            mask = (row.get("mask") or "").strip()
+            mask_path = str(csv_path.parent / mask) if mask else None
+            split = (row.get("split") or "").strip().lower() or None
+            if split is not None and split not in SPLIT_DIRS:
+                raise DataError(f"line {line_no}: split must be train or val, got {split!r}", csv_path)
+            samples.append(Sample(str(path), label, RegionLabel(mask_path=mask_path), split))
+    return samples
+
+
+def _from_yolo(root: Path) -> list[Sample]:
+    labels_dir = root / "labels"
+    samples = []
+    for path in _images_in(root / "images"):
+        polygons = read_yolo_polygons(labels_dir / path.relative_to(root / "images").with_suffix(".txt"))
+        samples.append(Sample(str(path), int(bool(polygons)), RegionLabel(polygons=tuple(polygons))))
+    return samples
+
+
+def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Given splits are kept; unassigned samples get a stratified, seeded split."""
+    train = [s for s in samples if s.split == "train"]
+    val = [s for s in samples if s.split == "val"]
+    unassigned = [s for s in samples if s.split is None]
+    rng = random.Random(seed)
+    for label in (0, 1):
+        group = sorted((s for s in unassigned if s.label == label), key=lambda s: s.path)
+        rng.shuffle(group)
+        n_val = round(len(group) * val_fraction)
+        if val_fraction > 0 and len(group) >= 2:
+            n_val = max(1, n_val)
+        val.extend(group[:n_val])
+        train.extend(group[n_val:])
+    return train, val
+
+
+def manifest_hash(samples: list[Sample]) -> str:
+    """sha256 of the sorted ``path,label`` lines: identifies the data a model saw."""
+    lines = sorted(f"{Path(s.path).as_posix()},{s.label}" for s in samples)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def class_counts(samples: list[Sample]) -> tuple[int, int]:
+    positives = sum(s.label for s in samples)
+    return len(samples) - positives, positives

@@ -1,0 +1,130 @@
+"""Class activation maps for the rip score.
+
+``BaseCAM`` owns the pipeline (layer hook, target score, gradients, channel weights, weighted sum,
+ReLU); each method overrides only ``channel_weights``. Maps are *raw* (not normalised): display
+scaling is a separate step, so maps stay comparable across frames and images.
+
+For ``RipClassifier`` at its feature layer, Grad-CAM equals the head-weighted feature sum, which
+``RipClassifier.forward_with_cam`` computes in the classifying forward pass (``compute_cam``
+chooses that fast path automatically and falls back to gradients otherwise, saying so in the log).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+
+from ripdetect.config import CAM_METHODS
+from ripdetect.errors import ConfigError
+from ripdetect.models.classifier import DEFAULT_CAM_LAYER, RipClassifier, resolve_layer, rip_score
+
+log = logging.getLogger(__name__)
+TargetFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode and restore its previous mode afterwards, even on exceptions."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+class BaseCAM:
+    """Gradient-based CAM of ``target_fn(model(x))`` at ``target_layer`` (dotted name or module)."""
+
+    def __init__(self, model: nn.Module, target_layer: str | nn.Module | None = None,
+                 target_fn: TargetFn | None = None):
+        self.model = model
+        self.layer = resolve_layer(model, target_layer)
+        self.target_fn = target_fn or rip_score
+
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+        """Weights broadcastable to ``activations`` (B,C,h,w). Subclasses override this only."""
+        raise NotImplementedError
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits, cam)`` with ``cam`` raw, shape (B, h, w), at the layer's resolution."""
+        captured: list[torch.Tensor] = []
+        handle = self.layer.register_forward_hook(lambda module, inputs, output: captured.append(output))
+        try:
+            with eval_mode(self.model), torch.enable_grad():
+                logits = self.model(x)
+                if not captured:
+                    raise RuntimeError("the target layer was not called in the forward pass")
+                activations = captured[-1]
+                score = self.target_fn(logits).sum()  # images are independent in eval mode
+                (gradients,) = torch.autograd.grad(score, activations)
+                weights = self.channel_weights(activations.detach(), gradients)
+                cam = torch.relu((weights * activations.detach()).sum(dim=1))
+        finally:
+            handle.remove()
+        return logits.detach(), cam
+
+
+class GradCAM(BaseCAM):
+    """Selvaraju et al. 2017: weights are the spatially averaged gradients."""
+
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+        return gradients.mean(dim=(2, 3), keepdim=True)
+
+
+class GradCAMPlusPlus(BaseCAM):
+    """Chattopadhay et al. 2018: second-order weighting of positive gradients."""
+
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+        grads_2, grads_3 = gradients.pow(2), gradients.pow(3)
+        sum_activations = activations.sum(dim=(2, 3), keepdim=True)
+        denominator = 2 * grads_2 + sum_activations * grads_3
+        alpha = grads_2 / torch.where(denominator != 0, denominator, torch.ones_like(denominator))
+        return (alpha * torch.relu(gradients)).sum(dim=(2, 3), keepdim=True)
+
+
+class LayerCAM(BaseCAM):
+    """Jiang et al. 2021: element-wise positive gradients as weights."""
+
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+        return torch.relu(gradients)
+
+
+GRADIENT_METHODS: dict[str, type[BaseCAM]] = {"gradcam": GradCAM, "gradcampp": GradCAMPlusPlus, "layercam": LayerCAM}
+
+
+def supports_fast_path(model: nn.Module, layer: str | None) -> bool:
+    """True when ``layer`` feeds global average pooling and then a linear head (Grad-CAM == CAM)."""
+    return (isinstance(model, RipClassifier) and (layer in (None, DEFAULT_CAM_LAYER))
+            and isinstance(model.pool, nn.AdaptiveAvgPool2d) and model.pool.output_size in (1, (1, 1))
+            and isinstance(model.head, nn.Linear))
+
+
+@torch.no_grad()
+def fast_gradcam(model: RipClassifier, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(logits, cam)`` from the classifying forward pass: no backward, no second model call."""
+    with eval_mode(model):
+        return model.forward_with_cam(x)
+
+
+def compute_cam(model: nn.Module, x: torch.Tensor, method: str = "gradcam",
+                layer: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and raw CAM for a batch. ``gradcam`` uses the fast path where it is exact;
+    ``gradcam_fast`` requires it; other methods use gradients."""
+    if method in ("gradcam", "gradcam_fast"):
+        if supports_fast_path(model, layer):
+            return fast_gradcam(model, x)
+        if method == "gradcam_fast":
+            raise ConfigError(f"the forward-pass CAM needs the default layer '{DEFAULT_CAM_LAYER}' of a "
+                              f"GAP + linear head model; got layer {layer!r}")
+        log.info("layer %r is not followed by GAP + linear head: using gradient Grad-CAM", layer)
+        method = "gradcam"
+    cam_cls = GRADIENT_METHODS.get(method)
+    if cam_cls is None:
+        raise ConfigError(f"unknown CAM method '{method}'; choose one of {', '.join(CAM_METHODS)}")
+    return cam_cls(model, layer)(x)
+

@@ -1,0 +1,90 @@
+"""Writing files safely: every file ripdetect writes goes through ``atomic_path``.
+
+A file is written under a temporary name that is ours alone (hidden, unique, in the same folder), then
+renamed into place, so a killed run never leaves a half-written file under the real name. With
+``overwrite=False`` an existing file is never replaced: the rename becomes a hard link that fails if the
+target exists, so even a file created by someone else a moment earlier is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ripdetect.errors import RipdetectError
+
+
+class OutputExistsError(RipdetectError, FileExistsError):
+    """An output file exists that this run did not create; ``--overwrite`` allows replacing it."""
+
+
+def temporary_sibling(path: Path) -> Path:
+    """A new, unique, hidden name beside ``path`` with the same suffix (so encoders pick the right format)."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".ripdetect-tmp{path.suffix}", dir=path.parent)
+    os.close(handle)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, overwrite: bool = True, mode: int = 0o644) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it becomes ``path``, on failure it is removed.
+
+    Raises ``OutputExistsError`` (before anything is written) when ``path`` exists and ``overwrite`` is false."""
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise OutputExistsError("exists and was not written by this run; use --overwrite to replace it", path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    try:
+        yield tmp
+        os.chmod(tmp, mode)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise OutputExistsError("exists and was not written by this run; use --overwrite to replace it",
+                                        path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str, overwrite: bool = True) -> Path:
+    with atomic_path(path, overwrite) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN and infinite floats replaced by ``None``, so the JSON written is always valid."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: json_safe(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(value) for value in obj]
+    return obj
+
+
+def write_json(path: str | Path, obj: Any, indent: int | None = 1, overwrite: bool = True) -> Path:
+    """Valid JSON (see ``json_safe``), written atomically."""
+    return write_text(path, json.dumps(json_safe(obj), indent=indent, allow_nan=False) + "\n", overwrite)
+
+
+def write_image(path: str | Path, image, quality: int = 92, overwrite: bool = True) -> Path:
+    """An RGB (HxWx3) or grayscale (HxW) uint8 array, encoded by the suffix of ``path`` (PNG, JPEG, ...)."""
+    import cv2
+
+    encoded = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if Path(path).suffix.lower() in (".jpg", ".jpeg") else []
+    with atomic_path(path, overwrite) as tmp:
+        if not cv2.imwrite(str(tmp), encoded, params):
+            raise OSError(f"could not encode {path}")
+    return Path(path)

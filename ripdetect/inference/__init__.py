@@ -1,0 +1,1 @@
+"""Inference: one Predictor (images in, Predictions out), used by the CLI, the app and video alike."""

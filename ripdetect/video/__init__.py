@@ -1,0 +1,1 @@
+"""Video: frame streaming and writing, analysis, the pure temporal aggregator, per-input reports and batches."""

@@ -1,0 +1,154 @@
+"""Temporal aggregation of per-frame probabilities and raw CAMs: pure, no I/O, testable with tables.
+
+``FrameAggregator.update(time_s, prob, cam)`` returns the aggregated state for that frame. The decision uses
+hysteresis (separate on/off thresholds) on the windowed mean probability. Once the window mean crosses the
+on threshold the state is ``possible_rip``; it becomes ``rip`` once that has lasted ``min_event_s``, and the
+event then starts at the first crossing. ``finish()`` closes any open event and returns all events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ripdetect.config import VideoConfig
+from ripdetect.errors import ConfigError
+
+log = logging.getLogger(__name__)
+STATES = ("clear", "possible_rip", "rip")
+
+
+@dataclass
+class Event:
+    start_s: float
+    end_s: float
+    peak_prob: float
+    mean_prob: float
+    n_frames: int
+    cam_sum: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict:
+        return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3),
+                "duration_s": round(self.duration_s, 3), "peak_prob": round(self.peak_prob, 5),
+                "mean_prob": round(self.mean_prob, 5), "n_frames": self.n_frames}
+
+
+def mean_event_cam(events: list[Event]) -> np.ndarray | None:
+    """The mean raw CAM over every frame of ``events`` (``None`` when no event carries maps)."""
+    with_maps = [e for e in events if e.cam_sum is not None]
+    if not with_maps:
+        return None
+    return np.sum([e.cam_sum for e in with_maps], axis=0) / sum(e.n_frames for e in with_maps)
+
+
+@dataclass(frozen=True)
+class AggregatedFrame:
+    time_s: float
+    prob: float
+    aggregated_prob: float
+    state: str  # one of STATES
+
+
+class FrameAggregator:
+    """Rolling window (seconds) of probabilities and raw CAMs, with hysteresis and minimum event duration."""
+
+    def __init__(self, window_s: float, on_threshold: float, off_threshold: float, min_event_s: float):
+        if not window_s > 0:
+            raise ConfigError(f"the aggregation window must be longer than 0 s (got {window_s:g})")
+        if off_threshold > on_threshold:
+            raise ConfigError(f"off threshold {off_threshold:g} must not exceed the on threshold {on_threshold:g}")
+        self.window_s, self.min_event_s = window_s, min_event_s
+        self.on_threshold, self.off_threshold = on_threshold, off_threshold
+        self._window: deque[tuple[float, float]] = deque()
+        self._window_sum = 0.0
+        self._candidate: Event | None = None  # above the on threshold, not yet long enough
+        self._active: Event | None = None
+        self.events: list[Event] = []
+        self._last_time: float | None = None
+        self._first_time: float | None = None
+
+    @classmethod
+    def from_config(cls, video_config: VideoConfig, model_threshold: float) -> FrameAggregator:
+        on, off = video_config.thresholds(model_threshold)
+        return cls(video_config.window_s, on, off, video_config.min_event_s)
+
+    @property
+    def state(self) -> str:
+        if self._active is not None:
+            return "rip"
+        return "possible_rip" if self._candidate is not None else "clear"
+
+    def update(self, time_s: float, prob: float, cam: np.ndarray | None = None) -> AggregatedFrame:
+        if self._last_time is not None and time_s < self._last_time:
+            log.warning("timestamp went backwards (%.3f s after %.3f s); using %.3f s", time_s, self._last_time,
+                        self._last_time)
+            time_s = self._last_time
+        self._first_time = time_s if self._first_time is None else self._first_time
+        self._last_time = time_s
+        self._window.append((time_s, prob))
+        self._window_sum += prob
+        while self._window[0][0] <= time_s - self.window_s:
+            self._window_sum -= self._window.popleft()[1]
+        aggregated = self._window_sum / len(self._window)
+        if self._active is not None:
+            if aggregated < self.off_threshold:
+                self.events.append(self._active)
+                self._active = None
+            else:
+                self._extend(self._active, time_s, prob, cam)
+        elif aggregated >= self.on_threshold:
+            if self._candidate is None:
+                self._candidate = Event(time_s, time_s, prob, prob, 1, None if cam is None else cam.astype(np.float64))
+            else:
+                self._extend(self._candidate, time_s, prob, cam)
+            if self._candidate.duration_s >= self.min_event_s:
+                self._active, self._candidate = self._candidate, None
+        else:
+            self._candidate = None
+        return AggregatedFrame(time_s, prob, aggregated, self.state)
+
+    @staticmethod
+    def _extend(event: Event, time_s: float, prob: float, cam: np.ndarray | None) -> None:
+        event.end_s = time_s
+        event.peak_prob = max(event.peak_prob, prob)
+        event.mean_prob = (event.mean_prob * event.n_frames + prob) / (event.n_frames + 1)
+        event.n_frames += 1
+        if cam is not None:
+            event.cam_sum = cam.astype(np.float64) if event.cam_sum is None else event.cam_sum + cam
+
+    def finish(self) -> list[Event]:
+        """Close the open event. A clip shorter than the minimum duration still gets its event if the rip was
+        above threshold throughout (the clip's decision comes from the frames it has); a possible rip that
+        began later and had not lasted ``min_event_s`` when the clip ended is not an event."""
+        if self._active is not None:
+            self.events.append(self._active)
+            self._active = None
+        elif self._candidate is not None:
+            if self._candidate.start_s <= self._first_time:
+                self.events.append(self._candidate)
+            self._candidate = None
+        return self.events
+
+
+def merge_events(events: list[Event], gap_s: float) -> list[Event]:
+    """Join events separated by less than ``gap_s``."""
+    merged: list[Event] = []
+    for event in sorted(events, key=lambda e: e.start_s):
+        if merged and event.start_s - merged[-1].end_s < gap_s:
+            last = merged[-1]
+            total = last.n_frames + event.n_frames
+            cam_sum = last.cam_sum if event.cam_sum is None else (
+                event.cam_sum if last.cam_sum is None else last.cam_sum + event.cam_sum)
+            merged[-1] = Event(last.start_s, max(last.end_s, event.end_s), max(last.peak_prob, event.peak_prob),
+                               (last.mean_prob * last.n_frames + event.mean_prob * event.n_frames) / total, total,
+                               cam_sum)
+        else:
+            merged.append(event)
+    return merged

@@ -1,0 +1,231 @@
+"""Video I/O: ``VideoInfo``, a streaming sampled-frame reader, a threaded prefetcher and an H.264 writer
+(imageio-ffmpeg ships the encoder; OpenCV's wheel cannot write browser-playable MP4)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ripdetect.data.images import resize_long_side
+from ripdetect.errors import InputError
+from ripdetect.files import temporary_sibling
+
+log = logging.getLogger(__name__)
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".h264", ".264",
+                    ".mjpeg", ".mjpg")
+FALLBACK_FPS = 25.0
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float  # kept as a float: 29.97 stays 29.97
+    total_frames: int  # 0 when unknown (streams, raw elementary streams)
+    fps_from_container: bool = True
+
+    @property
+    def duration_s(self) -> float:
+        """The duration the container claims (0 when unknown); decoding may find it wrong."""
+        return self.total_frames / self.fps if self.total_frames and self.fps and self.fps_from_container else 0.0
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int
+    time_s: float
+    image_rgb: np.ndarray
+
+
+def is_stream(source: str | Path) -> bool:
+    return "://" in str(source) or str(source).isdigit()
+
+
+def open_capture(source: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a file, URL or device; one-line ``InputError`` when it cannot be decoded."""
+    source = str(source)
+    if not is_stream(source):
+        path = Path(source)
+        if not path.is_file():
+            raise InputError("no such file" if not path.exists() else "not a file", source)
+        if path.stat().st_size == 0:
+            raise InputError("empty file (0 bytes)", source)
+        if not os.access(path, os.R_OK):
+            raise InputError("permission denied", source)
+    capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
+    if not capture.isOpened():
+        capture.release()
+        reason = "cannot open stream" if is_stream(source) else "not a video, or an unsupported codec/container"
+        raise InputError(reason, source)
+    try:
+        capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # honour rotation metadata
+    except cv2.error:
+        pass
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    from_container = 0.5 < fps < 1000
+    if not from_container:
+        log.warning("%s: missing or invalid fps (%s); assuming %.0f", source, fps, FALLBACK_FPS)
+        fps = FALLBACK_FPS
+    info = VideoInfo(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), fps,
+                     max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)), from_container)
+    if info.width <= 0 or info.height <= 0:
+        capture.release()
+        raise InputError("video has no decodable frames", source)
+    return capture, info
+
+
+def probe(source: str | Path) -> VideoInfo:
+    """``VideoInfo`` of a source, with one-line errors."""
+    capture, info = open_capture(source)
+    capture.release()
+    return info
+
+
+class FrameStream:
+    """Sampled frames of one source, streamed: every ``stride``-th frame, or ``sample_fps`` frames per second.
+
+    Skipped frames are only grabbed (not decoded). Timestamps come from the container when it has them, else
+    from the frame index and fps. The source is opened on construction (so ``info`` is known before the first
+    frame) and released when iteration ends. Iterating raises ``InputError`` if no frame decodes."""
+
+    def __init__(self, source: str | Path, sample_fps: float | None, stride: int | None = None,
+                 max_side: int | None = None):
+        self.source = str(source)
+        self.sample_fps, self.stride, self.max_side = sample_fps, stride, max_side
+        self.capture, self.info = open_capture(source)
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between analysed frames: ``stride`` source frames, or one ``sample_fps`` period."""
+        return self.stride / self.info.fps if self.stride else 1.0 / self.sample_fps
+
+    def __iter__(self) -> Iterator[Frame]:
+        capture, info = self.capture, self.info
+        next_time, index, yielded = 0.0, -1, 0
+        try:
+            while True:
+                if not capture.grab():
+                    break
+                index += 1
+                position_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
+                use_container = info.fps_from_container and (position_ms > 0 or index == 0)
+                time_s = position_ms / 1000.0 if use_container else index / info.fps
+                take = index % self.stride == 0 if self.stride else time_s + 1e-6 >= next_time
+                if not take:
+                    continue
+                ok, frame_bgr = capture.retrieve()
+                if not ok or frame_bgr is None:
+                    log.warning("%s: frame %d could not be decoded; skipped", self.source, index)
+                    continue
+                if not self.stride:
+                    next_time = (np.floor(time_s * self.sample_fps + 1e-6) + 1) / self.sample_fps
+                if self.max_side:
+                    frame_bgr = resize_long_side(frame_bgr, self.max_side)
+                yielded += 1
+                yield Frame(index, time_s, cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+        finally:
+            capture.release()
+        if yielded == 0:
+            raise InputError("no decodable frames (empty, truncated or unsupported video)", self.source)
+
+
+def iter_frames(source: str | Path, sample_fps: float | None = 2.0, stride: int | None = None,
+                max_side: int | None = None) -> Iterator[Frame]:
+    """The sampled frames of ``source`` (see ``FrameStream``)."""
+    return iter(FrameStream(source, sample_fps, stride, max_side))
+
+
+def prefetch(frames: Iterator, size: int = 16) -> Iterator:
+    """Run ``frames`` in a background thread behind a bounded queue, so decoding overlaps inference.
+    Exceptions from the producer are re-raised in the consumer; closing the consumer stops the producer."""
+    items: queue.Queue = queue.Queue(maxsize=size)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            items.put(exc)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, daemon=True, name="ripdetect-decoder")
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class VideoWriter:
+    """H.264 / yuv420p MP4 writer that opens lazily on the first frame and closes in ``__exit__``.
+    Writes to a temporary name of its own and renames on a clean close, so a killed run leaves no
+    finished-looking file."""
+
+    def __init__(self, path: str | Path, fps: float, quality: int = 7):
+        self.path, self.fps, self.quality = Path(path), float(fps), quality
+        self.tmp_path: Path | None = None
+        self._writer = None
+        self._size: tuple[int, int] | None = None
+        self.frames = 0
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def write(self, image_rgb: np.ndarray) -> None:
+        if self._writer is None:
+            import imageio_ffmpeg
+
+            height, width = image_rgb.shape[:2]
+            self._size = (width - width % 2, height - height % 2)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp_path = temporary_sibling(self.path)
+            self._writer = imageio_ffmpeg.write_frames(
+                str(self.tmp_path), self._size, fps=self.fps, codec="libx264", pix_fmt_in="rgb24",
+                pix_fmt_out="yuv420p", quality=self.quality, macro_block_size=2,
+                output_params=["-movflags", "+faststart"], ffmpeg_log_level="error")
+            self._writer.send(None)
+        if (image_rgb.shape[1], image_rgb.shape[0]) != self._size:
+            image_rgb = cv2.resize(image_rgb, self._size, interpolation=cv2.INTER_AREA)
+        self._writer.send(np.ascontiguousarray(image_rgb))
+        self.frames += 1
+
+    def close(self, keep: bool = True) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            if keep and self.frames:
+                os.chmod(self.tmp_path, 0o644)
+                os.replace(self.tmp_path, self.path)
+        if self.tmp_path is not None:
+            self.tmp_path.unlink(missing_ok=True)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(keep=exc_type is None)

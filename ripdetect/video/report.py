@@ -1,0 +1,184 @@
+"""Outputs of one analysed video: timeline (CSV/JSON/PNG), events, per-clip summary, summary image and the
+annotated H.264 MP4. ``process_video`` writes everything into a staging folder of its own, moves the files
+into place, then writes the ``.done`` marker last, so an interrupted run never looks finished."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+
+from ripdetect.config import VideoConfig
+from ripdetect.data.images import resize_long_side
+from ripdetect.explain.display import display_scale
+from ripdetect.files import write_image, write_json, write_text
+from ripdetect.inference.predictor import Predictor
+from ripdetect.video.aggregate import Event, mean_event_cam, merge_events
+from ripdetect.video.analyse import FrameResult, analyse_video
+from ripdetect.video.io import VideoWriter
+
+log = logging.getLogger(__name__)
+DONE_MARKER = ".done"
+STAGING_SUFFIX = ".ripdetect-partial"
+ANNOTATED_MAX_SIDE = 960  # annotated.mp4 and summary.png are drawn at most this large
+OUTPUT_FILES = ("timeline.csv", "timeline.json", "events.json", "summary.json", "summary.png", "timeline.png",
+                "annotated.mp4")
+TIMELINE_FIELDS = ("time_s", "frame", "prob_rip", "aggregated_prob", "state", "region_area", "centroid_x", "centroid_y")
+STATE_BANNERS = {"rip": "RIP CURRENT", "possible_rip": "possible rip", "clear": "clear"}
+
+
+class RunningMean:
+    """Mean of equally sized images without keeping them (the timex of the sampled frames)."""
+
+    def __init__(self) -> None:
+        self.total: np.ndarray | None = None
+        self.count = 0
+
+    def add(self, image: np.ndarray) -> None:
+        if self.total is None:
+            self.total = image.astype(np.float64)
+        elif image.shape == self.total.shape:
+            self.total += image
+        else:
+            return
+        self.count += 1
+
+    @property
+    def mean(self) -> np.ndarray | None:
+        return None if self.total is None else np.uint8(self.total / self.count)
+
+
+def annotate_frame(predictor: Predictor, result: FrameResult) -> np.ndarray:
+    """The frame's overlay with a banner showing the aggregated state, not the single-frame label."""
+    agg = result.aggregated
+    text = (f"t={agg.time_s:6.1f}s  p={agg.prob:.2f}  window p={agg.aggregated_prob:.2f}  "
+            + STATE_BANNERS[agg.state])
+    return predictor.render(result.frame.image_rgb, result.prediction, 0.45, banner=(text, agg.state != "clear"))
+
+
+def clip_segments(rows: list[dict], events: list[Event], clip_s: float, duration_s: float) -> list[dict]:
+    """rip_detected and probabilities for every ``clip_s`` segment."""
+    segments = []
+    count = max(1, int(np.ceil(max(duration_s, 1e-9) / clip_s)))
+    for k in range(count):
+        start, end = k * clip_s, (k + 1) * clip_s
+        probs = [r["prob_rip"] for r in rows if start <= r["time_s"] < end]
+        overlapping = [e for e in events if e.start_s < end and e.end_s >= start]
+        segments.append({"start_s": round(start, 3), "end_s": round(min(end, duration_s), 3),
+                         "rip_detected": bool(overlapping), "n_frames": len(probs),
+                         "max_prob": round(max(probs), 5) if probs else None,
+                         "mean_prob": round(float(np.mean(probs)), 5) if probs else None})
+    return segments
+
+
+def timeline_row(result: FrameResult) -> dict:
+    prediction, agg, frame = result.prediction, result.aggregated, result.frame
+    region = prediction.region
+    return {"time_s": round(frame.time_s, 3), "frame": frame.index, "prob_rip": round(prediction.prob_rip, 5),
+            "aggregated_prob": round(agg.aggregated_prob, 5), "state": agg.state,
+            "region_area": round(region.area_fraction, 5) if region else 0.0,
+            "centroid_x": round(region.centroid[0], 1) if region else None,
+            "centroid_y": round(region.centroid[1], 1) if region else None}
+
+
+def process_video(source: str | Path, predictor: Predictor, video_config: VideoConfig, out_dir: str | Path,
+                  on_frame: Callable[[float, float], None] | None = None) -> dict:
+    """Analyse ``source`` and write all outputs to ``out_dir``; returns the summary dict."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    analysis = analyse_video(source, predictor, video_config)  # opens the source: errors come before any write
+    remove_stale_staging(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=STAGING_SUFFIX, dir=out_dir.parent))
+    try:
+        rows: list[dict] = []
+        timex = RunningMean()
+        fps = video_config.video_fps or 1.0 / analysis.interval_s
+        writer_context = VideoWriter(staging / "annotated.mp4", fps) if video_config.write_video else nullcontext()
+        with writer_context as writer:
+            for result in analysis:
+                rows.append(timeline_row(result))
+                timex.add(resize_long_side(result.frame.image_rgb, ANNOTATED_MAX_SIDE))
+                if writer is not None:
+                    writer.write(resize_long_side(annotate_frame(predictor, result), ANNOTATED_MAX_SIDE))
+                if on_frame:
+                    on_frame(result.frame.time_s, result.prediction.prob_rip)
+        aggregator = analysis.aggregator
+        events = merge_events(aggregator.finish(), gap_s=video_config.min_event_s)
+        duration_s = rows[-1]["time_s"] + analysis.interval_s if rows else 0.0
+        summary = {
+            "source": str(source),
+            "rip_detected": bool(events),
+            "duration_s": round(duration_s, 3),
+            "n_frames": len(rows),
+            "max_prob": round(max(r["prob_rip"] for r in rows), 5) if rows else None,
+            "mean_prob": round(float(np.mean([r["prob_rip"] for r in rows])), 5) if rows else None,
+            "events": [e.to_dict() for e in events],
+            "clips": clip_segments(rows, events, video_config.clip_minutes * 60, duration_s),
+            "model_id": predictor.checkpoint.model_id,
+            "on_threshold": aggregator.on_threshold,
+            "off_threshold": aggregator.off_threshold,
+            "window_s": video_config.window_s,
+            "sample_fps": video_config.sample_fps,
+            "stride": video_config.stride,
+            "processing_s": round(time.time() - started, 3),
+        }
+        _write_outputs(staging, rows, events, summary, timex.mean, predictor)
+        _publish(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # our own staging folder; empty after a clean publish
+    return summary
+
+
+def remove_stale_staging(out_dir: Path) -> None:
+    """Remove staging folders that an earlier, killed run made for ``out_dir`` (only names of our own pattern)."""
+    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[a-z0-9_]{{8}}{re.escape(STAGING_SUFFIX)}")
+    for stale in out_dir.parent.glob(f".{out_dir.name}.*{STAGING_SUFFIX}"):
+        if pattern.fullmatch(stale.name) and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: dict,
+                   timex: np.ndarray | None, predictor: Predictor) -> None:
+    from ripdetect.viz.draw import draw_banner, overlay_heatmap
+    from ripdetect.viz.plots import plot_timeline
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=TIMELINE_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(folder / "timeline.csv", buffer.getvalue())
+    write_json(folder / "timeline.json", rows, indent=None)
+    write_json(folder / "events.json", [e.to_dict() for e in events])
+    write_json(folder / "summary.json", summary)
+    plot_timeline(rows, summary["events"], summary["on_threshold"], summary["off_threshold"], folder / "timeline.png")
+    if timex is not None:
+        image = timex
+        mean_cam = mean_event_cam(events)
+        if mean_cam is not None:
+            image = overlay_heatmap(timex, display_scale(mean_cam, predictor.cam_scale), 0.5)
+        label = (f"rip events: {len(events)}  max p={summary['max_prob']:.2f}" if events
+                 else "no rip detected") + f"  ({summary['duration_s']:.0f} s, time-averaged)"
+        write_image(folder / "summary.png", draw_banner(image, label, bool(events)))
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """Move finished files into ``out_dir`` (atomic renames), then write the done marker last."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / DONE_MARKER).unlink(missing_ok=True)
+    for path in staging.iterdir():
+        path.replace(out_dir / path.name)
+    write_text(out_dir / DONE_MARKER, time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def is_done(out_dir: str | Path) -> bool:
+    return (Path(out_dir) / DONE_MARKER).is_file()

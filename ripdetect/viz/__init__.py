@@ -1,0 +1,1 @@
+"""Drawing: overlays, outlines, banners and grids (pure), plots, and preview grids."""

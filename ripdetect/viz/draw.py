@@ -1,0 +1,94 @@
+"""Pure drawing: heatmaps, overlays, outlines, banners and image grids (uint8 RGB in, uint8 RGB out)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+RIP_COLOUR = (255, 64, 32)
+CLEAR_COLOUR = (40, 160, 80)
+
+
+def heatmap_from_cam(cam_display: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A 0..1 map -> warm-colour (JET) RGB heatmap at ``height x width``."""
+    resized = cv2.resize(cam_display.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    coloured = cv2.applyColorMap(np.uint8(np.clip(resized, 0, 1) * 255), cv2.COLORMAP_JET)
+    return cv2.cvtColor(coloured, cv2.COLOR_BGR2RGB)
+
+
+def overlay_heatmap(image_rgb: np.ndarray, cam_display: np.ndarray, opacity: float = 0.45) -> np.ndarray:
+    """Blend the heatmap over the image; opacity scales with the map so cold areas stay clear."""
+    height, width = image_rgb.shape[:2]
+    heatmap = heatmap_from_cam(cam_display, height, width).astype(np.float32)
+    weight = cv2.resize(cam_display.astype(np.float32), (width, height))[..., None].clip(0, 1)
+    alpha = opacity * (0.35 + 0.65 * weight)
+    return np.uint8(image_rgb.astype(np.float32) * (1 - alpha) + heatmap * alpha)
+
+
+def draw_outline(image_rgb: np.ndarray, mask: np.ndarray, colour=(255, 255, 255), thickness: int | None = None) -> np.ndarray:
+    """The region outline (holes included) drawn over a copy of the image."""
+    out = image_rgb.copy()
+    if mask is None or not mask.any():
+        return out
+    thickness = thickness or max(2, round(max(out.shape[:2]) / 300))
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(out, contours, -1, (0, 0, 0), thickness + 2, lineType=cv2.LINE_AA)
+    cv2.drawContours(out, contours, -1, colour, thickness, lineType=cv2.LINE_AA)
+    return out
+
+
+def draw_banner(image_rgb: np.ndarray, text: str, alert: bool) -> np.ndarray:
+    """A coloured status bar across the top with ``text`` (label and probability)."""
+    out = image_rgb.copy()
+    height, width = out.shape[:2]
+    bar = max(24, round(height * 0.07))
+    cv2.rectangle(out, (0, 0), (width, bar), RIP_COLOUR if alert else CLEAR_COLOUR, -1)
+    scale = bar / 38
+    text_width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, round(scale * 2)))[0][0]
+    scale *= min(1.0, (width - bar * 0.6) / max(text_width, 1))  # shrink to fit narrow frames
+    cv2.putText(out, text, (round(bar * 0.3), round(bar * 0.5 + 11 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (255, 255, 255), max(1, round(scale * 2)), cv2.LINE_AA)
+    return out
+
+
+def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mask: np.ndarray | None, prob: float,
+                      threshold: float, opacity: float = 0.45, banner: tuple[str, bool] | None = None) -> np.ndarray:
+    """The full overlay: heatmap, region outline and a banner. The banner shows label and probability
+    unless ``banner`` gives its own ``(text, alert)`` (video frames show the aggregated state)."""
+    out = image_rgb if cam_display is None else overlay_heatmap(image_rgb, cam_display, opacity)
+    out = draw_outline(out, mask)
+    if banner is None:
+        alert = prob >= threshold
+        banner = (f"{'RIP CURRENT' if alert else 'no rip'}  p={prob:.2f}  (threshold {threshold:.2f})", alert)
+    return draw_banner(out, *banner)
+
+
+def fit_tile(image_rgb: np.ndarray, tile: int) -> np.ndarray:
+    """Letterbox into a ``tile x tile`` square."""
+    height, width = image_rgb.shape[:2]
+    scale = tile / max(height, width)
+    resized = cv2.resize(image_rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA)
+    canvas = np.full((tile, tile, 3), 24, np.uint8)
+    y, x = (tile - resized.shape[0]) // 2, (tile - resized.shape[1]) // 2
+    canvas[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
+    return canvas
+
+
+def label_tile(tile_rgb: np.ndarray, text: str) -> np.ndarray:
+    out = tile_rgb.copy()
+    cv2.rectangle(out, (0, out.shape[0] - 18), (out.shape[1], out.shape[0]), (0, 0, 0), -1)
+    cv2.putText(out, text[:34], (4, out.shape[0] - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def grid(tiles: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
+    """Rows of equal-size tiles into one image."""
+    tile_h, tile_w = tiles[0][0].shape[:2]
+    cols = max(len(row) for row in tiles)
+    canvas = np.full((len(tiles) * (tile_h + pad) + pad, cols * (tile_w + pad) + pad, 3), 255, np.uint8)
+    for r, row in enumerate(tiles):
+        for c, tile in enumerate(row):
+            y, x = pad + r * (tile_h + pad), pad + c * (tile_w + pad)
+            canvas[y:y + tile_h, x:x + tile_w] = tile
+    return canvas

@@ -1,0 +1,93 @@
+"""Training and evaluation charts as PNG. Uses matplotlib's object API (``Figure``), never pyplot, so no
+global backend is switched and no figure outlives its call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ripdetect.files import atomic_path
+
+
+def _figure(width: float, height: float, columns: int = 1):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots(1, columns)
+
+
+def plot_history(history: list[dict], path: str | Path) -> Path:
+    """Loss (train/val) and validation metrics per epoch."""
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_metric) = _figure(10, 4, 2)
+    for key in ("train_loss", "val_loss"):
+        if any(key in row for row in history):
+            ax_loss.plot(epochs, [row.get(key, np.nan) for row in history], marker="o", label=key)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_loss.legend()
+    for key in ("f1", "roc_auc", "balanced_accuracy"):
+        values = [row.get(key) for row in history]
+        if any(v is not None for v in values):
+            ax_metric.plot(epochs, [np.nan if v is None else v for v in values], marker="o", label=key)
+    ax_metric.set(xlabel="epoch", ylim=(0, 1.02), title="Validation")
+    if ax_metric.get_lines():
+        ax_metric.legend()
+    return _save(fig, path)
+
+
+def plot_evaluation(labels: np.ndarray, probs: np.ndarray, threshold: float, out_dir: str | Path) -> list[Path]:
+    """Confusion matrix, ROC and PR curves (ROC/PR need both classes)."""
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    from ripdetect.training.metrics import confusion_matrix
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    matrix = np.array(confusion_matrix(labels, probs >= threshold))
+    fig, ax = _figure(4, 4)
+    ax.imshow(matrix, cmap="Blues")
+    for (row, col), value in np.ndenumerate(matrix):
+        ax.text(col, row, str(value), ha="center", va="center", fontsize=14,
+                color="white" if value > matrix.max() / 2 else "black")
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["no_rip", "rip"], yticklabels=["no_rip", "rip"],
+           xlabel="predicted", ylabel="true", title=f"Confusion (threshold {threshold:.2f})")
+    paths.append(_save(fig, out_dir / "confusion_matrix.png"))
+    if len(np.unique(labels)) == 2:
+        fpr, tpr, _ = roc_curve(labels, probs)
+        fig, ax = _figure(4, 4)
+        ax.plot(fpr, tpr, label=f"AUC {auc(fpr, tpr):.3f}")
+        ax.plot([0, 1], [0, 1], "--", color="grey")
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+        ax.legend()
+        paths.append(_save(fig, out_dir / "roc.png"))
+        precision, recall, _ = precision_recall_curve(labels, probs)
+        fig, ax = _figure(4, 4)
+        ax.plot(recall, precision)
+        ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
+        paths.append(_save(fig, out_dir / "pr.png"))
+    return paths
+
+
+def _save(fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    return Path(path)
+
+
+def plot_timeline(rows: list[dict], events: list[dict], on_threshold: float, off_threshold: float,
+                  path: str | Path) -> Path:
+    """Per-frame and aggregated rip probability against time, threshold lines and shaded events."""
+    fig, ax = _figure(10, 3.2)
+    times = [row["time_s"] for row in rows]
+    ax.plot(times, [row["prob_rip"] for row in rows], ".", color="grey", alpha=0.6, label="frame p(rip)")
+    ax.plot(times, [row["aggregated_prob"] for row in rows], "-", color="C3", lw=2, label="window mean")
+    ax.axhline(on_threshold, color="C3", ls="--", lw=1, label=f"on {on_threshold:.2f}")
+    ax.axhline(off_threshold, color="C0", ls=":", lw=1, label=f"off {off_threshold:.2f}")
+    for event in events:
+        ax.axvspan(event["start_s"], max(event["end_s"], event["start_s"] + 0.1), color="C3", alpha=0.15)
+    ax.set(xlabel="time (s)", ylabel="p(rip)", ylim=(-0.02, 1.02), title="Rip probability over time")
+    ax.legend(loc="upper right", fontsize=8, ncol=4)
+    return _save(fig, path)
