@@ -92,6 +92,8 @@ class ModelConfig:
     mean: tuple[float, float, float] | None = knob(None, "RGB mean (0..1)", none_means="the architecture's")
     std: tuple[float, float, float] | None = knob(None, "RGB std (0..1)", none_means="the architecture's")
     dropout: float = knob(0.2, "dropout before the head", low=0.0, high=0.9)
+    water_head: bool = knob(False, "predict where the sea is and take rip evidence only from there (needs water "
+                                   "masks in some training data, e.g. synthetic scenes)")
     class_names: tuple[str, str] = knob(CLASS_NAMES, "names of the negative and positive class")
 
     def __post_init__(self) -> None:
@@ -151,13 +153,19 @@ class TrainConfig:
     imbalance: str = knob("weighted_loss", "class-imbalance handling",
                           choices=("weighted_loss", "balanced_sampler", "none"))
     threshold_mode: str = knob("max_f1", "how the decision threshold is chosen on validation",
-                               choices=("max_f1", "recall", "fixed"))
+                               choices=("max_f1", "max_f2", "max_balanced_accuracy", "recall", "fixed"))
     target_recall: float = knob(0.9, "recall to reach with --threshold-mode recall", low=0.0, high=1.0)
     label_smoothing: float = knob(0.05, "label smoothing", low=0.0, high=0.5)
+    real_repeat: int = knob(1, "times each --real image appears per epoch beside the --data images", low=1,
+                            high=1000)
     cam_loss_weight: float = knob(0.0, "weight of the loss pulling the CAM into labelled rip regions",
                                   low=0.0, high=100.0)
-    cam_loss_temperature: float = knob(1.0, "softmax temperature of the CAM localisation loss", low=0.01,
+    cam_loss_temperature: float = knob(1.0, "softmax temperature of the CAM localisation losses", low=0.01,
                                        high=100.0)
+    water_loss_weight: float = knob(1.0, "weight of the water head's segmentation loss (images with water masks)",
+                                    low=0.0, high=100.0)
+    water_cam_loss_weight: float = knob(0.0, "weight of the penalty on rip evidence outside the water (images with "
+                                             "water masks, rip and no-rip alike)", low=0.0, high=100.0)
     num_workers: int = knob(2, "DataLoader worker processes", low=0, high=64)
     max_steps_per_epoch: int = knob(0, "cap on steps per epoch (0: no cap)", low=0, high=10**9)
     tensorboard: bool = knob(False, "also log to TensorBoard")
@@ -178,6 +186,7 @@ class InferenceConfig:
     cam_threshold_mode: str = knob("fraction", "how the map becomes a region", choices=CAM_THRESHOLD_MODES)
     min_region_fraction: float = knob(0.002, "smallest region blob, as a share of the image", low=0.0, high=1.0)
     region_when_negative: bool = knob(False, "also report regions for no-rip images")
+    show_water: bool = knob(False, "outline the estimated sea in overlays (models with a water head)")
     batch_size: int = knob(8, "images or frames per model call", low=1, high=1024)
     max_pixels: int = knob(120_000_000, "refuse images above this many pixels before decoding", low=1,
                            high=10**10)
@@ -241,6 +250,8 @@ class SynthConfig:
     clips: int = knob(0, "MP4 clips to render", low=0, high=100_000)
     clip_seconds: float = knob(10.0, "clip length in seconds", low=0.5, high=3600.0)
     fps: float = knob(10.0, "clip frame rate", low=1.0, high=60.0)
+    realism: bool = knob(True, "real-camera detail: dunes and vegetation, headlands, clear/overcast/sunset skies, "
+                               "swell and lens distortion (--no-realism: the plain scenes of ripdetect 0.1)")
 
     def __post_init__(self) -> None:
         validate_fields(self)

@@ -73,7 +73,8 @@ def tiny_train_config(**changes):
 
     changes.setdefault("num_workers", 0)
     changes.setdefault("batch_size", 4)
-    return TrainConfig(model=tiny_model_config(), **changes)
+    changes.setdefault("model", tiny_model_config())
+    return TrainConfig(**changes)
 
 
 @pytest.fixture

@@ -230,7 +230,8 @@ def test_train_help_shows_each_default_once_and_allowed_values():
     result = run_cli("train", "--help", check=True)
     assert result.stdout.count("(default: efficientnet_lite0)") == 1
     assert "(default: None)" not in result.stdout
-    assert all(text in result.stdout for text in ("{f1,roc_auc,balanced_accuracy}", "{max_f1,recall,fixed}",
+    assert all(text in result.stdout for text in ("{f1,roc_auc,balanced_accuracy}",
+                                                  "max_balanced_accuracy,recall,fixed}",
                                                   "{weighted_loss,balanced_sampler,none}", "tiny_cnn}"))
     for line in result.stdout.splitlines():
         assert line.count("(default:") <= 1, line
@@ -273,10 +274,11 @@ def test_masks_follow_geometric_augmentation(class_folder):
     items = [dataset[i] for i in range(len(samples))]
     rip_items = [item for item in items if item[1] == 1]
     assert all(item[3] is not None and item[3].shape == (64, 64) for item in rip_items)
-    assert all(item[3] is None for item in items if item[1] == 0)
+    assert all(item[3] is None and item[4] is None for item in items if item[1] == 0)
     assert all(0 < item[3].mean() < 1 for item in rip_items)
     batch = collate_skipping_errors(items[:4])
     assert batch["masks"].shape == (4, 64, 64) and batch["has_mask"].tolist() == [i[3] is not None for i in items[:4]]
+    assert not batch["has_water"].any()
 
 
 def test_cam_mass_loss_prefers_maps_inside_the_region():
@@ -308,7 +310,7 @@ def test_cam_loss_pulls_the_map_into_the_labelled_region(class_folder, tmp_path)
         dataset = ImageDataset(rips, TrainTransform(model.preprocessing, config.augment, seed=0), with_masks=True)
         items = [dataset[i] for i in range(len(rips))]
         with torch.no_grad():
-            _, evidence = model.forward_with_evidence(torch.stack([item[0] for item in items]))
+            evidence = model.outputs(torch.stack([item[0] for item in items])).raw_evidence
         return float(cam_mass_loss(evidence, torch.stack([item[3] for item in items])))
 
     with_loss, without = mass_loss(5.0), mass_loss(0.0)

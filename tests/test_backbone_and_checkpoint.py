@@ -154,3 +154,15 @@ def test_damaged_metadata_gives_one_line_errors(tmp_path, tiny_model, edit, mess
     with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_checkpoint_whose_header_length_starts_with_0x80_is_not_taken_for_a_pickle(tmp_path, tiny_model):
+    """A safetensors file begins with its header length; when its low byte is 0x80 (a pickle's first byte) the
+    file is still a checkpoint."""
+    for padding in range(300):
+        path = save_checkpoint(tmp_path / "m.safetensors", tiny_model, 0.5, {"note": "x" * padding})
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail("no padding gave a header length with a 0x80 low byte")
+    assert load_checkpoint(path).threshold == 0.5

@@ -56,7 +56,7 @@ def test_non_gap_head_falls_back_to_gradients(caplog):
 
     model = Odd().eval()
     with caplog.at_level("INFO"):
-        logits, cam = compute_cam(model, torch.randn(2, 3, 8, 8), "gradcam", layer="features")
+        logits, cam, water = compute_cam(model, torch.randn(2, 3, 8, 8), "gradcam", layer="features")
     assert cam.shape == (2, 8, 8)
     assert "gradient Grad-CAM" in caplog.text
 
@@ -241,7 +241,8 @@ def test_fast_path_equals_autograd_gradcam_through_the_real_predictor():
     assert predictor.checkpoint.metadata.get("weights_dtype") == "float16"
     samples = Path(__file__).resolve().parent.parent / "data" / "samples"
     images = [predictor.load(samples / name) for name in ("synthetic_rip_oblique.jpg", "synthetic_rip_aerial.jpg")]
-    probs, cams = predictor.forward(images)
+    probs, cams, water = predictor.forward(images)
+    assert water is None  # the embedded v1 model has no water head
     reference = load_checkpoint().model.eval()
     batch = torch.stack([reference.preprocessing(image) for image in images])
     logits, reference_cams = GradCAM(reference, "features")(batch)

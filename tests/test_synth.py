@@ -1,6 +1,8 @@
 import csv
 import json
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from conftest import run_cli
 from ripdetect.config import SynthConfig
 from ripdetect.errors import ConfigError
 from ripdetect.synth.camera import SceneCamera, render_scene
+from ripdetect.synth.scene import SAND_COLOURS
 from ripdetect.synth.dataset import (check_output, generate_clips, generate_images, labelled_scene, load_clip_masks,
                                      scene_for)
 
@@ -16,19 +19,20 @@ from ripdetect.synth.dataset import (check_output, generate_clips, generate_imag
 def test_same_seed_same_scene_and_image(view):
     a, b, c = (scene_for(5, i, True, view) for i in (0, 0, 1))
     assert a == b and a != c
-    image_a, mask_a = render_scene(a, 160, 96)
-    image_b, mask_b = render_scene(b, 160, 96)
-    assert np.array_equal(image_a, image_b) and np.array_equal(mask_a, mask_b)
+    image_a, mask_a, water_a = render_scene(a, 160, 96)
+    image_b, mask_b, water_b = render_scene(b, 160, 96)
+    assert np.array_equal(image_a, image_b) and np.array_equal(mask_a, mask_b) and np.array_equal(water_a, water_b)
     assert image_a.shape == (96, 160, 3) and image_a.dtype == np.uint8
 
 
 @pytest.mark.parametrize("view", ["oblique", "aerial"])
 def test_mask_label_consistency(view):
     for index in range(6):
-        _, mask = render_scene(scene_for(1, index, False, view), 160, 96)
+        _, mask, _ = render_scene(scene_for(1, index, False, view), 160, 96)
         assert not mask.any()
-        params, image, mask = labelled_scene(1, index, True, view, 160, 96)
+        params, (image, mask, water) = labelled_scene(1, index, True, view, 160, 96)
         assert params.rips and mask.mean() >= 0.003
+        assert not (mask & ~water).any()  # a rip is always in the water
 
 
 def test_rip_mask_covers_the_dark_channel():
@@ -36,7 +40,7 @@ def test_rip_mask_covers_the_dark_channel():
     darker = 0
     for index in range(8):
         params = scene_for(2, index, True, "oblique")
-        image, mask = render_scene(params, 256, 160)
+        image, mask, _ = render_scene(params, 256, 160)
         grey = image.mean(axis=2)
         rows = np.nonzero(mask.any(axis=1))[0]
         band = np.zeros_like(mask)
@@ -118,6 +122,31 @@ def test_cli_synth_and_preview(tmp_path):
 
 def test_camera_reuses_static_layers_for_frames():
     camera = SceneCamera(scene_for(0, 0, True, "oblique"), 128, 96)
-    a, _ = camera.render(0.0)
-    b, _ = camera.render(1.0)
+    a = camera.render(0.0).image
+    b = camera.render(1.0).image
     assert a.shape == b.shape and not np.array_equal(a, b)  # waves moved
+
+
+@pytest.mark.parametrize("view", ["oblique", "aerial"])
+def test_water_mask_excludes_sky_land_and_structures(view):
+    """Sky above the horizon and sand below the shoreline are never water; open sea is."""
+    for index in range(6):
+        params = scene_for(4, index, index % 2 == 0, view)
+        camera = SceneCamera(params, 160, 96)
+        image, mask, water = camera.render(0.0)
+        assert 0.1 < water.mean() < 0.95
+        if view == "oblique":
+            assert not water[: camera.horizon].any() and water[camera.horizon + 2].all()
+        grey = image.astype(float).mean(axis=2)
+        sand = np.array(SAND_COLOURS[params.sand], float).mean()
+        assert abs(np.median(grey[~water & (np.arange(96)[:, None] > 70)]) - sand * params.light) < 60
+
+
+def test_synth_writes_water_masks(tmp_path):
+    from ripdetect.data.layouts import load_samples
+
+    generate_images(tmp_path, SynthConfig(n=4, seed=1, width=96, height=64))
+    samples = load_samples(tmp_path)
+    assert all(s.water.mask_path and Path(s.water.mask_path).exists() for s in samples)
+    water = samples[0].water.to_mask(64, 96)
+    assert 0.1 < water.mean() < 0.95

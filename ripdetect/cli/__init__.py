@@ -18,7 +18,7 @@ import sys
 from ripdetect import __version__
 from ripdetect.errors import RipdetectError
 
-SUBCOMMANDS = ("train", "eval", "predict", "video", "synth", "augment_preview", "export", "app")
+SUBCOMMANDS = ("train", "eval", "predict", "video", "synth", "composite", "augment_preview", "export", "app")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,13 @@ def add_parser(sub) -> None:
                              "sources when resuming)")
     parser.add_argument("--val-data", nargs="+", default=None,
                         help="a separate validation set (default: a stratified split of --data)")
+    parser.add_argument("--real", nargs="+", default=None,
+                        help="real images (a manifest with group and viewpoint columns) for grouped cross-validation "
+                             "with --folds (default: none)")
+    parser.add_argument("--folds", type=int, default=None,
+                        help="grouped k-fold cross-validation over --real by site; then a final model on all the data "
+                             "with the cross-validated temperature and threshold (default: a single run)")
+    parser.add_argument("--no-final", action="store_true", help="with --folds: only the cross-validation")
     parser.add_argument("--out", required=True, help="run folder for checkpoints, logs and plots")
     parser.add_argument("--config", default=None, help="a JSON recipe, e.g. train/configs/default.json (default: none)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last state")
@@ -64,13 +71,16 @@ def resolve_data(args: argparse.Namespace) -> tuple[list[str], list[str] | None]
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ripdetect.data.layouts import load_many, split_samples
+    from ripdetect.errors import ConfigError
     from ripdetect.training.engine import TrainingInterrupted
     from ripdetect.training.run import train_model
 
     train_config = resolve_train_config(args)
+    if (args.real is None) != (args.folds is None):
+        raise ConfigError("--real and --folds go together (grouped cross-validation over the real images)")
+    if args.folds is not None:
+        return run_cross_validation(args, train_config)
     data, val_data = resolve_data(args)
     samples = load_many(data)
     if val_data:
@@ -79,23 +89,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         train_samples, val_samples = split_samples(samples, train_config.val_fraction, train_config.seed)
     print(f"ripdetect: {len(train_samples)} training and {len(val_samples)} validation images", file=sys.stderr)
-    bar = tqdm(total=0, file=sys.stderr, dynamic_ncols=True, leave=False)
-
-    def progress(event: str, info: dict) -> None:
-        if event == "epoch":
-            bar.reset(total=0)
-            bar.set_description(f"epoch {info['epoch']}/{info['epochs']}")
-        elif event == "step":
-            bar.total, bar.n = info["steps"], info["step"]
-            bar.set_postfix(loss=f"{info['loss']:.4f}")
-            bar.refresh()
-        elif event == "epoch_end":
-            metric = info.get(train_config.monitor)
-            tqdm.write(f"epoch {info['epoch']}: train_loss {info['train_loss']:.4f}"
-                       + (f" val_loss {info['val_loss']:.4f}" if "val_loss" in info else "")
-                       + (f" {train_config.monitor} {metric:.3f}" if isinstance(metric, float) else "")
-                       + (" *" if info["improved"] else ""), file=sys.stderr)
-
+    bar, progress = progress_bar(train_config.monitor)
     try:
         result = train_model(train_samples, val_samples, train_config, args.out, resume=args.resume,
                              overwrite=args.overwrite, init_from=args.init_from, progress=progress,
@@ -111,4 +105,59 @@ def run(args: argparse.Namespace) -> int:
         print(f"ripdetect: skipped {len(result['bad_files'])} unreadable image(s)", file=sys.stderr)
     print_json({"model": result["model"], "threshold": result["threshold"], "val_metrics": result["val_metrics"],
                 "epochs_run": result["epochs_run"], "skipped": len(result["bad_files"])})
+    return 0
+
+
+def progress_bar(monitor: str):
+    """A tqdm bar and the progress callback that drives it (folds, epochs, steps, epoch summaries)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def progress(event: str, info: dict) -> None:
+        if event == "fold":
+            tqdm.write(f"fold {info['fold']}/{info['folds']}: {info['n_train']} training and {info['n_val']} "
+                       "held-out images", file=sys.stderr)
+        elif event == "epoch":
+            bar.reset(total=0)
+            bar.set_description(f"epoch {info['epoch']}/{info['epochs']}")
+        elif event == "step":
+            bar.total, bar.n = info["steps"], info["step"]
+            bar.set_postfix(loss=f"{info['loss']:.4f}")
+            bar.refresh()
+        elif event == "epoch_end":
+            metric = info.get(monitor)
+            tqdm.write(f"epoch {info['epoch']}: train_loss {info['train_loss']:.4f}"
+                       + (f" val_loss {info['val_loss']:.4f}" if "val_loss" in info else "")
+                       + (f" {monitor} {metric:.3f}" if isinstance(metric, float) else "")
+                       + (" *" if info["improved"] else ""), file=sys.stderr)
+
+    return bar, progress
+
+
+def run_cross_validation(args: argparse.Namespace, train_config) -> int:
+    from ripdetect.data.layouts import load_many
+    from ripdetect.training.crossval import cross_validate
+    from ripdetect.training.engine import TrainingInterrupted
+
+    real = load_many(args.real)
+    extra = load_many(args.data) if args.data else []
+    print(f"ripdetect: grouped {args.folds}-fold cross-validation over {len(real)} real images "
+          f"({len({s.group_key for s in real})} sites), with {len(extra)} other training images", file=sys.stderr)
+    bar, progress = progress_bar(train_config.monitor)
+    try:
+        report = cross_validate(real, extra, train_config, args.out, folds=args.folds, final=not args.no_final,
+                                overwrite=args.overwrite, progress=progress)
+    except TrainingInterrupted as exc:
+        print(f"ripdetect: {exc}; run the same command again to continue", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    keys = ("balanced_accuracy", "roc_auc", "f2", "brier", "ece", "n", "intervals")
+    print_json({"cross_validation": {"overall": {k: report["overall"][k] for k in keys},
+                                     "by_viewpoint": {v: {k: m[k] for k in keys} for v, m in report["by"].items()},
+                                     "localisation": {k: v for k, v in (report.get("localisation") or {}).items()
+                                                      if k != "per_image"},
+                                     "temperature": report["temperature"], "threshold": report["threshold"]},
+                "model": report.get("final_model"), "report": str(Path(args.out) / "cv_report.json")})
     return 0

@@ -72,10 +72,14 @@ class TrainTransform:
     def __call__(self, image_rgb: np.ndarray) -> torch.Tensor:
         return self.preprocessing.normalise(self.pipeline(image=image_rgb)["image"])
 
-    def with_mask(self, image_rgb: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Augment image and region mask together (geometry applies to both; weather to the image only)."""
-        out = self.pipeline(image=image_rgb, mask=mask.astype(np.uint8))
-        return self.preprocessing.normalise(out["image"]), torch.from_numpy(out["mask"].astype(np.float32))
+    def with_masks(self, image_rgb: np.ndarray, masks: dict[str, np.ndarray]) -> tuple[torch.Tensor,
+                                                                                      dict[str, torch.Tensor]]:
+        """Augment the image and its masks together (geometry applies to all; weather to the image only)."""
+        names = list(masks)
+        out = self.pipeline(image=image_rgb, masks=[masks[name].astype(np.uint8) for name in names])
+        augmented = {name: torch.from_numpy(np.asarray(mask).astype(np.float32)) for name, mask in
+                     zip(names, out["masks"])}
+        return self.preprocessing.normalise(out["image"]), augmented
 
     def augment_only(self) -> Callable[[np.ndarray], np.ndarray]:
         """The uint8 augmented image before normalisation (for previews)."""

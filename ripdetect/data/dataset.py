@@ -14,16 +14,18 @@ from ripdetect.errors import InputError
 
 
 class ImageDataset(Dataset):
-    """Items are ``(tensor, label, index, mask)``, or ``(None, path, reason)`` for a file that cannot be read.
+    """Items are ``(tensor, label, index, rip_mask, water_mask)``, or ``(None, path, reason)`` for a file that
+    cannot be read.
 
-    With ``with_masks`` (and a transform that has ``with_mask``), rip samples that carry a region label also
-    return their augmented region mask (``SxS`` float); otherwise ``mask`` is ``None``."""
+    With ``with_masks`` (and a transform that has ``with_masks``), rip samples that carry a region label also
+    return their augmented rip mask, and samples that carry a water label their augmented water mask (each
+    ``SxS`` float, following the same geometric augmentation as the image); otherwise they are ``None``."""
 
     def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray], torch.Tensor],
                  with_masks: bool = False):
         self.samples = samples
         self.transform = transform
-        self.with_masks = with_masks and hasattr(transform, "with_mask")
+        self.with_masks = with_masks and hasattr(transform, "with_masks")
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -32,20 +34,24 @@ class ImageDataset(Dataset):
         sample = self.samples[index]
         try:
             image_rgb = load_image_rgb(sample.path, max_side=TRAINING_MAX_SIDE)
-            if self.with_masks and sample.label == 1 and not sample.region.is_empty:
-                region = sample.region.to_mask(*image_rgb.shape[:2], source_size=_source_size(sample))
-                tensor, mask = self.transform.with_mask(image_rgb, region)
-                return tensor, sample.label, index, mask
+            wanted = {"rip": sample.region if sample.label == 1 else None, "water": sample.water}
+            labels = {name: label for name, label in wanted.items() if label is not None and not label.is_empty}
+            if self.with_masks and labels:
+                source_size = stored_size(sample.path)  # pixel boxes refer to it (images may load downscaled)
+                masks = {name: label.to_mask(*image_rgb.shape[:2], source_size=source_size)
+                         for name, label in labels.items()}
+                tensor, augmented = self.transform.with_masks(image_rgb, masks)
+                return tensor, sample.label, index, augmented.get("rip"), augmented.get("water")
         except InputError as exc:
             return None, sample.path, exc.reason
         except OSError as exc:
-            return None, sample.path, f"unreadable region label ({exc})"
-        return self.transform(image_rgb), sample.label, index, None
+            return None, sample.path, f"unreadable region or water label ({exc})"
+        return self.transform(image_rgb), sample.label, index, None, None
 
 
-def _source_size(sample: Sample) -> tuple[int, int] | None:
-    """The (w, h) that pixel boxes refer to (images may be downscaled on load)."""
-    return stored_size(sample.path) if sample.region.boxes else None
+def _stack_optional(tensors: list[torch.Tensor | None], size) -> tuple[torch.Tensor, torch.Tensor]:
+    present = torch.tensor([t is not None for t in tensors])
+    return torch.stack([t if t is not None else torch.zeros(size) for t in tensors]), present
 
 
 def collate_skipping_errors(items: list) -> dict:
@@ -53,16 +59,19 @@ def collate_skipping_errors(items: list) -> dict:
     good = [item for item in items if item[0] is not None]
     errors = [(item[1], item[2]) for item in items if item[0] is None]
     if not good:
-        return {"images": None, "labels": None, "indices": None, "masks": None, "has_mask": None, "errors": errors}
+        return {"images": None, "labels": None, "indices": None, "masks": None, "has_mask": None, "water": None,
+                "has_water": None, "errors": errors}
     images = torch.stack([item[0] for item in good])
-    has_mask = torch.tensor([item[3] is not None for item in good])
-    masks = torch.stack([item[3] if item[3] is not None else torch.zeros(images.shape[-2:]) for item in good])
+    masks, has_mask = _stack_optional([item[3] for item in good], images.shape[-2:])
+    water, has_water = _stack_optional([item[4] for item in good], images.shape[-2:])
     return {
         "images": images,
         "labels": torch.tensor([item[1] for item in good], dtype=torch.long),
         "indices": torch.tensor([item[2] for item in good], dtype=torch.long),
         "masks": masks,
         "has_mask": has_mask,
+        "water": water,
+        "has_water": has_water,
         "errors": errors,
     }
 

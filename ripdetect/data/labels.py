@@ -51,6 +51,30 @@ def normalise_box(x1: float, y1: float, x2: float, y2: float) -> tuple[float, fl
     return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
+def parse_boxes(text: str) -> tuple[tuple[float, float, float, float], ...]:
+    """Pixel boxes from a manifest cell: ``x1 y1 x2 y2; x1 y1 x2 y2`` (corners in any order)."""
+    boxes = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        values = part.replace(",", " ").split()
+        if len(values) != 4:
+            raise ValueError(f"a box needs 4 numbers x1 y1 x2 y2, got {part!r}")
+        boxes.append(normalise_box(*(float(v) for v in values)))
+    return tuple(boxes)
+
+
+def parse_polygons(text: str) -> tuple[tuple[tuple[float, float], ...], ...]:
+    """Normalised polygons from a manifest cell: ``x1 y1 x2 y2 x3 y3 ...; ...`` with every value in 0..1."""
+    polygons = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        values = [float(v) for v in part.replace(",", " ").split()]
+        if len(values) < 6 or len(values) % 2:
+            raise ValueError(f"a polygon needs at least 3 x y pairs, got {len(values)} numbers")
+        if not all(0.0 <= v <= 1.0 for v in values):
+            raise ValueError("polygon coordinates must be normalised to 0..1")
+        polygons.append(tuple(zip(values[0::2], values[1::2])))
+    return tuple(polygons)
+
+
 def read_desilva_boxes(csv_path: str | Path) -> dict[str, list[tuple[float, float, float, float]]]:
     """``data_labels.csv`` (``Name,x1,y1,x2,y2,label``): file name -> boxes; bad rows are logged and skipped."""
     boxes: dict[str, list[tuple[float, float, float, float]]] = {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ripdetect.data.images import IMAGE_EXTENSIONS
-from ripdetect.data.labels import RegionLabel, read_desilva_boxes, read_yolo_polygons
+from ripdetect.data.labels import RegionLabel, parse_boxes, parse_polygons, read_desilva_boxes, read_yolo_polygons
 from ripdetect.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -25,21 +25,34 @@ NEGATIVE_DIRS = {"no_rip", "no-rip", "norip", "no rip", "no_rips", "no rips", "w
 LABEL_WORDS = {**{w: 1 for w in POSITIVE_DIRS | {"true", "yes"}}, **{w: 0 for w in NEGATIVE_DIRS | {"false", "no"}}}
 SPLIT_DIRS = ("train", "val")
 MASK_DIRS = ("masks", "mask")
+WATER_DIRS = ("water",)
 
 EXPECTED_LAYOUTS = (
     "expected one of: class folders DIR/rip + DIR/no_rip (or 'with rips'/'without rips', 'with_rips'/'without_rips'), "
     "optionally under DIR/train and DIR/val, with optional DIR/masks/<stem>.png or DIR/data_labels.csv boxes; "
-    "a CSV manifest with columns path,label[,split][,mask]; "
+    "a CSV manifest with columns path,label[,split][,mask][,boxes][,group][,viewpoint][,water][,water_mask]; "
     "or YOLO segmentation DIR/images + DIR/labels"
 )
 
 
 @dataclass(frozen=True)
 class Sample:
+    """One labelled image. ``region`` says where the rip is; ``water`` where the sea is (both optional).
+    ``group`` is the site or source (cross-validation never splits a group); ``viewpoint`` is reported on
+    separately (e.g. ``aerial`` or ``beach_camera``)."""
+
     path: str
     label: int
     region: RegionLabel = RegionLabel()
     split: str | None = None
+    group: str | None = None
+    viewpoint: str | None = None
+    water: RegionLabel = RegionLabel()
+
+    @property
+    def group_key(self) -> str:
+        """The group, or the image itself when none is given (an image is always in one fold)."""
+        return self.group or self.path
 
 
 def load_samples(source: str | Path) -> list[Sample]:
@@ -56,10 +69,10 @@ def load_samples(source: str | Path) -> list[Sample]:
         samples = [replace(s, split=split) for split in SPLIT_DIRS for s in _from_folder(source / split)]
     elif (source / "images").is_dir():
         samples = _from_yolo(source)
+    elif _is_manifest(manifest):  # a folder that lists its own images (synth, composites) says the most
+        samples = _from_manifest(manifest)
     elif _class_dirs(source):
         samples = _from_folder(source)
-    elif manifest.is_file():
-        samples = _from_manifest(manifest)
     else:
         raise DataError(f"unknown dataset layout; {EXPECTED_LAYOUTS}", source)
     return _check_classes(samples, source)
@@ -100,18 +113,20 @@ def _from_folder(root: Path) -> list[Sample]:
         missing = "rip" if 1 not in class_dirs else "no_rip"
         raise DataError(f"missing the '{missing}' class folder; {EXPECTED_LAYOUTS}", root)
     mask_dir = next((root / d for d in MASK_DIRS if (root / d).is_dir()), None)
+    water_dir = next((root / d for d in WATER_DIRS if (root / d).is_dir()), None)
     box_csv = next(iter(sorted(root.glob("data_labels*.csv"))), None)
     boxes = read_desilva_boxes(box_csv) if box_csv else {}
     samples = []
     for label, folder in sorted(class_dirs.items()):
         for path in _images_in(folder):
-            mask_path = mask_dir / f"{path.stem}.png" if mask_dir else None
-            region = RegionLabel(
-                mask_path=str(mask_path) if mask_path is not None and mask_path.is_file() else None,
-                boxes=tuple(boxes.get(path.name, ())),
-            )
-            samples.append(Sample(str(path), label, region))
+            region = RegionLabel(mask_path=_mask_beside(mask_dir, path), boxes=tuple(boxes.get(path.name, ())))
+            samples.append(Sample(str(path), label, region, water=RegionLabel(mask_path=_mask_beside(water_dir, path))))
     return samples
+
+
+def _mask_beside(folder: Path | None, image_path: Path) -> str | None:
+    mask_path = folder / f"{image_path.stem}.png" if folder is not None else None
+    return str(mask_path) if mask_path is not None and mask_path.is_file() else None
 
 
 def _from_manifest(csv_path: Path) -> list[Sample]:
@@ -124,15 +139,40 @@ def _from_manifest(csv_path: Path) -> list[Sample]:
             label = LABEL_WORDS.get(str(row["label"]).strip().lower())
             if label is None:
                 raise DataError(f"line {line_no}: unknown label {row['label']!r} (use rip/no_rip or 1/0)", csv_path)
-            path = Path(row["path"])
-            path = path if path.is_absolute() else csv_path.parent / path
-            mask = (row.get("mask") or "").strip()
-            mask_path = str(csv_path.parent / mask) if mask else None
-            split = (row.get("split") or "").strip().lower() or None
+            split = _cell(row, "split").lower() or None
             if split is not None and split not in SPLIT_DIRS:
                 raise DataError(f"line {line_no}: split must be train or val, got {split!r}", csv_path)
-            samples.append(Sample(str(path), label, RegionLabel(mask_path=mask_path), split))
+            try:
+                region = RegionLabel(mask_path=_relative(csv_path, _cell(row, "mask")),
+                                     boxes=parse_boxes(_cell(row, "boxes")))
+                water = RegionLabel(mask_path=_relative(csv_path, _cell(row, "water_mask")),
+                                    polygons=parse_polygons(_cell(row, "water")))
+            except ValueError as exc:
+                raise DataError(f"line {line_no}: {exc}", csv_path) from None
+            samples.append(Sample(_relative(csv_path, row["path"]), label, region, split,
+                                  _cell(row, "group") or None, _cell(row, "viewpoint").lower() or None, water))
     return samples
+
+
+def _is_manifest(path: Path) -> bool:
+    """A CSV whose header has path and label columns."""
+    if not path.is_file():
+        return False
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        header = next(csv.reader(handle), [])
+    return {"path", "label"} <= set(header)
+
+
+def _cell(row: dict, column: str) -> str:
+    return (row.get(column) or "").strip()
+
+
+def _relative(csv_path: Path, value: str) -> str | None:
+    """A path from a manifest cell, relative to the manifest's folder; ``None`` for an empty cell."""
+    if not value:
+        return None
+    path = Path(value)
+    return str(path if path.is_absolute() else csv_path.parent / path)
 
 
 def _from_yolo(root: Path) -> list[Sample]:

@@ -14,16 +14,23 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from ripdetect.config import CAM_METHODS
 from ripdetect.errors import ConfigError
-from ripdetect.models.classifier import DEFAULT_CAM_LAYER, RipClassifier, resolve_layer, rip_score
+from ripdetect.models.classifier import RipClassifier, resolve_layer, rip_score
 
 log = logging.getLogger(__name__)
 TargetFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+class CamOutput(NamedTuple):
+    logits: torch.Tensor
+    cams: torch.Tensor  # raw, (B, h, w)
+    water: torch.Tensor | None  # water probability (B, h', w'), or None without a water head
 
 
 @contextlib.contextmanager
@@ -52,8 +59,15 @@ class BaseCAM:
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits, cam)`` with ``cam`` raw, shape (B, h, w), at the layer's resolution."""
+        return self.run(x)[:2]
+
+    def run(self, x: torch.Tensor) -> CamOutput:
+        """Logits, raw CAM and (for a model with a water head) the water probability, from one forward pass."""
         captured: list[torch.Tensor] = []
-        handle = self.layer.register_forward_hook(lambda module, inputs, output: captured.append(output))
+        water: list[torch.Tensor] = []
+        handles = [self.layer.register_forward_hook(lambda module, inputs, output: captured.append(output))]
+        if isinstance(getattr(self.model, "water", None), nn.Module):
+            handles.append(self.model.water.register_forward_hook(lambda m, i, output: water.append(output)))
         try:
             with eval_mode(self.model), torch.enable_grad():
                 logits = self.model(x)
@@ -65,8 +79,9 @@ class BaseCAM:
                 weights = self.channel_weights(activations.detach(), gradients)
                 cam = torch.relu((weights * activations.detach()).sum(dim=1))
         finally:
-            handle.remove()
-        return logits.detach(), cam
+            for handle in handles:
+                handle.remove()
+        return CamOutput(logits.detach(), cam, torch.sigmoid(water[-1].detach()) if water else None)
 
 
 class GradCAM(BaseCAM):
@@ -99,32 +114,38 @@ GRADIENT_METHODS: dict[str, type[BaseCAM]] = {"gradcam": GradCAM, "gradcampp": G
 
 def supports_fast_path(model: nn.Module, layer: str | None) -> bool:
     """True when ``layer`` feeds global average pooling and then a linear head (Grad-CAM == CAM)."""
-    return (isinstance(model, RipClassifier) and (layer in (None, DEFAULT_CAM_LAYER))
+    return (isinstance(model, RipClassifier) and (layer in (None, model.cam_layer))
             and isinstance(model.pool, nn.AdaptiveAvgPool2d) and model.pool.output_size in (1, (1, 1))
             and isinstance(model.head, nn.Linear))
 
 
 @torch.no_grad()
+def _fast_path(model: RipClassifier, x: torch.Tensor) -> CamOutput:
+    with eval_mode(model):
+        out = model.outputs(x)
+    height, width = out.evidence.shape[-2:]
+    water = torch.sigmoid(out.water_logits) if out.water_logits is not None else None
+    return CamOutput(out.logits, torch.relu(out.evidence) / (height * width), water)
+
+
 def fast_gradcam(model: RipClassifier, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(logits, cam)`` from the classifying forward pass: no backward, no second model call."""
-    with eval_mode(model):
-        return model.forward_with_cam(x)
+    return _fast_path(model, x)[:2]
 
 
-def compute_cam(model: nn.Module, x: torch.Tensor, method: str = "gradcam",
-                layer: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits and raw CAM for a batch. ``gradcam`` uses the fast path where it is exact;
-    ``gradcam_fast`` requires it; other methods use gradients."""
+def compute_cam(model: nn.Module, x: torch.Tensor, method: str = "gradcam", layer: str | None = None) -> CamOutput:
+    """Logits, raw CAM and (with a water head) the water probability for a batch. ``gradcam`` uses the fast
+    path where it is exact; ``gradcam_fast`` requires it; other methods use gradients."""
     if method in ("gradcam", "gradcam_fast"):
         if supports_fast_path(model, layer):
-            return fast_gradcam(model, x)
+            return _fast_path(model, x)
         if method == "gradcam_fast":
-            raise ConfigError(f"the forward-pass CAM needs the default layer '{DEFAULT_CAM_LAYER}' of a "
-                              f"GAP + linear head model; got layer {layer!r}")
+            raise ConfigError(f"the forward-pass CAM needs the CAM layer '{getattr(model, 'cam_layer', 'features')}' "
+                              f"of a GAP + linear head model; got layer {layer!r}")
         log.info("layer %r is not followed by GAP + linear head: using gradient Grad-CAM", layer)
         method = "gradcam"
     cam_cls = GRADIENT_METHODS.get(method)
     if cam_cls is None:
         raise ConfigError(f"unknown CAM method '{method}'; choose one of {', '.join(CAM_METHODS)}")
-    return cam_cls(model, layer)(x)
+    return cam_cls(model, layer).run(x)
 

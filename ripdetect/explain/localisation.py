@@ -8,8 +8,7 @@ import torch
 
 from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb, stored_size
 from ripdetect.errors import InputError
-from ripdetect.explain.cam import compute_cam
-from ripdetect.explain.regions import threshold_cam, upsample_cam
+from ripdetect.explain.regions import upsample_cam
 from ripdetect.models.classifier import rip_prob
 
 
@@ -30,7 +29,8 @@ def mask_iou(predicted: np.ndarray, truth: np.ndarray) -> float:
     return float(np.logical_and(predicted, truth).sum() / union) if union else 0.0
 
 
-def deletion_insertion_auc(model, tensor: torch.Tensor, cam: np.ndarray, steps: int = 16) -> tuple[float, float]:
+def deletion_insertion_auc(model, tensor: torch.Tensor, cam: np.ndarray, steps: int = 16,
+                           temperature: float = 1.0) -> tuple[float, float]:
     """Rip probability as the most relevant pixels are removed (deletion: replaced by a blurred copy) or
     added (insertion: revealed over the blurred copy); AUC is the mean over evenly spaced fractions."""
     import torch.nn.functional as F
@@ -46,15 +46,25 @@ def deletion_insertion_auc(model, tensor: torch.Tensor, cam: np.ndarray, steps: 
     deletion = tensor[None] * (1 - keep_top) + blurred[None] * keep_top
     insertion = blurred[None] * (1 - keep_top) + tensor[None] * keep_top
     with torch.no_grad():
-        probs = rip_prob(model(torch.cat([deletion, insertion])))
+        probs = rip_prob(model(torch.cat([deletion, insertion])), temperature)
     mean = lambda p: float(torch.trapezoid(p, fractions))  # noqa: E731
     return mean(probs[: steps + 1]), mean(probs[steps + 1:])
 
 
-def evaluate_localisation(checkpoint, samples: list, cam_method: str = "gradcam", cam_threshold: float = 0.5,
-                          cam_threshold_mode: str = "fraction", progress=None) -> dict:
-    """Averages over rip images with region labels, plus a per-image list for looking at failures."""
-    model = checkpoint.model
+def centroid_hit(region, truth: np.ndarray) -> bool:
+    """Does the region's centroid fall inside the true region? (No region: a miss.)"""
+    if region is None:
+        return False
+    x, y = (int(round(v)) for v in region.centroid)
+    return bool(truth[min(max(y, 0), truth.shape[0] - 1), min(max(x, 0), truth.shape[1] - 1)])
+
+
+def evaluate_localisation(predictor, samples: list, faithfulness: bool = True, progress=None) -> dict:
+    """Averages over rip images with region labels, plus a per-image list for looking at failures.
+
+    Maps and regions come from ``predictor`` exactly as users see them (its CAM method and region settings;
+    regions are computed whatever the label). Pointing, energy, IoU and centroid hits need one forward pass;
+    deletion/insertion AUCs (``faithfulness``) cost a batch of perturbed passes more per image."""
     per_image = []
     for index, sample in enumerate(samples):
         try:
@@ -63,31 +73,27 @@ def evaluate_localisation(checkpoint, samples: list, cam_method: str = "gradcam"
         except (InputError, OSError) as exc:
             per_image.append({"path": sample.path, "error": str(getattr(exc, "reason", exc))})
             continue
-        tensor = model.preprocessing(image_rgb)
-        logits, cams = compute_cam(model, tensor[None], cam_method)
-        cam = cams[0].numpy()
-        cam_up = upsample_cam(cam, *image_rgb.shape[:2])
-        deletion, insertion = deletion_insertion_auc(model, tensor, cam)
-        per_image.append({
+        prediction = predictor.predict_image(image_rgb)
+        cam_up = upsample_cam(prediction.cam, *image_rgb.shape[:2])
+        row = {
             "path": sample.path,
-            "prob_rip": round(float(rip_prob(logits)[0]), 5),
+            "prob_rip": round(prediction.prob_rip, 5),
             "pointing_hit": pointing_hit(cam_up, truth),
+            "centroid_hit": centroid_hit(prediction.region, truth),
             "energy_pointing": round(energy_pointing(cam_up, truth), 5),
-            "iou": round(mask_iou(threshold_cam(cam_up, cam_threshold_mode, cam_threshold), truth), 5),
-            "deletion_auc": round(deletion, 5),
-            "insertion_auc": round(insertion, 5),
-        })
+            "iou": round(mask_iou(prediction.region.mask, truth), 5) if prediction.region is not None else 0.0,
+        }
+        if faithfulness:
+            deletion, insertion = deletion_insertion_auc(predictor.model, predictor.model.preprocessing(image_rgb),
+                                                         prediction.cam, temperature=predictor.checkpoint.temperature)
+            row.update(deletion_auc=round(deletion, 5), insertion_auc=round(insertion, 5))
+        per_image.append(row)
         if progress:
             progress("localisation_step", {"step": index + 1, "steps": len(samples)})
     scored = [row for row in per_image if "error" not in row]
-    average = lambda key: round(float(np.mean([row[key] for row in scored])), 5) if scored else None  # noqa: E731
-    return {
-        "n": len(scored),
-        "pointing_game": average("pointing_hit"),
-        "energy_pointing": average("energy_pointing"),
-        "iou": average("iou"),
-        "deletion_auc": average("deletion_auc"),
-        "insertion_auc": average("insertion_auc"),
-        "per_image": per_image,
-    }
-
+    keys = ["pointing_hit", "centroid_hit", "energy_pointing", "iou"] + (
+        ["deletion_auc", "insertion_auc"] if faithfulness else [])
+    names = {"pointing_hit": "pointing_game", "centroid_hit": "centroid_in_region"}
+    summary = {names.get(key, key): round(float(np.mean([row[key] for row in scored])), 5) if scored else None
+               for key in keys}
+    return {"n": len(scored), **summary, "per_image": per_image}

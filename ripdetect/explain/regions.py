@@ -89,9 +89,13 @@ def mask_to_polygons(mask: np.ndarray, epsilon_fraction: float = 0.003) -> list[
 
 
 def region_from_cam(cam_up: np.ndarray, mode: str = "fraction", value: float = 0.5,
-                    min_fraction: float = 0.002) -> Region | None:
-    """The region of an image-size map, or ``None`` when nothing survives thresholding."""
-    mask = remove_small_blobs(threshold_cam(cam_up, mode, value), min_fraction)
+                    min_fraction: float = 0.002, inside: np.ndarray | None = None) -> Region | None:
+    """The region of an image-size map (restricted to ``inside``, e.g. the water, when given), or ``None`` when
+    nothing survives thresholding."""
+    mask = threshold_cam(cam_up, mode, value)
+    if inside is not None:
+        mask &= inside
+    mask = remove_small_blobs(mask, min_fraction)
     if not mask.any():
         return None
     ys, xs = np.nonzero(mask)

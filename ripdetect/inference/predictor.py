@@ -25,6 +25,7 @@ from ripdetect.models.checkpoint import Checkpoint, load_checkpoint
 from ripdetect.models.classifier import rip_prob
 
 REGION_MAX_SIDE = 640  # regions are thresholded on a grid of at most this many pixels (the CAM is coarse)
+WATER_THRESHOLD = 0.5  # where p(sea) is at least this, a region may be
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Prediction:
     cam_display: np.ndarray  # 0..1 with the model's fixed display scale
     region: Region | None
     image_size: tuple[int, int]  # (width, height)
+    water: np.ndarray | None = None  # p(sea) on the water head's grid; regions never leave it
 
     @property
     def is_rip(self) -> bool:
@@ -84,38 +86,45 @@ class Predictor:
         clone.config = inference_config
         return clone
 
-    def forward(self, images_rgb: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Rip probabilities (B,) and raw CAMs (B, h, w) from one batched call."""
+    def forward(self, images_rgb: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Rip probabilities (B,), raw CAMs (B, h, w) and water probabilities (B, h', w'; ``None`` without a
+        water head) from one batched call."""
         preprocess = self.model.preprocessing
         batch = torch.stack([preprocess(image) for image in images_rgb]).to(self.device)
         batch = batch.contiguous(memory_format=torch.channels_last)
-        logits, cams = compute_cam(self.model, batch, self.config.cam_method, self.config.cam_layer)
-        return rip_prob(logits).float().cpu().numpy(), cams.float().cpu().numpy()
+        logits, cams, water = compute_cam(self.model, batch, self.config.cam_method, self.config.cam_layer)
+        probs = rip_prob(logits, self.checkpoint.temperature).float().cpu().numpy()
+        return probs, cams.float().cpu().numpy(), None if water is None else water.float().cpu().numpy()
 
     def predict_images(self, images_rgb: list[np.ndarray]) -> list[Prediction]:
         predictions = []
         for start in range(0, len(images_rgb), self.config.batch_size):
             chunk = images_rgb[start:start + self.config.batch_size]
-            probs, cams = self.forward(chunk)
-            predictions.extend(self.finish(image, float(prob), cam) for image, prob, cam in zip(chunk, probs, cams))
+            probs, cams, water = self.forward(chunk)
+            predictions.extend(self.finish(image, float(prob), cam, None if water is None else water[i])
+                               for i, (image, prob, cam) in enumerate(zip(chunk, probs, cams)))
         return predictions
 
     def predict_image(self, image_rgb: np.ndarray) -> Prediction:
         return self.predict_images([image_rgb])[0]
 
-    def finish(self, image_rgb: np.ndarray, prob: float, cam: np.ndarray) -> Prediction:
-        """Label, display map and region for one image's probability and raw CAM."""
+    def finish(self, image_rgb: np.ndarray, prob: float, cam: np.ndarray,
+               water: np.ndarray | None = None) -> Prediction:
+        """Label, display map and region for one image's probability, raw CAM and water map. The region is
+        thresholded on a grid of at most ``REGION_MAX_SIDE`` px (the CAM is coarse), kept inside the water, and
+        scaled back to the image."""
         height, width = image_rgb.shape[:2]
         region = None
         if prob >= self.threshold or self.config.region_when_negative:
             scale = min(1.0, REGION_MAX_SIDE / max(height, width))
             grid_h, grid_w = max(1, round(height * scale)), max(1, round(width * scale))
+            inside = None if water is None else upsample_cam(water, grid_h, grid_w) >= WATER_THRESHOLD
             region = region_from_cam(upsample_cam(cam, grid_h, grid_w), self.config.cam_threshold_mode,
-                                     self.config.cam_threshold, self.config.min_region_fraction)
+                                     self.config.cam_threshold, self.config.min_region_fraction, inside)
             if region is not None and scale < 1.0:
                 region = region.scaled(height, width)
         return Prediction(prob, self.threshold, self.checkpoint.label_of(prob, self.threshold), cam,
-                          display_scale(cam, self.cam_scale), region, (width, height))
+                          display_scale(cam, self.cam_scale), region, (width, height), water)
 
     def load(self, path: str | Path) -> np.ndarray:
         return load_image_rgb(path, max_pixels=self.config.max_pixels, max_side=self.config.max_side)
@@ -148,5 +157,8 @@ class Predictor:
         from ripdetect.viz.draw import render_prediction
 
         mask = prediction.region.mask if prediction.region else None
+        water = None
+        if self.config.show_water and prediction.water is not None:
+            water = upsample_cam(prediction.water, *image_rgb.shape[:2]) >= WATER_THRESHOLD
         return render_prediction(image_rgb, prediction.cam_display, mask, prediction.prob_rip, prediction.threshold,
-                                 opacity, banner)
+                                 opacity, banner, water)

@@ -53,6 +53,11 @@ class Checkpoint:
     def cam_scale(self) -> float | None:
         return self.metadata.get("cam_scale")
 
+    @property
+    def temperature(self) -> float:
+        """Calibration temperature of the rip score (1.0: uncalibrated); probabilities use it everywhere."""
+        return float(self.metadata.get("temperature", 1.0))
+
     def label_of(self, prob: float, threshold: float | None = None) -> str:
         """The class name for a rip probability at ``threshold`` (default: the checkpoint's)."""
         return self.class_names[int(prob >= (self.threshold if threshold is None else threshold))]
@@ -131,10 +136,10 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if not isinstance(metadata.get("model_config"), dict):
         raise CheckpointError("ripdetect metadata has no model_config object", path)
     metadata["threshold"] = check_threshold(metadata.get("threshold", 0.5), path)
-    cam_scale = metadata.get("cam_scale")
-    if cam_scale is not None and not (isinstance(cam_scale, (int, float)) and math.isfinite(cam_scale)
-                                      and cam_scale > 0):
-        raise CheckpointError(f"cam_scale {cam_scale!r} is not a positive number", path)
+    for key in ("cam_scale", "temperature"):
+        value = metadata.get(key)
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise CheckpointError(f"{key} {value!r} is not a positive number", path)
     return metadata
 
 
@@ -148,6 +153,9 @@ def _refuse_non_safetensors(path: Path) -> None:
         raise CheckpointError(f"cannot read checkpoint: {exc.strerror or exc}", path) from None
     if len(head) < 9:
         raise CheckpointError("checkpoint file is empty or truncated", path)
+    header_length = int.from_bytes(head[:8], "little")
+    if head[8:9] == b"{" and 0 < header_length < path.stat().st_size:
+        return  # safetensors: an 8-byte header length, then the JSON header
     if head[:2] == b"PK" or head[:1] == b"\x80":
         raise CheckpointError(
             "is a PyTorch pickle checkpoint; ripdetect loads only .safetensors checkpoints written by "

@@ -1,21 +1,29 @@
-"""The rip classifier: backbone features -> global average pool -> linear head. It owns the rip score and
-carries its preprocessing.
+"""The rip classifier: backbone features -> (water gate) -> global average pool -> linear head. It owns the
+rip score and carries its preprocessing.
 
 Because the head is linear after global average pooling, Grad-CAM for the rip score equals the
-class-weighted sum of the last feature maps (CAM). ``forward_with_cam`` returns logits and that map from
-one forward pass, which also survives ONNX/TorchScript export.
+class-weighted sum of the last feature maps (CAM): ``outputs`` gives logits and that evidence map from one
+forward pass (``ripdetect.explain.cam`` turns it into the CAM), which also survives ONNX/TorchScript export.
+
+With ``water_head`` the model also predicts where the sea is (``WaterHead``, trained on masks where they
+exist) and multiplies the feature map by that probability before pooling (``EvidenceGate``): rip evidence,
+and so the decision, the map and the regions, can only come from the water. The gate is detached, so the
+classification loss never teaches the water head to hide evidence.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ripdetect.config import ModelConfig
 from ripdetect.errors import ConfigError
 from ripdetect.models.preprocess import Preprocessing, resolve_model_config
 
-DEFAULT_CAM_LAYER = "features"
+FEATURE_LAYER, GATE_LAYER = "features", "gate"
 
 
 def rip_score(logits: torch.Tensor) -> torch.Tensor:
@@ -25,48 +33,97 @@ def rip_score(logits: torch.Tensor) -> torch.Tensor:
     return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits[:, 0]
 
 
-def rip_prob(logits: torch.Tensor) -> torch.Tensor:
-    """p(rip) per image: the sigmoid of ``rip_score``."""
-    return torch.sigmoid(rip_score(logits))
+def rip_prob(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """p(rip) per image: the sigmoid of ``rip_score``, divided by the model's calibration ``temperature``."""
+    return torch.sigmoid(rip_score(logits) / temperature)
+
+
+class WaterHead(nn.Module):
+    """Water logits at stride 16: a 1x1 conv on the last (semantic, stride-32) features, upsampled, plus a small
+    conv branch on a stride-16 map for the horizon and the shoreline."""
+
+    def __init__(self, channels: int, tap_channels: int):
+        super().__init__()
+        self.coarse = nn.Conv2d(channels, 1, 1)
+        self.fine = nn.Sequential(nn.Conv2d(tap_channels, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, 1, 1))
+
+    def forward(self, feature_map: torch.Tensor, tap: torch.Tensor) -> torch.Tensor:
+        coarse = F.interpolate(self.coarse(feature_map), size=tap.shape[-2:], mode="bilinear", align_corners=False)
+        return (coarse + self.fine(tap))[:, 0]
+
+
+class EvidenceGate(nn.Module):
+    """Feature map times the (detached) water probability pooled to the feature grid; the CAM layer of a model
+    with a water head."""
+
+    def forward(self, feature_map: torch.Tensor, water_logits: torch.Tensor) -> torch.Tensor:
+        water = F.adaptive_avg_pool2d(torch.sigmoid(water_logits.detach())[:, None], feature_map.shape[-2:])
+        return feature_map * water
+
+
+@dataclass
+class ModelOutputs:
+    """Everything one forward pass gives: logits, the signed rip evidence per position (gated, and before the
+    gate), and the water logits (``None`` without a water head)."""
+
+    logits: torch.Tensor
+    evidence: torch.Tensor
+    raw_evidence: torch.Tensor
+    water_logits: torch.Tensor | None
 
 
 class RipClassifier(nn.Module):
     """Binary rip classifier with either two logits (no_rip, rip) or one rip logit."""
 
     def __init__(self, features: nn.Module, channels: int, model_config: ModelConfig,
-                 stages: list[nn.Module] | None = None):
+                 stages: list[nn.Module] | None = None, water_tap: tuple[int, int] | None = None):
         super().__init__()
         self.features = features
+        if model_config.water_head:
+            if water_tap is None or not stages:
+                raise ConfigError(f"architecture {model_config.arch} has no stride-16 map for a water head")
+            self.water = WaterHead(channels, water_tap[1])
+            self.gate = EvidenceGate()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(model_config.dropout)
         self.head = nn.Linear(channels, model_config.num_classes)
         self.model_config = model_config
         self.preprocessing = Preprocessing.of(model_config)
+        self.cam_layer = GATE_LAYER if model_config.water_head else FEATURE_LAYER
+        self._water_tap = water_tap[0] if water_tap else None
         self._stages = stages or []
         self._frozen: list[nn.Module] = []
 
+    def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The last feature map, and the water logits (running the stages one by one to tap the stride-16 map)."""
+        if not self.model_config.water_head:
+            return self.features(x), None
+        tap = None
+        for index, stage in enumerate(self._stages):
+            x = _run_stage(stage, x)
+            if index == self._water_tap:
+                tap = x
+        return x, self.water(x, tap)
+
+    def outputs(self, x: torch.Tensor) -> ModelOutputs:
+        feature_map, water_logits = self._features(x)
+        gated = self.gate(feature_map, water_logits) if water_logits is not None else feature_map
+        logits = self.head(self.dropout(torch.flatten(self.pool(gated), 1)))
+        weight = self.rip_head_weight()
+        raw = torch.einsum("c,bchw->bhw", weight, feature_map)
+        evidence = torch.einsum("c,bchw->bhw", weight, gated) if water_logits is not None else raw
+        return ModelOutputs(logits, evidence, raw, water_logits)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(torch.flatten(self.pool(self.features(x)), 1)))
+        feature_map, water_logits = self._features(x)
+        if water_logits is not None:
+            feature_map = self.gate(feature_map, water_logits)
+        return self.head(self.dropout(torch.flatten(self.pool(feature_map), 1)))
 
     def rip_head_weight(self) -> torch.Tensor:
         """Linear weights of ``rip_score`` over feature channels (C,)."""
         weight = self.head.weight
         return weight[1] - weight[0] if weight.shape[0] == 2 else weight[0]
-
-    def forward_with_cam(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and the raw Grad-CAM of the rip score at the feature layer, from one forward pass.
-
-        The CAM is ``relu(sum_k w_k A_k) / (h*w)``: exactly autograd Grad-CAM for this head."""
-        logits, evidence = self.forward_with_evidence(x)
-        height, width = evidence.shape[-2:]
-        return logits, torch.relu(evidence) / (height * width)
-
-    def forward_with_evidence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and the signed per-position rip evidence ``sum_k w_k A_k`` (B, h, w); its spatial mean
-        plus the head bias is the rip score."""
-        feature_map = self.features(x)
-        logits = self.head(self.dropout(torch.flatten(self.pool(feature_map), 1)))
-        return logits, torch.einsum("c,bchw->bhw", self.rip_head_weight(), feature_map)
 
     def freeze_stages(self, count: int) -> None:
         """Freeze the first ``count`` backbone stages (weights and BatchNorm statistics)."""
@@ -82,6 +139,14 @@ class RipClassifier(nn.Module):
         return self
 
 
+def _run_stage(stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if isinstance(stage, nn.ModuleList):
+        for module in stage:
+            x = module(x)
+        return x
+    return stage(x)
+
+
 def create_model(model_config: ModelConfig, load_pretrained: bool = True) -> RipClassifier:
     """Build the classifier for ``model_config`` (resolved here: native input size, mean and std filled in);
     ``load_pretrained=False`` skips reading any weights file."""
@@ -91,17 +156,17 @@ def create_model(model_config: ModelConfig, load_pretrained: bool = True) -> Rip
     spec = get_backbone_spec(model_config.arch)
     pretrained = load_pretrained and model_config.pretrained
     backbone = spec.build(pretrained, model_config.weights_path if load_pretrained else None)
-    model = RipClassifier(backbone.features, backbone.channels, model_config, backbone.stages)
+    model = RipClassifier(backbone.features, backbone.channels, model_config, backbone.stages, spec.water_tap)
     if model_config.freeze_stages:
         model.freeze_stages(model_config.freeze_stages)
     return model
 
 
 def resolve_layer(model: nn.Module, name: str | nn.Module | None) -> nn.Module:
-    """The module for a dotted name (``None`` -> the default CAM layer), with a precise error."""
+    """The module for a dotted name (``None`` -> the model's CAM layer), with a precise error."""
     if isinstance(name, nn.Module):
         return name
-    name = name or DEFAULT_CAM_LAYER
+    name = name or getattr(model, "cam_layer", FEATURE_LAYER)
     modules = dict(model.named_modules())
     if name not in modules:
         close = [n for n in modules if n and (name in n or n.endswith(name.split(".")[-1]))][:5]

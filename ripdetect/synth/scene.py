@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ripdetect.synth.noise import fractal_noise, lerp_colour, smoothstep
+from ripdetect.synth.realism import RealismParams, paint_backshore, sample_realism, swell
 
 WATER_PALETTES = [  # (deep, shallow) RGB
     ((18, 62, 92), (40, 140, 150)),  # temperate blue-green
@@ -60,13 +61,16 @@ class SceneParams:
     camera_tilt: float = 0.5
     aerial_angle: float = 0.0
     swap_sides: bool = False
+    realism: RealismParams | None = None  # real-camera detail (see ripdetect.synth.realism); None: plain scenes
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def sample_scene(rng: np.random.Generator, seed: int, rip: bool, view: str = "mixed") -> SceneParams:
-    """Random scene parameters; ``rip=False`` scenes get more hard negatives."""
+def sample_scene(rng: np.random.Generator, seed: int, rip: bool, view: str = "mixed",
+                 realism: bool = False) -> SceneParams:
+    """Random scene parameters; ``rip=False`` scenes get more hard negatives; ``realism`` adds real-camera
+    detail, drawn from its own stream (the other parameters are the same with or without it)."""
     view = view if view != "mixed" else ("oblique" if rng.random() < 0.55 else "aerial")
     calm = not rip and rng.random() < 0.15
     rips = []
@@ -75,7 +79,7 @@ def sample_scene(rng: np.random.Generator, seed: int, rip: bool, view: str = "mi
             rips.append(RipParams(x=float(rng.uniform(0.15, 0.85)), width=float(rng.uniform(0.04, 0.12)),
                                   angle_deg=float(rng.uniform(-25, 25)), neck=float(rng.uniform(0.05, 0.18)),
                                   head_radius=float(rng.uniform(0.05, 0.12)), strength=float(rng.uniform(0.6, 1.0))))
-    return SceneParams(
+    params = SceneParams(
         seed=seed, view=view, direction="cross" if rng.random() < 0.6 else "along",
         shore_y=float(rng.uniform(0.62, 0.78)), surf_width=float(rng.uniform(0.18, 0.36)),
         n_crests=int(rng.integers(2, 6)), breaking=float(rng.uniform(0.05, 0.25) if calm else rng.uniform(0.55, 1.0)),
@@ -90,6 +94,9 @@ def sample_scene(rng: np.random.Generator, seed: int, rip: bool, view: str = "mi
         aerial_angle=float(rng.uniform(-35, 35) + (180 if rng.random() < 0.15 else 0)),
         swap_sides=bool(rng.random() < 0.5),
     )
+    if realism:
+        params.realism = sample_realism(seed, params.view)
+    return params
 
 
 class WorldRenderer:
@@ -118,6 +125,8 @@ class WorldRenderer:
         self.rock_centre = (rng.choice([0.02, 0.98]), rng.uniform(-0.1, 0.05))
         self.phase0 = rng.uniform(0, 1)
         self.wave_period = rng.uniform(7, 12)
+        if params.realism is not None:
+            self.realism_texture = fractal_noise(np.random.default_rng([params.seed, 98]), height, width, 30, 3)
 
     def _rip_field(self, rip: RipParams, rng: np.random.Generator) -> dict:
         """Channel (shore to bar and neck) and mushroom head, as soft 0..1 fields, plus along/across coords."""
@@ -140,12 +149,15 @@ class WorldRenderer:
         return {"channel": channel, "head": head, "along": along, "across": across, "streak_phase": streaks,
                 "rip": rip}
 
-    def render(self, t: float = 0.0, rip_level: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """Top-down RGB float image (0..255) and the rip mask at time ``t``; ``rip_level`` scales rips (0 = none)."""
+    def render(self, t: float = 0.0, rip_level: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-down RGB float image (0..255), the rip mask and the water mask at time ``t``; ``rip_level`` scales
+        rips (0 = none)."""
         p = self.p
         deep, shallow = WATER_PALETTES[p.palette]
         depth = smoothstep(0.0, 1.0, (self.ys - (self.bar - 0.15)) / (self.shore - self.bar + 0.15))
         water = lerp_colour(deep, shallow, np.clip(depth * 0.8 + 0.12 * self.water_noise, 0, 1))
+        if p.realism is not None:
+            water *= swell(self.ys, self.xs, self.bar, p.realism, self.realism_texture)[..., None]
         foam = self._foam(t)
         mask = np.zeros((self.h, self.w), bool)
         pulse = 0.85 + 0.15 * np.sin(2 * np.pi * t / 23.0 + self.phase0 * 6)
@@ -167,12 +179,15 @@ class WorldRenderer:
         sand = lerp_colour(SAND_COLOURS[p.sand], np.float32(SAND_COLOURS[p.sand]) * 0.7, wet)
         sand *= (1 + 0.06 * self.sand_noise)[..., None]
         image = np.where(land[..., None], sand, water)
+        if p.realism is not None:
+            paint_backshore(image, self.ys, self.shore, p.realism, self.realism_texture)
         image = image * (1 - foam[..., None]) + np.float32((245, 247, 245)) * foam[..., None]
-        self._structures(image, mask)
+        water = ~land
+        self._structures(image, mask, water)
         if p.cloud_shadow:
             image *= (1 - p.cloud_shadow * smoothstep(0.1, 0.6, self.cloud))[..., None]
         mask &= ~land
-        return image, mask
+        return image, mask, water
 
     def _foam(self, t: float) -> np.ndarray:
         """Breaking bands moving shoreward, shaped by the bar, plus inner-surf residual foam."""
@@ -201,8 +216,8 @@ class WorldRenderer:
             foam = cv2.GaussianBlur(foam, (0, 0), sigmaX=self.w * 0.004, sigmaY=self.h * 0.012) * 1.3
         return np.clip(foam, 0, 1)
 
-    def _structures(self, image: np.ndarray, mask: np.ndarray) -> None:
-        """Groynes, piers, rocks, people and boats: hard negatives drawn over the scene."""
+    def _structures(self, image: np.ndarray, mask: np.ndarray, water: np.ndarray) -> None:
+        """Groynes, piers, rocks, people and boats: hard negatives drawn over the scene (structures are not water)."""
         p, h, w = self.p, self.h, self.w
         sx = int(self.structure_x * w)
         column = min(w - 1, sx)
@@ -210,16 +225,20 @@ class WorldRenderer:
         if p.groyne:
             top = max(0, bar_px - int(0.04 * h))
             rocks = (95, 90, 80) * (1 + 0.25 * self.sand_noise[top:shore_px + 5, sx - 6:sx + 6, None])
-            image[top:shore_px + 5, max(0, sx - 6):sx + 6] = rocks[:, : image[top:shore_px + 5, max(0, sx - 6):sx + 6].shape[1]]
+            rows, cols = slice(top, shore_px + 5), slice(max(0, sx - 6), sx + 6)
+            image[rows, cols] = rocks[:, : image[rows, cols].shape[1]]
+            water[rows, cols] = False
         if p.pier:
             px = int((1 - self.structure_x) * w)
             image[max(0, bar_px - int(0.1 * h)):shore_px, max(0, px - 3):px + 3] = (70, 60, 50)
+            water[max(0, bar_px - int(0.1 * h)):shore_px, max(0, px - 3):px + 3] = False
         if p.rocks:
             cx, cy = self.rock_centre
             distance = np.sqrt(((self.xs - cx) / 0.12) ** 2 + ((self.ys - self.shore - cy) / 0.2) ** 2)
             blob = distance + 0.35 * self.water_noise < 1.0
             image[blob] = np.float32((70, 72, 55)) * (1 + 0.3 * self.sand_noise[blob, None])
             mask &= ~blob
+            water &= ~blob
         for x, dy in self.people:
             px, py = int(x * w), int((self.shore[min(w - 1, int(x * w))] + dy * 0.5) * h)
             cv2.circle(image, (px, py), max(1, w // 300), (40, 30, 30), -1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import math
 import time
@@ -26,8 +27,8 @@ from ripdetect.data.layouts import Sample, manifest_hash
 from ripdetect.errors import DataError
 from ripdetect.files import write_json, write_text
 from ripdetect.models.checkpoint import save_checkpoint
-from ripdetect.models.classifier import RipClassifier, create_model, rip_prob
-from ripdetect.training.losses import LossFn, cam_mass_loss, make_loss
+from ripdetect.models.classifier import RipClassifier, create_model, rip_prob, rip_score
+from ripdetect.training.losses import LossFn, batch_loss, make_loss
 from ripdetect.training.metrics import choose_threshold, classification_metrics, monitor_value
 from ripdetect.training.optim import make_optimizer, set_epoch_lr
 from ripdetect.training.state import load_training_state, save_training_state
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, dict], None]
 
 BEST_NAME, LAST_NAME, FINAL_NAME = "best.safetensors", "last.safetensors", "model.safetensors"
-LOG_NAME, HISTORY_NAME = "log.csv", "history.json"
+LOG_NAME, HISTORY_NAME, VAL_SCORES_NAME = "log.csv", "history.json", "val_scores.jsonl"
 
 
 class TrainingInterrupted(Exception):
@@ -53,8 +54,16 @@ class ScoredSamples:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     @property
+    def scores(self) -> np.ndarray:
+        """Rip scores (log-odds, uncalibrated)."""
+        return rip_score(torch.from_numpy(self.logits)).numpy() if len(self.logits) else np.zeros(0)
+
+    def probs_at(self, temperature: float = 1.0) -> np.ndarray:
+        return rip_prob(torch.from_numpy(self.logits), temperature).numpy() if len(self.logits) else np.zeros(0)
+
+    @property
     def probs(self) -> np.ndarray:
-        return rip_prob(torch.from_numpy(self.logits)).numpy() if len(self.logits) else np.zeros(0)
+        return self.probs_at(1.0)
 
 
 @dataclass
@@ -63,14 +72,13 @@ class FitResult:
     bad_files: dict[str, str]
 
 
-def train_one_epoch(model: RipClassifier, loader, loss_fn: LossFn, optimizer, max_steps: int = 0,
-                    progress: ProgressFn | None = None, cam_loss_weight: float = 0.0,
-                    cam_loss_temperature: float = 1.0) -> tuple[float, int, list[tuple[str, str]]]:
+def train_one_epoch(model: RipClassifier, loader, loss_fn: LossFn, optimizer, train_config: TrainConfig,
+                    progress: ProgressFn | None = None) -> tuple[float, int, list[tuple[str, str]]]:
     """One pass over ``loader``; returns the mean loss, the images trained on and the unreadable files seen.
-    With ``cam_loss_weight``,
-    rip images that carry a region mask also pull their CAM into the region (``cam_mass_loss``)."""
+    The loss is ``batch_loss``: classification plus the mask-based losses where masks exist."""
     model.train()
     total, count, errors = 0.0, 0, []
+    max_steps = train_config.max_steps_per_epoch
     steps = len(loader) if not max_steps else min(max_steps, len(loader))
     for step, batch in enumerate(loader):
         if max_steps and step >= max_steps:
@@ -78,13 +86,7 @@ def train_one_epoch(model: RipClassifier, loader, loss_fn: LossFn, optimizer, ma
         errors.extend(batch["errors"])
         if batch["images"] is None:
             continue
-        supervised = batch["has_mask"] & (batch["labels"] == 1) if cam_loss_weight else None
-        if supervised is not None and supervised.any():
-            logits, evidence = model.forward_with_evidence(batch["images"])
-            loss = loss_fn(logits, batch["labels"]) + cam_loss_weight * cam_mass_loss(
-                evidence[supervised], batch["masks"][supervised], cam_loss_temperature)
-        else:
-            loss = loss_fn(model(batch["images"]), batch["labels"])
+        loss = batch_loss(model, batch, loss_fn, train_config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -115,18 +117,23 @@ def score_samples(model: torch.nn.Module, loader, progress: ProgressFn | None = 
 
 
 def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: TrainConfig, run_dir: str | Path,
-        resume: bool = False, progress: ProgressFn | None = None, init_from: str | Path | None = None) -> FitResult:
+        resume: bool = False, progress: ProgressFn | None = None, init_from: str | Path | None = None,
+        select_on_val: bool = True) -> FitResult:
     """Train with early stopping on ``train_config.monitor``. Ctrl-C saves the last finished epoch and raises
-    ``TrainingInterrupted``. Seeding is scoped to this call: the caller's random state is left as it was."""
+    ``TrainingInterrupted``. Seeding is scoped to this call: the caller's random state is left as it was.
+
+    With ``select_on_val=False`` the validation set is only scored (``val_scores.jsonl``, one line per epoch),
+    never used to pick the epoch or stop early: ``best.safetensors`` is then the last epoch. Cross-validation
+    uses this, so a held-out fold never chooses its own model."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_config.seed)
-        return _fit(train_samples, val_samples, train_config, run_dir, resume, progress, init_from)
+        return _fit(train_samples, val_samples, train_config, run_dir, resume, progress, init_from, select_on_val)
 
 
 def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, resume: bool,
-         progress: ProgressFn | None, init_from) -> FitResult:
+         progress: ProgressFn | None, init_from, select_on_val: bool) -> FitResult:
     model = create_model(train_config.model, load_pretrained=init_from is None)
     model_config = model.model_config
     if init_from is not None:
@@ -136,7 +143,7 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     train_loader = make_loader(
         ImageDataset(train_samples, TrainTransform(model.preprocessing, train_config.augment, train_config.seed),
-                     with_masks=train_config.cam_loss_weight > 0),
+                     with_masks=True),
         train_config.batch_size, train_config.num_workers, train_config.seed, shuffle=True,
         balanced=train_config.imbalance == "balanced_sampler")
     val_loader = make_loader(ImageDataset(val_samples, model.preprocessing), train_config.batch_size,
@@ -157,9 +164,7 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
             if progress:
                 progress("epoch", {"epoch": epoch + 1, "epochs": train_config.epochs})
             set_epoch_lr(optimizer, base_lrs, epoch, train_config)
-            train_loss, seen, errors = train_one_epoch(model, train_loader, loss_fn, optimizer,
-                                                       train_config.max_steps_per_epoch, progress,
-                                                       train_config.cam_loss_weight, train_config.cam_loss_temperature)
+            train_loss, seen, errors = train_one_epoch(model, train_loader, loss_fn, optimizer, train_config, progress)
             if not seen:
                 raise DataError(f"none of the {len(train_samples)} training images could be read "
                                 f"(first: {errors[0][0]}: {errors[0][1]})" if errors else "no training images")
@@ -175,6 +180,7 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
                     row["val_loss"] = round(float(loss_fn(torch.from_numpy(scored.logits),
                                                           torch.from_numpy(scored.labels))), 5)
                     row.update({k: metrics[k] for k in ("accuracy", "balanced_accuracy", "f1", "roc_auc")})
+                    _append_val_scores(run_dir, epoch + 1, val_samples, scored)
             row["threshold"] = threshold
             row["seconds"] = round(time.time() - started, 1)
             bad_files.update(dict(errors))
@@ -184,7 +190,7 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
                 for key, value in row.items():
                     if isinstance(value, (int, float)):
                         writer.add_scalar(key, value, epoch + 1)
-            score = monitor_value(metrics, train_config.monitor) if metrics else -train_loss
+            score = monitor_value(metrics, train_config.monitor) if metrics and select_on_val else float(epoch)
             improved = score > best_score
             if improved:
                 best_score, stale = score, 0
@@ -197,7 +203,7 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
                                                             "stale": stale, "history": history})
             if progress:
                 progress("epoch_end", {**row, "improved": improved, "monitor": score})
-            if train_config.patience and stale >= train_config.patience:
+            if select_on_val and train_config.patience and stale >= train_config.patience:
                 log.info("early stopping after epoch %d", epoch + 1)
                 break
     except KeyboardInterrupt:
@@ -221,6 +227,16 @@ def _load_initial_weights(model: RipClassifier, init_from: str | Path) -> None:
                               f"{want.arch} with {want.num_classes}", init_from)
     model.load_state_dict(source.model.state_dict())
     log.info("initialised from %s", init_from)
+
+
+def _append_val_scores(run_dir: Path, epoch: int, val_samples: list[Sample], scored: ScoredSamples) -> None:
+    """One JSON line per epoch: the rip score of every validation image, for pooling across folds."""
+    line = json.dumps({"epoch": epoch, "scores": {val_samples[i].path: round(float(s), 6)
+                                                  for i, s in zip(scored.indices, scored.scores)}})
+    path = run_dir / VAL_SCORES_NAME
+    kept = [row for row in (path.read_text().splitlines() if path.exists() else [])
+            if json.loads(row)["epoch"] < epoch]  # a resumed run rewrites the epochs it redoes
+    write_text(path, "\n".join(kept + [line]) + "\n")
 
 
 def _write_log(run_dir: Path, history: list[dict]) -> None:

@@ -12,7 +12,7 @@ from ripdetect.errors import DataError
 from ripdetect.files import write_json
 from ripdetect.models.checkpoint import Checkpoint
 from ripdetect.training.engine import ProgressFn, ScoredSamples, score_samples
-from ripdetect.training.metrics import classification_metrics
+from ripdetect.training.uncertainty import grouped_report
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +31,33 @@ def score_checkpoint(checkpoint: Checkpoint, samples: list[Sample], batch_size: 
 
 def evaluate_checkpoint(checkpoint: Checkpoint, samples: list[Sample], out_dir: str | Path | None = None,
                         batch_size: int | None = None, num_workers: int = 0, threshold: float | None = None,
-                        localisation: bool = True, progress: ProgressFn | None = None) -> dict:
+                        localisation: bool = True, faithfulness: bool = True,
+                        progress: ProgressFn | None = None) -> dict:
     """Metrics dict with the ``ripdetect eval`` keys, plus ``skipped`` and, if labels exist, ``localisation``."""
-    from ripdetect.viz.plots import plot_evaluation
+    from ripdetect.viz.plots import plot_evaluation, plot_reliability
 
     threshold = checkpoint.threshold if threshold is None else threshold
     scored = score_checkpoint(checkpoint, samples, batch_size, num_workers, progress)
-    probs = scored.probs
-    metrics = classification_metrics(scored.labels, probs, threshold)
+    probs = scored.probs_at(checkpoint.temperature)
+    scored_samples = [samples[i] for i in scored.indices]
+    report = grouped_report(scored.labels, probs, threshold, [s.viewpoint or "unspecified" for s in scored_samples],
+                            [s.group_key for s in scored_samples])
+    metrics = report["overall"]
+    if any(s.viewpoint for s in scored_samples):
+        metrics["by_viewpoint"] = report["by"]
     metrics["skipped"] = [{"path": path, "error": reason} for path, reason in scored.errors]
     labelled = [samples[i] for i in scored.indices if samples[i].label == 1 and not samples[i].region.is_empty]
     if localisation and labelled:
         from ripdetect.explain.localisation import evaluate_localisation
+        from ripdetect.inference.predictor import Predictor
 
-        metrics["localisation"] = evaluate_localisation(checkpoint, labelled, progress=progress)
+        predictor = Predictor(checkpoint, InferenceConfig(threshold=threshold, region_when_negative=True))
+        metrics["localisation"] = evaluate_localisation(predictor, labelled, faithfulness, progress=progress)
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         plot_evaluation(scored.labels, probs, threshold, out_dir)
+        plot_reliability(scored.labels, probs, out_dir / "reliability.png")
         per_image = [{"path": samples[i].path, "label": int(samples[i].label), "prob_rip": float(p)}
                      for i, p in zip(scored.indices, probs)]
         write_json(out_dir / "predictions.json", per_image)

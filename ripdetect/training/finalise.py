@@ -32,7 +32,7 @@ def estimate_cam_scale(checkpoint: Checkpoint, samples: list[Sample], batch_size
     peaks = []
     for batch in loader:
         if batch["images"] is not None:
-            _, cams = compute_cam(checkpoint.model, batch["images"])
+            cams = compute_cam(checkpoint.model, batch["images"]).cams
             peaks.append(cams.flatten(1).amax(dim=1))
     if not peaks:
         return None

@@ -28,9 +28,42 @@ def make_loss(model_config: ModelConfig, train_config: TrainConfig, train_sample
 
 
 def cam_mass_loss(evidence: torch.Tensor, masks: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Localisation supervision: ``-log`` of the share of the CAM's spatial softmax mass that falls inside
-    the true rip region (masks at input resolution, pooled to the feature grid)."""
+    """``-log`` of the share of the CAM's spatial softmax mass that falls inside ``masks`` (at input resolution,
+    pooled to the feature grid). With rip masks it pulls the map into the rip; with water masks it pushes the
+    evidence off the sky and the land."""
     height, width = evidence.shape[-2:]
     inside = torch.nn.functional.adaptive_avg_pool2d(masks[:, None], (height, width))[:, 0].flatten(1)
     attention = torch.softmax(evidence.flatten(1) / temperature, dim=1)
     return -torch.log((attention * (inside > 0.05).float()).sum(dim=1) + 1e-4).mean()
+
+
+def water_loss(water_logits: torch.Tensor, water_masks: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the water logits against the share of water in each cell of their grid."""
+    target = torch.nn.functional.adaptive_avg_pool2d(water_masks[:, None], water_logits.shape[-2:])[:, 0]
+    return torch.nn.functional.binary_cross_entropy_with_logits(water_logits, target)
+
+
+def batch_loss(model, batch: dict, loss_fn: LossFn, train_config: TrainConfig) -> torch.Tensor:
+    """The training loss of one batch: classification, plus (where the batch has the masks) the rip localisation
+    loss, the water head's segmentation loss and the out-of-water evidence penalty."""
+    images, labels = batch["images"], batch["labels"]
+    rips = batch["has_mask"] & (labels == 1) if train_config.cam_loss_weight else None
+    has_water = batch["has_water"]
+    water_head = getattr(model.model_config, "water_head", False)
+    wants_water = has_water.any() and (water_head or train_config.water_cam_loss_weight > 0)
+    if not wants_water and (rips is None or not rips.any()):
+        return loss_fn(model(images), labels)
+    out = model.outputs(images)
+    loss = loss_fn(out.logits, labels)
+    temperature = train_config.cam_loss_temperature
+    if rips is not None and rips.any():
+        loss = loss + train_config.cam_loss_weight * cam_mass_loss(out.raw_evidence[rips], batch["masks"][rips],
+                                                                   temperature)
+    if has_water.any():
+        if out.water_logits is not None:
+            loss = loss + train_config.water_loss_weight * water_loss(out.water_logits[has_water],
+                                                                      batch["water"][has_water])
+        if train_config.water_cam_loss_weight:
+            loss = loss + train_config.water_cam_loss_weight * cam_mass_loss(
+                out.raw_evidence[has_water], batch["water"][has_water], temperature)
+    return loss

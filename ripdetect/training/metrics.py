@@ -35,15 +35,39 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: flo
         "f2": float(fbeta_score(labels, preds, beta=2.0, zero_division=0)),
         "roc_auc": float(roc_auc_score(labels, probs)) if both_classes else None,
         "brier": float(brier_score_loss(labels, probs, pos_label=1)) if len(labels) else None,
+        "ece": expected_calibration_error(labels, probs) if len(labels) else None,
         "confusion_matrix": [[tn, fp], [fn, tp]],
         "n": int(len(labels)),
         "threshold": float(threshold),
     }
 
 
+def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
+    """ECE: the mean gap between predicted probability and observed rip frequency over equal-width bins,
+    weighted by the share of images in each bin."""
+    labels, probs = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
+    index = np.minimum((probs * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        inside = index == b
+        if inside.any():
+            total += inside.mean() * abs(probs[inside].mean() - labels[inside].mean())
+    return float(total)
+
+
+def reliability_bins(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> list[dict]:
+    """Per equal-width bin: mean predicted probability, observed rip frequency and count (empty bins left out)."""
+    labels, probs = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
+    index = np.minimum((probs * bins).astype(int), bins - 1)
+    return [{"low": b / bins, "high": (b + 1) / bins, "mean_prob": float(probs[index == b].mean()),
+             "observed": float(labels[index == b].mean()), "n": int((index == b).sum())}
+            for b in range(bins) if (index == b).any()]
+
+
 def choose_threshold(labels: np.ndarray, probs: np.ndarray, mode: str = "max_f1", target_recall: float = 0.9,
                      default: float = 0.5) -> float:
-    """Threshold on validation: max F1, or the highest threshold that reaches ``target_recall``."""
+    """Threshold on validation: max F1, max F2 (recall counts double), max balanced accuracy, or the highest
+    threshold that reaches ``target_recall``."""
     labels = np.asarray(labels, dtype=int)
     probs = np.asarray(probs, dtype=float)
     if mode == "fixed" or len(np.unique(labels)) < 2:
@@ -56,11 +80,17 @@ def choose_threshold(labels: np.ndarray, probs: np.ndarray, mode: str = "max_f1"
         tp = int((preds & (labels == 1)).sum())
         fp = int((preds & (labels == 0)).sum())
         fn = int((~preds & (labels == 1)).sum())
+        tn = int((~preds & (labels == 0)).sum())
         if mode == "recall":
             score = threshold if tp / max(tp + fn, 1) >= target_recall else -math.inf
         else:
-            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-            score = f1 - 1e-6 * abs(threshold - 0.5)  # ties go to the threshold nearest 0.5
+            if mode == "max_f2":
+                value = 5 * tp / max(5 * tp + 4 * fn + fp, 1)
+            elif mode == "max_balanced_accuracy":
+                value = (tp / max(tp + fn, 1) + tn / max(tn + fp, 1)) / 2
+            else:
+                value = 2 * tp / max(2 * tp + fp + fn, 1)
+            score = value - 1e-6 * abs(threshold - 0.5)  # ties go to the threshold nearest 0.5
         if score > best_score:
             best, best_score = float(threshold), score
     return float(min(max(best, 0.01), 0.99))

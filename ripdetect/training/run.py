@@ -45,7 +45,7 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
 def train_model(train_samples: list[Sample], val_samples: list[Sample], train_config: TrainConfig,
                 run_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
                 init_from: str | Path | None = None, progress: ProgressFn | None = None,
-                data_sources: dict[str, Any] | None = None) -> dict[str, Any]:
+                data_sources: dict[str, Any] | None = None, select_on_val: bool = True) -> dict[str, Any]:
     """Train, then finalise: returns ``model`` (path), ``threshold``, ``val_metrics``, ``epochs_run`` and
     ``bad_files``. ``data_sources`` (the ``--data`` arguments) is recorded so ``--resume`` can reload them."""
     from ripdetect.data.weather_copies import write_weather_copies
@@ -65,7 +65,8 @@ def train_model(train_samples: list[Sample], val_samples: list[Sample], train_co
                                       resolved.seed)
         log.info("added %d synthetic weather copies", len(copies))
         train_samples = train_samples + copies
-    result = fit(train_samples, val_samples, resolved, run_dir, resume=resume, progress=progress, init_from=init_from)
+    result = fit(train_samples, val_samples, resolved, run_dir, resume=resume, progress=progress, init_from=init_from,
+                 select_on_val=select_on_val)
     model_path, metrics = finalise(run_dir, val_samples, train_samples, resolved.batch_size)
     return {"model": str(model_path), "threshold": read_metadata(model_path)["threshold"], "val_metrics": metrics,
             "epochs_run": len(result.history), "bad_files": result.bad_files, "n_train": len(train_samples),

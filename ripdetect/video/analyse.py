@@ -53,9 +53,9 @@ class VideoAnalysis:
             frames.close()
 
     def _run_batch(self, batch: list[Frame]) -> Iterator[FrameResult]:
-        probs, cams = self.predictor.forward([frame.image_rgb for frame in batch])
-        for frame, prob, cam in zip(batch, probs, cams):
-            prediction = self.predictor.finish(frame.image_rgb, float(prob), cam)
+        probs, cams, water = self.predictor.forward([frame.image_rgb for frame in batch])
+        for i, (frame, prob, cam) in enumerate(zip(batch, probs, cams)):
+            prediction = self.predictor.finish(frame.image_rgb, float(prob), cam, None if water is None else water[i])
             yield FrameResult(frame, prediction, self.aggregator.update(frame.time_s, float(prob), cam))
 
 

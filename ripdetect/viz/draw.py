@@ -7,6 +7,7 @@ import numpy as np
 
 RIP_COLOUR = (255, 64, 32)
 CLEAR_COLOUR = (40, 160, 80)
+WATER_COLOUR = (0, 220, 255)
 
 
 def heatmap_from_cam(cam_display: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -52,10 +53,14 @@ def draw_banner(image_rgb: np.ndarray, text: str, alert: bool) -> np.ndarray:
 
 
 def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mask: np.ndarray | None, prob: float,
-                      threshold: float, opacity: float = 0.45, banner: tuple[str, bool] | None = None) -> np.ndarray:
-    """The full overlay: heatmap, region outline and a banner. The banner shows label and probability
-    unless ``banner`` gives its own ``(text, alert)`` (video frames show the aggregated state)."""
+                      threshold: float, opacity: float = 0.45, banner: tuple[str, bool] | None = None,
+                      water: np.ndarray | None = None) -> np.ndarray:
+    """The full overlay: heatmap, region outline, the sea's outline (``water``, when given) and a banner. The
+    banner shows label and probability unless ``banner`` gives its own ``(text, alert)`` (video frames show the
+    aggregated state)."""
     out = image_rgb if cam_display is None else overlay_heatmap(image_rgb, cam_display, opacity)
+    if water is not None:
+        out = draw_outline(out, water, colour=WATER_COLOUR, thickness=max(1, round(max(out.shape[:2]) / 500)))
     out = draw_outline(out, mask)
     if banner is None:
         alert = prob >= threshold

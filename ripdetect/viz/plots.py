@@ -70,6 +70,27 @@ def plot_evaluation(labels: np.ndarray, probs: np.ndarray, threshold: float, out
     return paths
 
 
+def plot_reliability(labels: np.ndarray, probs: np.ndarray, path: str | Path, bins: int = 10) -> Path:
+    """Reliability diagram: observed rip frequency against mean predicted probability per bin, with counts,
+    the diagonal of perfect calibration, and the Brier score and ECE in the title."""
+    from ripdetect.training.metrics import expected_calibration_error, reliability_bins
+
+    labels, probs = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
+    fig, ax = _figure(4.5, 4.5)
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
+    rows = reliability_bins(labels, probs, bins)
+    if rows:
+        ax.plot([r["mean_prob"] for r in rows], [r["observed"] for r in rows], "o-", color="C3", label="model")
+        for r in rows:
+            ax.annotate(str(r["n"]), (r["mean_prob"], r["observed"]), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7)
+    brier = float(np.mean((probs - labels) ** 2)) if len(labels) else float("nan")
+    ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), xlabel="predicted p(rip)", ylabel="observed rip frequency",
+           title=f"Reliability (Brier {brier:.3f}, ECE {expected_calibration_error(labels, probs, bins):.3f})")
+    ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, path)
+
+
 def _save(fig, path: str | Path) -> Path:
     fig.tight_layout()
     with atomic_path(path) as tmp:

@@ -1,0 +1,209 @@
+"""Grouped k-fold cross-validation over real images, and the finished model it chooses the settings for.
+
+Real images are split into ``folds`` by site (``Sample.group``), stratified by label, so no beach is in both
+training and validation. Each fold trains on the other folds' real images (repeated ``real_repeat`` times)
+plus every extra sample (synthetic scenes, composites) whose group is not held out, for a fixed number of
+epochs: the held-out fold never picks its own epoch. The pooled out-of-fold scores then give the calibration
+temperature, the decision threshold (on the calibrated scale) and the reported metrics, per viewpoint with
+bootstrap intervals. ``final=True`` trains one model on all the data and stores that temperature and threshold.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ripdetect.config import TrainConfig, to_dict
+from ripdetect.data.layouts import Sample, manifest_hash
+from ripdetect.errors import DataError
+from ripdetect.files import OutputExistsError, write_json, write_text
+from ripdetect.training.engine import FINAL_NAME, LAST_NAME, VAL_SCORES_NAME, ProgressFn
+from ripdetect.training.state import STATE_JSON
+
+log = logging.getLogger(__name__)
+PLAN_NAME, REPORT_NAME, OOF_NAME = "cv_plan.json", "cv_report.json", "oof_predictions.csv"
+
+
+def grouped_folds(samples: list[Sample], folds: int, seed: int) -> list[int]:
+    """The fold of every sample: whole groups per fold, each fold with both classes where possible."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups = [s.group_key for s in samples]
+    labels = [s.label for s in samples]
+    for label, name in ((1, "rip"), (0, "no_rip")):
+        n_groups = len({g for g, y in zip(groups, labels) if y == label})
+        if n_groups < folds:
+            raise DataError(f"{folds} folds need at least {folds} sites with {name} images; there are {n_groups}")
+    assignment = [0] * len(samples)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fold, (_, val_index) in enumerate(splitter.split(np.zeros(len(samples)), labels, groups)):
+        for i in val_index:
+            assignment[i] = fold
+    return assignment
+
+
+def fold_training_set(real: list[Sample], extra: list[Sample], assignment: list[int], fold: int,
+                      real_repeat: int) -> tuple[list[Sample], list[Sample]]:
+    """(train, validation) of one fold; extra samples from a held-out group (composites of a held-out photo)
+    are left out of training."""
+    held_out = {s.group_key for s, f in zip(real, assignment) if f == fold}
+    train_real = [s for s, f in zip(real, assignment) if f != fold]
+    train_extra = [s for s in extra if s.group is None or s.group not in held_out]
+    val = [dataclasses.replace(s, split="val") for s, f in zip(real, assignment) if f == fold]
+    return train_extra + train_real * real_repeat, val
+
+
+def _check_plan(out_dir: Path, plan: dict, overwrite: bool) -> None:
+    """A cross-validation folder is reused (finished folds are skipped) only for the same settings and data."""
+    saved = out_dir / PLAN_NAME
+    if saved.is_file() and not overwrite and json.loads(saved.read_text()) != json.loads(json.dumps(plan)):
+        raise OutputExistsError("holds a cross-validation with other settings or data; use another --out, or "
+                                "--overwrite to redo it", out_dir)
+    write_json(saved, plan)
+
+
+def _train_fold(train: list[Sample], val: list[Sample], train_config: TrainConfig, run_dir: Path,
+                overwrite: bool, progress: ProgressFn | None) -> Path:
+    from ripdetect.training.run import train_model
+
+    if (run_dir / FINAL_NAME).is_file() and not overwrite:
+        log.info("%s: already finished", run_dir)
+        return run_dir / LAST_NAME
+    resume = (run_dir / STATE_JSON).is_file() and not overwrite
+    train_model(train, val, train_config, run_dir, resume=resume, overwrite=not resume, progress=progress,
+                select_on_val=False)
+    return run_dir / LAST_NAME
+
+
+def _pooled_epoch_curve(out_dir: Path, folds: int, real: list[Sample]) -> list[dict]:
+    """ROC-AUC of the pooled out-of-fold scores after every epoch (a diagnostic of how long to train)."""
+    from ripdetect.training.uncertainty import _point_metrics
+
+    label_of = {s.path: s.label for s in real}
+    by_epoch: dict[int, dict[str, float]] = {}
+    for fold in range(folds):
+        path = out_dir / f"fold_{fold}" / VAL_SCORES_NAME
+        for line in path.read_text().splitlines() if path.exists() else []:
+            row = json.loads(line)
+            by_epoch.setdefault(row["epoch"], {}).update(row["scores"])
+    curve = []
+    for epoch, scores in sorted(by_epoch.items()):
+        if len(scores) == len(real):
+            labels = np.array([label_of[p] for p in scores])
+            metrics = _point_metrics(labels, 1 / (1 + np.exp(-np.array(list(scores.values())))), 0.5)
+            curve.append({"epoch": epoch, "roc_auc": metrics["roc_auc"]})
+    return curve
+
+
+def cross_validate(real: list[Sample], extra: list[Sample], train_config: TrainConfig, out_dir: str | Path,
+                   folds: int = 5, final: bool = True, overwrite: bool = False,
+                   progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Run the grouped cross-validation (and the final model); returns the report written to cv_report.json."""
+    from ripdetect.models.checkpoint import load_checkpoint
+    from ripdetect.training.calibration import calibrated_probs, fit_temperature
+    from ripdetect.training.evaluation import score_checkpoint
+    from ripdetect.training.metrics import choose_threshold
+    from ripdetect.training.uncertainty import grouped_report
+    from ripdetect.viz.plots import plot_reliability
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    real_repeat = train_config.real_repeat
+    assignment = grouped_folds(real, folds, train_config.seed)
+    plan = {"train_config": to_dict(train_config), "folds": folds,
+            "real_sha256": manifest_hash(real), "extra_sha256": manifest_hash(extra),
+            "assignment": {s.path: f for s, f in zip(real, assignment)}}
+    _check_plan(out_dir, plan, overwrite)
+    oof_scores = np.zeros(len(real))
+    for fold in range(folds):
+        train, val = fold_training_set(real, extra, assignment, fold, real_repeat)
+        if progress:
+            progress("fold", {"fold": fold + 1, "folds": folds, "n_train": len(train), "n_val": len(val)})
+        model_path = _train_fold(train, val, train_config, out_dir / f"fold_{fold}", overwrite, progress)
+        scored = score_checkpoint(load_checkpoint(model_path), val)
+        index = [i for i, f in enumerate(assignment) if f == fold]
+        oof_scores[[index[j] for j in scored.indices]] = scored.scores
+    labels = np.array([s.label for s in real])
+    temperature = fit_temperature(oof_scores, labels)
+    probs = calibrated_probs(oof_scores, temperature)
+    threshold = choose_threshold(labels, probs, train_config.threshold_mode, train_config.target_recall)
+    report = grouped_report(labels, probs, threshold, [s.viewpoint or "unspecified" for s in real],
+                            [s.group_key for s in real])
+    report.update(temperature=temperature, threshold=threshold, folds=folds, n_real=len(real),
+                  n_extra=len(extra), epoch_curve=_pooled_epoch_curve(out_dir, folds, real),
+                  uncalibrated_brier=float(np.mean((calibrated_probs(oof_scores, 1.0) - labels) ** 2)))
+    localisation = _out_of_fold_localisation(real, assignment, out_dir, folds, temperature, threshold)
+    if localisation:
+        report["localisation"] = localisation
+    _write_predictions(out_dir / OOF_NAME, real, assignment, oof_scores, probs)
+    plot_reliability(labels, probs, out_dir / "reliability.png")
+    if final:
+        report["final_model"] = str(train_final(real, extra, train_config, out_dir / "final", temperature,
+                                                threshold, report, overwrite, progress))
+    write_json(out_dir / REPORT_NAME, report)
+    return report
+
+
+def _out_of_fold_localisation(real, assignment, out_dir: Path, folds: int, temperature: float,
+                              threshold: float) -> dict | None:
+    """Pointing, centroid-in-box and IoU on the labelled rip images, each seen by the model that did not train
+    on it."""
+    from ripdetect.config import InferenceConfig
+    from ripdetect.explain.localisation import evaluate_localisation
+    from ripdetect.inference.predictor import Predictor
+    from ripdetect.models.checkpoint import load_checkpoint
+
+    rows = []
+    for fold in range(folds):
+        labelled = [s for s, f in zip(real, assignment) if f == fold and s.label == 1 and not s.region.is_empty]
+        if labelled:
+            checkpoint = load_checkpoint(out_dir / f"fold_{fold}" / LAST_NAME)
+            checkpoint.metadata.update(temperature=temperature)
+            predictor = Predictor(checkpoint, InferenceConfig(threshold=threshold, region_when_negative=True))
+            rows += evaluate_localisation(predictor, labelled, faithfulness=False)["per_image"]
+    scored = [row for row in rows if "error" not in row]
+    if not scored:
+        return None
+    return {"n": len(scored), **{name: round(float(np.mean([row[key] for row in scored])), 5) for key, name in
+                                 (("pointing_hit", "pointing_game"), ("centroid_hit", "centroid_in_region"),
+                                  ("energy_pointing", "energy_pointing"), ("iou", "iou"))}, "per_image": rows}
+
+
+def _write_predictions(path: Path, real: list[Sample], assignment: list[int], scores: np.ndarray,
+                       probs: np.ndarray) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", "label", "group", "viewpoint", "fold", "rip_score", "prob_rip"])
+    for sample, fold, score, prob in zip(real, assignment, scores, probs):
+        writer.writerow([sample.path, sample.label, sample.group_key, sample.viewpoint or "", fold,
+                         round(float(score), 5), round(float(prob), 5)])
+    write_text(path, buffer.getvalue())
+
+
+def train_final(real: list[Sample], extra: list[Sample], train_config: TrainConfig, run_dir: Path,
+                temperature: float, threshold: float, cv_report: dict, overwrite: bool,
+                progress: ProgressFn | None) -> Path:
+    """One model on all the data, for the same fixed epochs, carrying the cross-validated temperature, threshold
+    and metrics (the CAM display scale is estimated on the real rip images)."""
+    from ripdetect.models.checkpoint import load_checkpoint, save_checkpoint
+    from ripdetect.training.finalise import estimate_cam_scale
+
+    train = extra + real * train_config.real_repeat
+    if progress:
+        progress("fold", {"fold": "final", "folds": cv_report["folds"], "n_train": len(train), "n_val": 0})
+    _train_fold(train, [], train_config, run_dir, overwrite, progress)
+    last = load_checkpoint(run_dir / LAST_NAME)
+    summary = {key: cv_report["overall"][key] for key in ("balanced_accuracy", "roc_auc", "f2", "brier", "ece", "n")}
+    metadata = {**last.metadata, "temperature": temperature, "model_id": run_dir.parent.name,
+                "cam_scale": estimate_cam_scale(last, real), "metrics": summary,
+                "cross_validation": {"folds": cv_report["folds"], "overall": summary,
+                                     "by_viewpoint": {v: {k: m[k] for k in summary} | {"intervals": m["intervals"]}
+                                                      for v, m in cv_report["by"].items()}}}
+    return save_checkpoint(run_dir / FINAL_NAME, last.model, threshold, metadata)
