@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from ripdetect.errors import InputError
-from ripdetect.data.images import expand_inputs, load_image_rgb
+from ripdetect.data.images import load_image_rgb
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16", "CMYK", "LA", "RGB", "I", "F"])
@@ -56,15 +56,6 @@ def test_decompression_bomb_refused_by_pixel_cap(tmp_path):
     Image.new("1", (3000, 3000)).save(path)  # tiny file, 9 Mpx
     with pytest.raises(InputError, match="above the cap"):
         load_image_rgb(path, max_pixels=1_000_000)
-
-
-def test_expand_inputs_files_folders_globs(tmp_path):
-    for name in ("a.jpg", "b.png", "sub/c.jpeg", "notes.txt"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"x")
-    found = expand_inputs([str(tmp_path), str(tmp_path / "*.jpg"), str(tmp_path / "missing.jpg")])
-    names = [p.name for p in found]
-    assert names == ["a.jpg", "b.png", "c.jpeg", "missing.jpg"]
 
 
 def _jpeg_bytes() -> bytes:
