@@ -69,7 +69,7 @@ def annotate_frame(predictor: Predictor, result: FrameResult, on_threshold: floa
     label; the heat map follows the state too (none while there is no rip, unless the config asks for it)."""
     agg = result.aggregated
     text = (f"{STATE_BANNERS[agg.state]}  t={agg.time_s:.1f} s  p={agg.prob:.2f}  "
-            f"window p={agg.aggregated_prob:.2f} (on {on_threshold:.2f})")
+            f"window {agg.aggregated_prob:.2f} (on {on_threshold:.2f})")
     show_map = agg.state != "clear" or predictor.config.map_when_negative
     return predictor.render(result.frame.image_rgb, result.prediction, 0.45, banner=(text, state_colour(agg.state)),
                             show_map=show_map)

@@ -51,7 +51,7 @@ def draw_banner(image_rgb: np.ndarray, text: str, colour: tuple[int, int, int]) 
     strip[:] = colour
     scale = bar / 38
     text_width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, round(scale * 2)))[0][0]
-    scale *= min(1.0, (width - bar * 0.6) / max(text_width, 1))  # shrink to fit narrow frames
+    scale *= min(1.0, (width - bar * 1.3) / max(text_width, 1))  # shrink to fit, clear of a viewer's corner icons
     cv2.putText(strip, text, (round(bar * 0.3), round(bar * 0.5 + 11 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale,
                 (255, 255, 255), max(1, round(scale * 2)), cv2.LINE_AA)
     return np.concatenate([strip, image_rgb], axis=0)
