@@ -46,8 +46,8 @@ def build_demo(app: RipApp):
                     image_button = gr.Button("Detect rips", variant="primary", elem_id="image-button")
                 with gr.Column():
                     label_out = gr.Label(label="Result", elem_id="image-label")
-                    overlay_out = gr.Image(show_label=False, format="png", elem_id="image-overlay")
-                    summary_out = gr.Markdown(elem_id="image-summary")
+                    overlay_out = gr.Image(label="Overlay", show_label=False, format="png", elem_id="image-overlay")
+                    summary_out = gr.Markdown(label="Summary", elem_id="image-summary")
                     mask_out = gr.Image(label="Region mask", format="png")
                     details_out = gr.File(label="Details (JSON, same object as ripdetect predict)",
                                           elem_id="image-details")
@@ -66,10 +66,11 @@ def build_demo(app: RipApp):
                     video_map = gr.Checkbox(False, label="Show map for no-rip")
                     video_button = gr.Button("Analyse clip", variant="primary", elem_id="video-button")
                 with gr.Column():
-                    verdict_out = gr.Markdown(elem_id="video-verdict")
-                    video_out = gr.Video(show_label=False, elem_id="video-out")
-                    timeline_out = gr.Image(show_label=False, format="png", elem_id="video-timeline")
-                    summary_image_out = gr.Image(show_label=False, format="png", elem_id="video-summary")
+                    verdict_out = gr.Markdown(label="Verdict", elem_id="video-verdict")
+                    video_out = gr.Video(label="Annotated clip", show_label=False, elem_id="video-out")
+                    timeline_out = gr.Image(label="Timeline", show_label=False, format="png", elem_id="video-timeline")
+                    summary_image_out = gr.Image(label="Time-averaged rip locations", show_label=False, format="png",
+                                                 elem_id="video-summary")
                     events_out = gr.Dataframe(headers=["start_s", "end_s", "duration_s", "peak_prob", "mean_prob"],
                                               label="Events", elem_id="video-events")
                     files_out = gr.File(label="Downloads (CSV, JSON)", file_count="multiple")
@@ -81,7 +82,7 @@ def build_demo(app: RipApp):
             batch_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold")
             batch_map = gr.Checkbox(False, label="Show map for no-rip")
             batch_button = gr.Button("Analyse all", variant="primary", elem_id="batch-button")
-            gallery_out = gr.Gallery(show_label=False, columns=3, object_fit="contain", fit_columns=False,
+            gallery_out = gr.Gallery(label="Overlays", show_label=False, columns=3, object_fit="contain", fit_columns=False,
                                      elem_id="batch-gallery")
             not_analysed_out = gr.Dataframe(headers=["file", "reason"], label="Files not analysed",
                                             elem_id="batch-not-analysed")
@@ -89,13 +90,14 @@ def build_demo(app: RipApp):
         with gr.Tab("About"):
             gr.Markdown(app.model_card())
 
-        def run_video(video, fps, win, thr, cam_thr, show_map, progress=gr.Progress()):
-            return app.predict_video(video, fps, win, thr, cam_thr, show_map, progress)
+        def predict_video(video_path, sample_fps, window_s, on_threshold, cam_threshold, show_map,
+                          progress=gr.Progress()):
+            return app.predict_video(video_path, sample_fps, window_s, on_threshold, cam_threshold, show_map, progress)
 
         image_button.click(app.predict_image, [image_in, image_threshold, cam_method, cam_threshold, opacity, image_map],
                            [label_out, overlay_out, mask_out, summary_out, details_out], api_name="predict_image")
         video_in.change(app.describe_upload, video_in, [upload_info, preview], api_visibility="private")
-        video_button.click(run_video, [video_in, sample_fps, window, video_threshold, video_cam_threshold, video_map],
+        video_button.click(predict_video, [video_in, sample_fps, window, video_threshold, video_cam_threshold, video_map],
                            [verdict_out, video_out, timeline_out, summary_image_out, events_out, files_out],
                            api_name="predict_video")
         batch_button.click(app.predict_batch, [batch_in, batch_threshold, batch_map],
