@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from timing import in_fresh_process
 
 
 def make_png(path: Path, side: int, mode: str) -> Path:
@@ -57,14 +58,8 @@ def _peak(kind: str, path: str, queue) -> None:
 
 
 def peak_mb(kind: str, path: Path) -> float:
-    """Peak RSS (MB) added by one decode, in a fresh process with the imports already done."""
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_peak, args=(kind, str(path), queue))
-    process.start()
-    value = queue.get()
-    process.join()
-    return value
+    """Peak RSS (MB) added by one decode, in a fresh process."""
+    return in_fresh_process(_peak, kind, str(path))
 
 
 def _write(path: str, side: int, mode: str) -> None:
