@@ -102,6 +102,21 @@ def run_cli(*args: str, timeout: float = 600, check: bool = False, **kwargs) -> 
     return result
 
 
+@pytest.fixture
+def cli(capsys):
+    """``ripdetect ARGS`` run in this process, without an interpreter's start-up: a ``CompletedProcess`` with the
+    exit code and what was printed (log lines go to pytest's log capture, not to ``stderr``)."""
+    from ripdetect.cli import main
+
+    def run(*args) -> subprocess.CompletedProcess:
+        argv = [str(a) for a in args]
+        code = main(argv)
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(argv, code, printed.out, printed.err)
+
+    return run
+
+
 def tiny_model_config(**changes):
     from ripdetect.config import ModelConfig
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import call_without_root, make_scene, run_cli, write_clip, write_png
+from conftest import call_without_root, make_scene, write_clip, write_png
 from ripdetect.data.inputs import expand_inputs
 from ripdetect.errors import InputError
 
@@ -44,10 +44,10 @@ def test_own_temporary_files_and_skipped_folders_are_not_inputs(tmp_path):
     assert [p.name for p in found] == ["a.png"]
 
 
-def test_cli_predict_reports_each_empty_argument(tiny_checkpoint, tmp_path, rng):
+def test_cli_predict_reports_each_empty_argument(cli, tiny_checkpoint, tmp_path, rng):
     good = write_png(tmp_path / "a.png", make_scene(rng, True, 60, 90))
     (tmp_path / "x.jpg").mkdir()
-    result = run_cli("predict", good, tmp_path / "cams" / "*.png", tmp_path / "x.jpg", "--model", tiny_checkpoint)
+    result = cli("predict", good, tmp_path / "cams" / "*.png", tmp_path / "x.jpg", "--model", tiny_checkpoint)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert lines[0]["label"] in ("rip", "no_rip")
@@ -55,20 +55,20 @@ def test_cli_predict_reports_each_empty_argument(tiny_checkpoint, tmp_path, rng)
     assert lines[2]["path"] == str(tmp_path / "x.jpg") and "folder contains no supported files" in lines[2]["error"]
 
 
-def test_predict_out_inside_the_input_folder_is_not_read_back(tiny_checkpoint, tmp_path, rng):
+def test_predict_out_inside_the_input_folder_is_not_read_back(cli, tiny_checkpoint, tmp_path, rng):
     write_png(tmp_path / "in" / "a.png", make_scene(rng, True, 60, 90))
     for _ in range(2):
-        result = run_cli("predict", tmp_path / "in", "--model", tiny_checkpoint, "--out", tmp_path / "in" / "o",
+        result = cli("predict", tmp_path / "in", "--model", tiny_checkpoint, "--out", tmp_path / "in" / "o",
                          "--overwrite")
         assert result.returncode == 0, result.stderr
         assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(tmp_path / "in" / "a.png")]
 
 
-def test_video_out_inside_the_input_folder_is_not_read_back(tiny_checkpoint, tmp_path):
+def test_video_out_inside_the_input_folder_is_not_read_back(cli, tiny_checkpoint, tmp_path):
     clips = tmp_path / "clips"
     write_clip(clips / "beach.mp4", seconds=1.0)
     for run in range(2):
-        result = run_cli("video", clips, "--out", clips / "results", "--model", tiny_checkpoint, "--sample-fps", "2")
+        result = cli("video", clips, "--out", clips / "results", "--model", tiny_checkpoint, "--sample-fps", "2")
         assert result.returncode == 0, result.stderr
         lines = [json.loads(line) for line in result.stdout.splitlines()]
         assert [(line["path"], line["status"]) for line in lines] == [(str(clips / "beach.mp4"),

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import make_scene, run_cli, write_clip, write_png
+from conftest import make_scene, write_clip, write_png
 from ripdetect.config import InferenceConfig, VideoConfig
 
 
@@ -56,10 +56,10 @@ def test_no_heat_on_a_no_rip_unless_asked(tiny_checkpoint, rng):
     assert prediction.is_rip and not np.array_equal(predictor.render(image, prediction)[bar:], image)
 
 
-def test_cli_map_always_flag(tiny_checkpoint, tmp_path, rng):
+def test_cli_map_always_flag(cli, tiny_checkpoint, tmp_path, rng):
     image = write_png(tmp_path / "a.png", make_scene(rng, True, 60, 90))
-    plain = run_cli("predict", image, "--model", tiny_checkpoint, "--threshold", "1", "--out", tmp_path / "plain")
-    mapped = run_cli("predict", image, "--model", tiny_checkpoint, "--threshold", "1", "--out", tmp_path / "mapped",
+    plain = cli("predict", image, "--model", tiny_checkpoint, "--threshold", "1", "--out", tmp_path / "plain")
+    mapped = cli("predict", image, "--model", tiny_checkpoint, "--threshold", "1", "--out", tmp_path / "mapped",
                      "--map-always")
     assert plain.returncode == mapped.returncode == 0, mapped.stderr
     from ripdetect.data.images import load_image_rgb
@@ -69,7 +69,7 @@ def test_cli_map_always_flag(tiny_checkpoint, tmp_path, rng):
     assert np.array_equal(plain_overlay[-60:], original) and not np.array_equal(mapped_overlay[-60:], original)
 
 
-def test_one_threshold_format_everywhere(checkpoint_0_34534, tmp_path, rng):
+def test_one_threshold_format_everywhere(cli, checkpoint_0_34534, tmp_path, rng):
     from ripdetect.viz.draw import verdict_banner
 
     image = write_png(tmp_path / "a.png", make_scene(rng, True, 60, 90))
@@ -77,7 +77,7 @@ def test_one_threshold_format_everywhere(checkpoint_0_34534, tmp_path, rng):
     assert predictor.threshold == 0.35 and prediction.to_json()["threshold"] == 0.35
     assert "(threshold 0.35)" in verdict_banner(prediction.prob_rip, prediction.threshold)[0]
     assert prediction.label == ("rip" if prediction.prob_rip >= 0.35 else "no_rip")  # the value shown is the one used
-    line = json.loads(run_cli("predict", image, "--model", checkpoint_0_34534, "--threshold", "0.3449").stdout)
+    line = json.loads(cli("predict", image, "--model", checkpoint_0_34534, "--threshold", "0.3449").stdout)
     assert line["threshold"] == 0.34
     assert VideoConfig(on_threshold=0.12345).thresholds(0.5) == (0.12, 0.1)
     assert VideoConfig().thresholds(0.34534) == (0.35, 0.28)

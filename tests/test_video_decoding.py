@@ -62,7 +62,7 @@ def test_the_app_stops_at_its_limit_of_decoded_time(tmp_path, tiny_checkpoint):
     assert len(app.results) == 0  # the failed request left no folder behind
 
 
-def test_a_truncated_file_is_flagged_as_a_partial_decode(tmp_path, tiny_checkpoint):
+def test_a_truncated_file_is_flagged_as_a_partial_decode(cli, tmp_path, tiny_checkpoint):
     full = ffmpeg_clip(tmp_path / "full.mp4", 20, 10, "96x64", "-movflags", "+faststart")  # index at the front
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
@@ -74,5 +74,5 @@ def test_a_truncated_file_is_flagged_as_a_partial_decode(tmp_path, tiny_checkpoi
     assert summary["claimed_duration_s"] == 20.0 and 3 < summary["duration_s"] < 15
     assert "partial decode" in summary["warnings"][0] and "cut.mp4" in result.stderr and "partial" in result.stderr
     assert json.loads((tmp_path / "out" / "batch.json").read_text())[0]["partial_decode"] is True
-    whole = run_cli("video", full, "--out", tmp_path / "out", "--model", tiny_checkpoint, "--no-video")
+    whole = cli("video", full, "--out", tmp_path / "out", "--model", tiny_checkpoint, "--no-video")
     assert "partial_decode" not in json.loads(whole.stdout) and whole.returncode == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ffmpeg_clip, run_cli, write_clip
+from conftest import ffmpeg_clip, write_clip
 from ripdetect.config import InferenceConfig, VideoConfig
 from ripdetect.video.batch import run_batch
 
@@ -87,7 +87,7 @@ def test_a_rerun_with_other_settings_model_or_input_redoes_the_input(tmp_path, p
 
 
 @pytest.mark.parametrize("kind", ["file", "read-only folder"])
-def test_an_unusable_out_gives_an_error_record_per_input(tmp_path, tiny_checkpoint, kind):
+def test_an_unusable_out_gives_an_error_record_per_input(cli, tmp_path, tiny_checkpoint, kind):
     clip = write_clip(tmp_path / "beach.mp4", seconds=1.0)
     if kind == "file":
         out = tmp_path / "results"
@@ -99,7 +99,7 @@ def test_an_unusable_out_gives_an_error_record_per_input(tmp_path, tiny_checkpoi
         out, expected = tmp_path / "locked", "cannot write output: Permission denied"
         out.mkdir()
         out.chmod(0o500)
-    result = run_cli("video", clip, tmp_path / "missing.mp4", "--out", out, "--model", tiny_checkpoint)
+    result = cli("video", clip, tmp_path / "missing.mp4", "--out", out, "--model", tiny_checkpoint)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert [line["path"] for line in lines] == [str(clip), str(tmp_path / "missing.mp4")]

@@ -82,8 +82,8 @@ def build_demo(app: RipApp):
             batch_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold")
             batch_map = gr.Checkbox(False, label="Show map for no-rip")
             batch_button = gr.Button("Analyse all", variant="primary", elem_id="batch-button")
-            gallery_out = gr.Gallery(label="Overlays", show_label=False, columns=3, object_fit="contain", fit_columns=False,
-                                     elem_id="batch-gallery")
+            gallery_out = gr.Gallery(label="Overlays", show_label=False, columns=3, object_fit="contain",
+                                     fit_columns=False, elem_id="batch-gallery")
             not_analysed_out = gr.Dataframe(headers=["file", "reason"], label="Files not analysed",
                                             elem_id="batch-not-analysed")
             batch_csv = gr.File(label="Results CSV")
@@ -94,10 +94,12 @@ def build_demo(app: RipApp):
                           progress=gr.Progress()):
             return app.predict_video(video_path, sample_fps, window_s, on_threshold, cam_threshold, show_map, progress)
 
-        image_button.click(app.predict_image, [image_in, image_threshold, cam_method, cam_threshold, opacity, image_map],
+        image_button.click(app.predict_image,
+                           [image_in, image_threshold, cam_method, cam_threshold, opacity, image_map],
                            [label_out, overlay_out, mask_out, summary_out, details_out], api_name="predict_image")
         video_in.change(app.describe_upload, video_in, [upload_info, preview], api_visibility="private")
-        video_button.click(predict_video, [video_in, sample_fps, window, video_threshold, video_cam_threshold, video_map],
+        video_button.click(predict_video,
+                           [video_in, sample_fps, window, video_threshold, video_cam_threshold, video_map],
                            [verdict_out, video_out, timeline_out, summary_image_out, events_out, files_out],
                            api_name="predict_video")
         batch_button.click(app.predict_batch, [batch_in, batch_threshold, batch_map],
