@@ -69,7 +69,7 @@ def test_cli_map_always_flag(cli, tiny_checkpoint, tmp_path, rng):
     assert np.array_equal(plain_overlay[-60:], original) and not np.array_equal(mapped_overlay[-60:], original)
 
 
-def test_one_threshold_format_everywhere(cli, checkpoint_0_34534, tmp_path, rng):
+def test_one_threshold_format_everywhere(cli, checkpoint_0_34534, class_folder, tmp_path, rng):
     from ripdetect.viz.draw import verdict_banner
 
     image = write_png(tmp_path / "a.png", make_scene(rng, True, 60, 90))
@@ -79,6 +79,8 @@ def test_one_threshold_format_everywhere(cli, checkpoint_0_34534, tmp_path, rng)
     assert prediction.label == ("rip" if prediction.prob_rip >= 0.35 else "no_rip")  # the value shown is the one used
     line = json.loads(cli("predict", image, "--model", checkpoint_0_34534, "--threshold", "0.3449").stdout)
     assert line["threshold"] == 0.34
+    metrics = json.loads(cli("eval", "--data", class_folder, "--model", checkpoint_0_34534, "--no-localisation").stdout)
+    assert metrics["threshold"] == 0.35
     assert VideoConfig(on_threshold=0.12345).thresholds(0.5) == (0.12, 0.1)
     assert VideoConfig().thresholds(0.34534) == (0.35, 0.28)
 

@@ -168,7 +168,7 @@ class RipApp:
         meta = self.predictor.checkpoint.metadata
         config = self.predictor.checkpoint.model_config
         metrics = meta.get("metrics") or {}
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float) and k != "threshold")
         card = meta.get("model_card", {})
         return "\n".join([
             "## Model card",
