@@ -84,10 +84,7 @@ def open_capture(source: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
         log.warning("%s: missing or invalid fps (%s); times assume %.0f fps", source, fps, FALLBACK_FPS)
         fps = FALLBACK_FPS
     facts = None if is_stream(source) else read_container(source)
-    estimated = not from_container or (facts is not None and not facts.has_timestamps)
-    if estimated and from_container:
-        log.warning("%s: a raw %s stream has no timestamps; times and duration assume %g fps", source,
-                    facts.codec, fps)
+    estimated = not from_container or (facts is not None and not facts.has_timestamps)  # warned in the summary
     count = capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0
     info = VideoInfo(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), fps,
                      int(count) if 0 < count < 1e12 else 0, from_container, facts.codec if facts else "",
