@@ -71,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     from ripdetect.training.run import train_model
 
     train_config = resolve_train_config(args)
+    if args.init_from:  # a bad checkpoint is refused before the run folder is touched
+        from ripdetect.models.checkpoint import load_checkpoint
+
+        load_checkpoint(args.init_from)
     data, val_data = resolve_data(args)
     samples = load_many(data)
     if val_data:
