@@ -115,8 +115,8 @@ def _video(*args) -> subprocess.Popen:
 
 def test_killed_batch_rerun_with_changed_settings_reports_nothing_stale_and_keeps_user_files(tmp_path,
                                                                                              tiny_checkpoint):
-    clips = [write_clip(tmp_path / f"{name}.mp4", seconds=seconds, fps=10) for name, seconds in
-             (("a", 2.0), ("b", 20.0), ("c", 20.0))]
+    clips = [write_clip(tmp_path / "a.mp4", seconds=2.0, fps=10)]  # quick to finish; b and c take a while
+    clips += [ffmpeg_clip(tmp_path / f"{name}.mp4", seconds, 10) for name, seconds in (("b", 30), ("c", 60))]
     out = tmp_path / "out"
     mine = {out / "notes.txt": "my notes", out / "b.partial" / "keep.txt": "mine too", out / ".b.keep": "hidden"}
     for path, text in mine.items():
@@ -127,15 +127,16 @@ def test_killed_batch_rerun_with_changed_settings_reports_nothing_stale_and_keep
     while not (out / "a" / ".done").exists() and time.time() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert (out / "a" / ".done").exists() and not (out / "c" / ".done").exists()  # killed midway
+    _, stderr = process.communicate()
+    assert (out / "a" / ".done").exists(), stderr
+    assert not (out / "c" / ".done").exists(), sorted(p.name for p in out.iterdir())  # killed midway
 
     process = _video(*clips, "--out", out, "--model", tiny_checkpoint, "--sample-fps", "2", "--on-threshold", "0.1",
                      "--no-video")
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr
     lines = [json.loads(line) for line in stdout.splitlines()]
-    assert [line["status"] for line in lines] == ["done", "done", "done"]  # a was finished, but with other settings
+    assert [line["status"] for line in lines] == ["done", "done", "done"], lines  # a was finished: other settings
     assert "redone" in lines[0]["note"] and "video_config.sample_fps" in lines[0]["note"]
     for clip, line in zip(clips, lines):
         summary = json.loads((Path(line["output_dir"]) / "summary.json").read_text())
