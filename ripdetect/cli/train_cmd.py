@@ -81,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--real and --folds go together (grouped cross-validation over the real images)")
     if args.folds is not None:
         return run_cross_validation(args, train_config)
+    if args.init_from:  # a bad checkpoint is refused before the run folder is touched
+        from ripdetect.models.checkpoint import load_checkpoint
+
+        load_checkpoint(args.init_from)
     data, val_data = resolve_data(args)
     samples = load_many(data)
     if val_data:
