@@ -242,13 +242,14 @@ def test_fast_path_equals_autograd_gradcam_through_the_real_predictor():
     samples = Path(__file__).resolve().parent.parent / "data" / "samples"
     images = [predictor.load(samples / name) for name in ("synthetic_rip_oblique.jpg", "synthetic_rip_aerial.jpg")]
     probs, cams, water = predictor.forward(images)
-    assert water is None  # the embedded v1 model has no water head
-    reference = load_checkpoint().model.eval()
+    checkpoint = load_checkpoint()
+    reference = checkpoint.model.eval()
+    assert (water is not None) == reference.model_config.water_head
     batch = torch.stack([reference.preprocessing(image) for image in images])
-    logits, reference_cams = GradCAM(reference, "features")(batch)
+    logits, reference_cams = GradCAM(reference, reference.cam_layer)(batch)  # the water-gated map with a water head
     assert tuple(reference_cams.shape) == cams.shape and reference_cams.sum() > 0
     assert np.allclose(cams, reference_cams.numpy(), atol=1e-4 * float(reference_cams.max()), rtol=1e-3)
-    assert np.allclose(probs, rip_prob(logits).numpy(), atol=1e-4)
+    assert np.allclose(probs, rip_prob(logits, checkpoint.temperature).numpy(), atol=1e-4)
 
 
 def test_predictor_leaves_the_callers_model_alone(tiny_checkpoint, image_rgb):

@@ -93,6 +93,11 @@ def test_regions_never_leave_the_water(tiny_checkpoint):
     assert free.region.mask[:30].any()
     assert not kept.region.mask[:40].any() and kept.region.mask[80:].all()
     assert kept.region.centroid[1] > 60
+    overlay = predictor.render(np.full((120, 160, 3), 128, np.uint8), kept).astype(int)
+    image_part = overlay[overlay.shape[0] - 120:]  # below the banner strip
+    sky, sea = image_part[5:40], image_part[90:115]
+    assert sea[..., 0].mean() > sea[..., 2].mean() + 40  # hot over the sea (the region outline is white)
+    assert (sky[..., 0] <= sky[..., 2]).all()  # the sky stays cold: no heat where there is no water
 
 
 def _water_scenes(tmp_path, n):
@@ -259,6 +264,34 @@ def test_cross_validation_reports_per_viewpoint_and_finishes_a_calibrated_model(
     assert "epoch 1:" not in again.stderr
     other = run_cli(*args[:-2], "--real-repeat", "3")
     assert other.returncode == 2 and "other settings or data" in other.stderr and "--overwrite" in other.stderr
+    shorter = [*args[:args.index("--out")], "--out", tmp_path / "cv1", *args[args.index("--out") + 2:]]
+    shorter[shorter.index("--epochs") + 1] = "1"
+    run_cli(*shorter, "--no-final", check=True)
+    table = run_cli("compare", tmp_path / "cv", tmp_path / "cv1", "--ensemble", tmp_path / "cv", tmp_path / "cv1",
+                    check=True).stdout.strip().splitlines()
+    assert table[0].startswith("| run | overall BA") and "beach_camera AUC" in table[0] and len(table) == 5
+    assert table[2].startswith("| cv |") and table[4].startswith("| ensemble of cv + cv1 |")
+    bad = run_cli("compare", tmp_path / "cv", tmp_path / "real")
+    assert bad.returncode == 2 and "not a finished cross-validation" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_reported_decisions_never_use_a_threshold_fitted_on_the_same_fold(rng):
+    from ripdetect.training.crossval import out_of_fold_report
+
+    labels = np.array([0, 1] * 15)
+    scores = rng.normal(size=30) + 2.0 * labels
+    folds = np.repeat([0, 1, 2], 10)
+    report = out_of_fold_report(labels, scores, folds, ["beach_camera"] * 30, [f"s{i // 2}" for i in range(30)],
+                                "max_balanced_accuracy")
+    moved = scores.copy()
+    moved[folds == 0] += np.where(labels[folds == 0] == 1, 5.0, -5.0)  # fold 0 becomes separable
+    again = out_of_fold_report(labels, moved, folds, ["beach_camera"] * 30, [f"s{i // 2}" for i in range(30)],
+                               "max_balanced_accuracy")
+    assert again["cross_fitted"][0] == report["cross_fitted"][0]  # fold 0's threshold ignores fold 0
+    assert again["cross_fitted"][1] != report["cross_fitted"][1]
+    assert again["threshold"] != report["threshold"] or again["temperature"] != report["temperature"]
+    assert len(report["cross_fitted_probs"]) == 30 and report["folds"] == 3
 
 
 def test_eval_reports_per_viewpoint_with_intervals_and_a_reliability_diagram(tmp_path, rng, tiny_checkpoint):

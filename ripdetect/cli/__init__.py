@@ -5,6 +5,7 @@
     ripdetect predict PATH... [--model CKPT] [--out DIR]
     ripdetect video INPUT... --out DIR
     ripdetect synth --out DIR --n N --seed S
+    ripdetect compare RUN_DIR... [--ensemble RUN_DIR...]
     ripdetect augment-preview --data DIR --out grid.png
     ripdetect app [--port 7860]
 """
@@ -18,7 +19,8 @@ import sys
 from ripdetect import __version__
 from ripdetect.errors import RipdetectError
 
-SUBCOMMANDS = ("train", "eval", "predict", "video", "synth", "composite", "augment_preview", "export", "app")
+SUBCOMMANDS = ("train", "eval", "predict", "video", "synth", "composite", "compare", "augment_preview", "export",
+               "app")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

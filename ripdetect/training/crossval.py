@@ -107,10 +107,8 @@ def cross_validate(real: list[Sample], extra: list[Sample], train_config: TrainC
                    progress: ProgressFn | None = None) -> dict[str, Any]:
     """Run the grouped cross-validation (and the final model); returns the report written to cv_report.json."""
     from ripdetect.models.checkpoint import load_checkpoint
-    from ripdetect.training.calibration import calibrated_probs, fit_temperature
+    from ripdetect.training.calibration import calibrated_probs
     from ripdetect.training.evaluation import score_checkpoint
-    from ripdetect.training.metrics import choose_threshold
-    from ripdetect.training.uncertainty import grouped_report
     from ripdetect.viz.plots import plot_reliability
 
     out_dir = Path(out_dir)
@@ -131,23 +129,56 @@ def cross_validate(real: list[Sample], extra: list[Sample], train_config: TrainC
         index = [i for i, f in enumerate(assignment) if f == fold]
         oof_scores[[index[j] for j in scored.indices]] = scored.scores
     labels = np.array([s.label for s in real])
-    temperature = fit_temperature(oof_scores, labels)
+    report = out_of_fold_report(labels, oof_scores, assignment, [s.viewpoint or "unspecified" for s in real],
+                                [s.group_key for s in real], train_config.threshold_mode, train_config.target_recall)
+    temperature, threshold = report["temperature"], report["threshold"]
     probs = calibrated_probs(oof_scores, temperature)
-    threshold = choose_threshold(labels, probs, train_config.threshold_mode, train_config.target_recall)
-    report = grouped_report(labels, probs, threshold, [s.viewpoint or "unspecified" for s in real],
-                            [s.group_key for s in real])
-    report.update(temperature=temperature, threshold=threshold, folds=folds, n_real=len(real),
-                  n_extra=len(extra), epoch_curve=_pooled_epoch_curve(out_dir, folds, real),
-                  uncalibrated_brier=float(np.mean((calibrated_probs(oof_scores, 1.0) - labels) ** 2)))
+    report.update(n_real=len(real), n_extra=len(extra), epoch_curve=_pooled_epoch_curve(out_dir, folds, real))
     localisation = _out_of_fold_localisation(real, assignment, out_dir, folds, temperature, threshold)
     if localisation:
         report["localisation"] = localisation
-    _write_predictions(out_dir / OOF_NAME, real, assignment, oof_scores, probs)
-    plot_reliability(labels, probs, out_dir / "reliability.png")
+    cross_fitted = np.asarray(report.pop("cross_fitted_probs"))
+    _write_predictions(out_dir / OOF_NAME, real, assignment, oof_scores, probs, cross_fitted)
+    plot_reliability(labels, cross_fitted, out_dir / "reliability.png")
     if final:
         report["final_model"] = str(train_final(real, extra, train_config, out_dir / "final", temperature,
                                                 threshold, report, overwrite, progress))
     write_json(out_dir / REPORT_NAME, report)
+    return report
+
+
+def out_of_fold_report(labels, scores, assignment, viewpoints, groups, threshold_mode: str,
+                       target_recall: float = 0.9) -> dict[str, Any]:
+    """Metrics of out-of-fold rip scores, per viewpoint with cluster-bootstrap intervals, whose decisions no
+    image helped to make: each fold is decided by the temperature and threshold fitted on the other folds'
+    scores (cross-fitting). ROC-AUC ranks the raw scores; probabilities (Brier, ECE) use the temperature fitted
+    on all the scores, and ``brier_cross_fitted`` the other folds' temperatures. ``temperature`` and
+    ``threshold`` are those fitted on all the scores: what a model trained on all the data ships with."""
+    from ripdetect.training.calibration import calibrated_probs, fit_temperature
+    from ripdetect.training.metrics import choose_threshold
+    from ripdetect.training.uncertainty import grouped_report
+
+    labels, scores, assignment = np.asarray(labels, dtype=int), np.asarray(scores, dtype=float), np.asarray(assignment)
+    temperature = fit_temperature(scores, labels)
+    probs = calibrated_probs(scores, temperature)
+    cross_fitted, thresholds = np.zeros(len(scores)), np.zeros(len(scores))
+    per_fold = {}
+    for fold in np.unique(assignment):
+        inside, rest = assignment == fold, assignment != fold
+        fold_temperature = fit_temperature(scores[rest], labels[rest])
+        threshold = choose_threshold(labels[rest], calibrated_probs(scores[rest], fold_temperature), threshold_mode,
+                                     target_recall)
+        cross_fitted[inside] = calibrated_probs(scores[inside], fold_temperature)
+        # the same decision (score / T_fold >= logit(threshold)) on the shared probability scale
+        raw = fold_temperature * np.log(max(threshold, 1e-6) / max(1 - threshold, 1e-6))
+        thresholds[inside] = calibrated_probs(np.array([raw]), temperature)[0]
+        per_fold[int(fold)] = {"temperature": round(fold_temperature, 4), "threshold": round(threshold, 4)}
+    report = grouped_report(labels, probs, thresholds, viewpoints, groups)
+    report.update(temperature=temperature,
+                  threshold=choose_threshold(labels, probs, threshold_mode, target_recall),
+                  folds=len(per_fold), cross_fitted=per_fold, cross_fitted_probs=cross_fitted.tolist(),
+                  brier_cross_fitted=float(np.mean((cross_fitted - labels) ** 2)),
+                  uncalibrated_brier=float(np.mean((calibrated_probs(scores, 1.0) - labels) ** 2)))
     return report
 
 
@@ -177,14 +208,45 @@ def _out_of_fold_localisation(real, assignment, out_dir: Path, folds: int, tempe
 
 
 def _write_predictions(path: Path, real: list[Sample], assignment: list[int], scores: np.ndarray,
-                       probs: np.ndarray) -> None:
+                       probs: np.ndarray, cross_fitted: np.ndarray) -> None:
+    """One row per real image: its out-of-fold rip score, the probability under the shipped temperature and
+    under the temperature fitted on the other folds."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["path", "label", "group", "viewpoint", "fold", "rip_score", "prob_rip"])
-    for sample, fold, score, prob in zip(real, assignment, scores, probs):
+    writer.writerow(["path", "label", "group", "viewpoint", "fold", "rip_score", "prob_rip", "prob_rip_cross_fitted"])
+    for sample, fold, score, prob, fitted in zip(real, assignment, scores, probs, cross_fitted):
         writer.writerow([sample.path, sample.label, sample.group_key, sample.viewpoint or "", fold,
-                         round(float(score), 5), round(float(prob), 5)])
+                         round(float(score), 5), round(float(prob), 5), round(float(fitted), 5)])
     write_text(path, buffer.getvalue())
+
+
+def read_predictions(run_dir: str | Path) -> list[dict]:
+    """The rows of a cross-validation's ``oof_predictions.csv``."""
+    path = Path(run_dir) / OOF_NAME
+    if not path.is_file():
+        raise DataError("has no oof_predictions.csv: not a finished cross-validation", run_dir)
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def ensemble_report(run_dirs: list[str | Path], threshold_mode: str, target_recall: float = 0.9) -> dict[str, Any]:
+    """Average the calibrated log-odds of several cross-validations run on the same folds (each image is scored
+    only by models that never trained on its site), and report the average like one model's out-of-fold scores."""
+    from ripdetect.training.calibration import fit_temperature
+
+    runs = [read_predictions(run_dir) for run_dir in run_dirs]
+    first = runs[0]
+    for run_dir, rows in zip(run_dirs[1:], runs[1:]):
+        if [(r["path"], r["fold"]) for r in rows] != [(r["path"], r["fold"]) for r in first]:
+            raise DataError(f"has other images or folds than {run_dirs[0]}; an ensemble needs the same folds", run_dir)
+    labels = np.array([int(r["label"]) for r in first])
+    log_odds = []
+    for rows in runs:
+        scores = np.array([float(r["rip_score"]) for r in rows])
+        log_odds.append(scores / fit_temperature(scores, labels))
+    return out_of_fold_report(labels, np.mean(log_odds, axis=0), [int(r["fold"]) for r in first],
+                              [r["viewpoint"] or "unspecified" for r in first], [r["group"] for r in first],
+                              threshold_mode, target_recall)
 
 
 def train_final(real: list[Sample], extra: list[Sample], train_config: TrainConfig, run_dir: Path,

@@ -13,9 +13,10 @@ def confusion_matrix(labels: np.ndarray, preds: np.ndarray) -> list[list[int]]:
     return [[int(np.sum((labels == truth) & (preds == guess))) for guess in (0, 1)] for truth in (0, 1)]
 
 
-def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict:
+def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold) -> dict:
     """The ``ripdetect eval`` keys: accuracy, balanced_accuracy, precision, recall, f1, f2, roc_auc, brier,
-    confusion_matrix ([[tn, fp], [fn, tp]]) and n. Undefined values (one class only) are ``None``."""
+    confusion_matrix ([[tn, fp], [fn, tp]]) and n. Undefined values (one class only) are ``None``.
+    ``threshold`` is one value or one per image (then ``threshold`` is reported as their mean)."""
     from sklearn.metrics import brier_score_loss, fbeta_score, precision_score, recall_score, roc_auc_score
 
     labels = np.asarray(labels, dtype=int)
@@ -38,7 +39,7 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: flo
         "ece": expected_calibration_error(labels, probs) if len(labels) else None,
         "confusion_matrix": [[tn, fp], [fn, tp]],
         "n": int(len(labels)),
-        "threshold": float(threshold),
+        "threshold": float(np.mean(threshold)),
     }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 INTERVAL_KEYS = ("balanced_accuracy", "roc_auc", "f2", "brier")
 
 
-def _point_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float | None]:
+def _point_metrics(labels: np.ndarray, probs: np.ndarray, threshold) -> dict[str, float | None]:
     preds = probs >= threshold
     positives, negatives = labels == 1, labels == 0
     tp, fn = int((preds & positives).sum()), int((~preds & positives).sum())
@@ -29,11 +29,13 @@ def _point_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> d
     }
 
 
-def bootstrap_intervals(labels, probs, threshold: float, groups=None, n_boot: int = 2000,
+def bootstrap_intervals(labels, probs, threshold, groups=None, n_boot: int = 2000,
                         seed: int = 0) -> dict[str, list[float] | None]:
     """``{metric: [low, high]}`` 95% percentile intervals; resamples groups when ``groups`` is given, images
-    otherwise. A metric undefined in a resample (one class only) is left out of that resample."""
+    otherwise. A metric undefined in a resample (one class only) is left out of that resample. ``threshold``
+    is one value or one per image."""
     labels, probs = np.asarray(labels, dtype=int), np.asarray(probs, dtype=float)
+    threshold = np.broadcast_to(np.asarray(threshold, dtype=float), probs.shape)
     groups = np.asarray(groups if groups is not None else np.arange(len(labels)))
     unique = np.unique(groups)
     members = [np.nonzero(groups == g)[0] for g in unique]
@@ -41,14 +43,14 @@ def bootstrap_intervals(labels, probs, threshold: float, groups=None, n_boot: in
     draws: dict[str, list[float]] = {key: [] for key in INTERVAL_KEYS}
     for _ in range(n_boot):
         index = np.concatenate([members[i] for i in rng.integers(0, len(unique), len(unique))])
-        for key, value in _point_metrics(labels[index], probs[index], threshold).items():
+        for key, value in _point_metrics(labels[index], probs[index], threshold[index]).items():
             if value is not None:
                 draws[key].append(value)
     return {key: ([float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
                   if len(values) >= n_boot // 2 else None) for key, values in draws.items()}
 
 
-def metrics_with_intervals(labels, probs, threshold: float, groups=None, n_boot: int = 2000, seed: int = 0) -> dict:
+def metrics_with_intervals(labels, probs, threshold, groups=None, n_boot: int = 2000, seed: int = 0) -> dict:
     """The ``ripdetect eval`` metrics plus ``intervals`` (bootstrap 95%) for the main ones."""
     from ripdetect.training.metrics import classification_metrics
 
@@ -57,14 +59,15 @@ def metrics_with_intervals(labels, probs, threshold: float, groups=None, n_boot:
     return metrics
 
 
-def grouped_report(labels, probs, threshold: float, by, groups=None, n_boot: int = 2000, seed: int = 0) -> dict:
+def grouped_report(labels, probs, threshold, by, groups=None, n_boot: int = 2000, seed: int = 0) -> dict:
     """``{"overall": metrics, "by": {value: metrics}}`` where images are split by ``by`` (e.g. viewpoints);
-    ``groups`` (sites) drive the cluster bootstrap."""
+    ``groups`` (sites) drive the cluster bootstrap; ``threshold`` is one value or one per image."""
     labels, probs, by = np.asarray(labels, dtype=int), np.asarray(probs, dtype=float), np.asarray(by, dtype=object)
+    threshold = np.broadcast_to(np.asarray(threshold, dtype=float), probs.shape)
     groups = np.asarray(groups, dtype=object) if groups is not None else None
     report = {"overall": metrics_with_intervals(labels, probs, threshold, groups, n_boot, seed), "by": {}}
     for value in sorted({str(v) for v in by}):
         inside = np.asarray([str(v) == value for v in by])
-        report["by"][value] = metrics_with_intervals(labels[inside], probs[inside], threshold,
+        report["by"][value] = metrics_with_intervals(labels[inside], probs[inside], threshold[inside],
                                                      groups[inside] if groups is not None else None, n_boot, seed)
     return report
