@@ -7,22 +7,9 @@ import argparse
 import dataclasses
 import json
 import sys
-import types
-import typing
 from typing import Any
 
-from ripdetect.config import allowed_values, describe_range
-
-
-def _scalar_type(annotation: Any):
-    """``int``, ``float``, ``str`` or ``bool`` from a (possibly ``X | None``) annotation string or type."""
-    if isinstance(annotation, str):
-        annotation = annotation.replace(" | None", "").strip()
-        return {"int": int, "float": float, "str": str, "bool": bool}.get(annotation)
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _scalar_type(args[0]) if len(args) == 1 else None
-    return annotation if annotation in (int, float, str, bool) else None
+from ripdetect.config import allowed_values, describe_range, scalar_type
 
 
 def field_help(field: dataclasses.Field, default: Any) -> str:
@@ -43,7 +30,7 @@ def add_config_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, 
     rename = rename or {}
     names = []
     for field in dataclasses.fields(config_cls):
-        kind = _scalar_type(field.type)
+        kind = scalar_type(field)
         if kind is None or (only is not None and field.name not in only):
             continue
         name = rename.get(field.name, field.name)
