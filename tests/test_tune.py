@@ -140,13 +140,11 @@ def test_storage_and_study_name_errors_come_before_any_work(tune_data, tmp_path)
         studies.open_storage("postgresql://me:secret@localhost:1/db")
     plan = _plan(tmp_path / "a", tune_data, LR_SPACE, trials=1)
     storage = studies.open_storage(f"sqlite:///{tmp_path / 'shared.db'}")
-    studies.open_study(storage, plan.tune_config, plan.signature(), optuna.samplers.RandomSampler(),
-                       optuna.pruners.NopPruner())
+    studies.open_study(storage, plan.tune_config, plan.signature(), plan.space, plan.max_steps)
     other = _plan(tmp_path / "b", tune_data, {"lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, trials=1)
     with pytest.raises(ConfigError, match=r"study 'ripdetect' exists with another space \(search space: lr\); use "
                                           "the same settings to continue it, or another --study"):
-        studies.open_study(storage, other.tune_config, other.signature(), optuna.samplers.RandomSampler(),
-                           optuna.pruners.NopPruner())
+        studies.open_study(storage, other.tune_config, other.signature(), other.space, other.max_steps)
     optuna.create_study(storage=storage, study_name="someone-else")
     with pytest.raises(ConfigError, match="exists in this storage but was not made by ripdetect tune"):
         studies.check_signature(storage, "someone-else", plan.signature())
@@ -359,6 +357,8 @@ def test_a_killed_study_resumes_and_finishes(tune_data, tmp_path):
     assert rows[1]["fail_reason"] == "its process stopped before the trial finished (killed?)"
     retry = [row for row in rows if row["retry_of"] == "1"]
     assert len(retry) == 1 and retry[0]["state"] == "complete" and retry[0]["lr"] == rows[1]["lr"]
+    proposed = [row["lr"] for row in rows if not row["retry_of"]]
+    assert len(set(proposed)) == len(proposed)  # the resumed sampler does not propose the first trials again
     summary = json.loads(resumed.stdout)
     assert summary["trials"]["finished"] == 3 and summary["trials"]["running"] == 0
     assert summary["trials"]["complete"] == 3

@@ -37,9 +37,7 @@ def tune(plan: StudyPlan, progress: ProgressFn | None = None,
     ``trial_end`` events (``finished``, ``trials``, ``best``) and, with one job, every training event."""
     claim_out_dir(plan)
     storage = studies.open_storage(plan.storage_url)
-    study = studies.open_study(storage, plan.tune_config, plan.signature(),
-                               studies.make_sampler(plan.tune_config, plan.space),
-                               studies.make_pruner(plan.tune_config, plan.max_steps))
+    study = studies.open_study(storage, plan.tune_config, plan.signature(), plan.space, plan.max_steps)
     trials_dir = plan.out_dir / "trials"
     if not study.trials and trials_dir.is_dir() and any(trials_dir.iterdir()):
         raise ConfigError("holds trial folders of an earlier study; use another --out", plan.out_dir)
@@ -145,9 +143,8 @@ def work_on_study(plan: StudyPlan, stop, threads: int) -> None:
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        study = optuna.load_study(study_name=plan.tune_config.study, storage=studies.open_storage(plan.storage_url),
-                                  sampler=studies.make_sampler(plan.tune_config, plan.space),
-                                  pruner=studies.make_pruner(plan.tune_config, plan.max_steps))
+        study = studies.open_study(studies.open_storage(plan.storage_url), plan.tune_config, plan.signature(),
+                                   plan.space, plan.max_steps)
         optimise(plan, study, None, stop.is_set)
     except RipdetectError as exc:
         print(f"ripdetect: error: {exc}", file=sys.stderr)

@@ -52,13 +52,28 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         raise ConfigError(f"cannot open the study storage {redact(url)}: {reason}") from None
 
 
-def make_sampler(tune_config: TuneConfig, space: SearchSpace) -> optuna.samplers.BaseSampler:
-    seed, name = tune_config.seed, tune_config.chosen_sampler
+def sampler_seed(tune_config: TuneConfig, trials_so_far: int = 0) -> int:
+    """``--sampler-seed`` for a new study run by one process on its own storage, so it is reproducible. A
+    resumed study mixes in how many trials it holds, and where several workers may share the study (``--jobs``
+    above 1, or a ``--storage`` URL) each mixes in its machine and process: the same seed again would propose
+    the trials already run."""
+    if tune_config.jobs == 1 and tune_config.storage is None and trials_so_far == 0:
+        return tune_config.seed
+    import hashlib
+
+    worker = f"{tune_config.seed}:{trials_so_far}"
+    if tune_config.jobs > 1 or tune_config.storage is not None:
+        worker += f":{socket.gethostname()}:{os.getpid()}"
+    return int.from_bytes(hashlib.sha256(worker.encode()).digest()[:4], "little")
+
+
+def make_sampler(tune_config: TuneConfig, space: SearchSpace, trials_so_far: int = 0) -> optuna.samplers.BaseSampler:
+    seed, name = sampler_seed(tune_config, trials_so_far), tune_config.chosen_sampler
     samplers = optuna.samplers
     if name == "grid":
         return samplers.GridSampler(space.grid(), seed=seed)
     if name == "tpe":
-        return samplers.TPESampler(seed=seed, constant_liar=tune_config.jobs > 1)
+        return samplers.TPESampler(seed=seed, constant_liar=tune_config.jobs > 1 or tune_config.storage is not None)
     if name == "cmaes":
         return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     factories = {"random": samplers.RandomSampler, "gp": samplers.GPSampler, "qmc": samplers.QMCSampler,
@@ -79,11 +94,17 @@ def make_pruner(tune_config: TuneConfig, max_steps: int) -> optuna.pruners.BaseP
 
 
 def open_study(storage: optuna.storages.BaseStorage, tune_config: TuneConfig, signature: dict[str, Any],
-               sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner) -> optuna.Study:
-    """Create the study, or load it when it exists with the same signature; a one-line ConfigError otherwise."""
+               space: SearchSpace, max_steps: int) -> optuna.Study:
+    """Create the study, or load it when it exists with the same signature (a one-line ConfigError otherwise),
+    with its sampler and pruner."""
     check_signature(storage, tune_config.study, signature)
-    study = optuna.create_study(storage=storage, study_name=tune_config.study, sampler=sampler, pruner=pruner,
-                                directions=tune_config.directions, load_if_exists=True)
+    try:
+        trials_so_far = len(storage.get_all_trials(storage.get_study_id_from_name(tune_config.study), deepcopy=False))
+    except KeyError:
+        trials_so_far = 0
+    study = optuna.create_study(storage=storage, study_name=tune_config.study, directions=tune_config.directions,
+                                sampler=make_sampler(tune_config, space, trials_so_far),
+                                pruner=make_pruner(tune_config, max_steps), load_if_exists=True)
     if SIGNATURE_ATTR not in study.user_attrs:
         study.set_user_attr(SIGNATURE_ATTR, signature)
     return study
