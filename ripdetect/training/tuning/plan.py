@@ -71,6 +71,8 @@ def make_plan(out_dir: str | Path, tune_config: TuneConfig, base_config: TrainCo
     objective where it can, and ``data``/``size`` fidelity become the progressive epochs of every trial."""
     if (real is None) != (folds is None):
         raise ConfigError("--real and --folds go together (grouped cross-validation over the real images)")
+    if folds is not None and folds < 2:
+        raise ConfigError(f"--folds {folds}: a cross-validation needs at least 2 folds")
     if folds is None and not val:
         raise DataError("a study needs validation images: --val-data, a val_fraction above 0 in --config, or --real "
                         "with --folds")

@@ -33,13 +33,14 @@ METRIC_KEYS = ("roc_auc", "f2", "f1", "balanced_accuracy", "brier", "accuracy", 
 
 class EpochReporter:
     """The progress callback of a trial's training: reports the first objective's metric after every epoch (step
-    = epochs trained so far, across folds) and raises ``TrialPruned`` when the pruner says so."""
+    = epochs trained so far, across folds) and raises ``TrialPruned`` when the pruner says so, before the last
+    epoch (Optuna's successive halving also judges the last rung, which would throw a finished trial away)."""
 
     def __init__(self, trial: optuna.Trial, plan: StudyPlan, progress: ProgressFn | None):
         self.trial, self.progress = trial, progress
         self.metric = plan.tune_config.objectives[0]
         self.reports = len(plan.tune_config.objectives) == 1  # Optuna prunes single-objective studies only
-        self.epochs, self.fold = plan.base_config.epochs, 0
+        self.epochs, self.fold, self.max_steps = plan.base_config.epochs, 0, plan.max_steps
         self.epochs_trained = 0
         self.intermediate: dict[int, float] = {}
 
@@ -57,7 +58,7 @@ class EpochReporter:
         step = self.fold * self.epochs + info["epoch"]
         self.intermediate[step] = float(value)
         self.trial.report(float(value), step)
-        if self.trial.should_prune():
+        if step < self.max_steps and self.trial.should_prune():  # a trial that trained to the end is complete
             raise optuna.TrialPruned(f"pruned after {step} epoch(s) at {self.metric} {value:.4f}")
 
 
