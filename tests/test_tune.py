@@ -140,7 +140,11 @@ def test_storage_and_study_name_errors_come_before_any_work(tune_data, tmp_path)
         studies.open_storage("postgresql://me:secret@localhost:1/db")
     plan = _plan(tmp_path / "a", tune_data, LR_SPACE, trials=1)
     storage = studies.open_storage(f"sqlite:///{tmp_path / 'shared.db'}")
-    studies.open_study(storage, plan.tune_config, plan.signature(), plan.space, plan.max_steps)
+    study = studies.open_study(storage, plan.tune_config, plan.signature(), plan.space, plan.max_steps)
+    from ripdetect.training.tuning.report import write_outputs
+
+    empty = write_outputs(plan, study)  # a study stopped before its first trial still reports
+    assert empty["best"] is None and empty["trials"]["finished"] == 0 and len(empty["plots"]) == 3
     other = _plan(tmp_path / "b", tune_data, {"lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, trials=1)
     with pytest.raises(ConfigError, match=r"study 'ripdetect' exists with another space \(search space: lr\); use "
                                           "the same settings to continue it, or another --study"):
@@ -239,6 +243,8 @@ def test_the_grid_sampler_visits_every_grid_point(tune_data, tmp_path):
     visited = {(float(row["lr"]), float(row["model.dropout"])) for row in rows}
     assert visited == {(0.001, 0.0), (0.001, 0.4), (0.01, 0.0), (0.01, 0.4)} and len(rows) == 4
     assert summary["trials"]["complete"] == 4
+    tune(_plan(tmp_path / "grid", tune_data, space, epochs=1, trials=10, sampler="grid", pruner="none"))
+    assert len(_rows(tmp_path / "grid")) == 4  # a finished grid is not walked again
 
 
 def test_a_crashing_trial_is_recorded_as_failed_and_the_study_goes_on(tune_data, tmp_path, monkeypatch):

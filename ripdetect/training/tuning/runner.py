@@ -61,14 +61,13 @@ def claim_out_dir(plan: StudyPlan) -> None:
     import json
 
     out_dir, marker = plan.out_dir, plan.out_dir / MARKER_NAME
-    mine = {"study": plan.tune_config.study, "storage": studies.redact(plan.storage_url)}
+    mine = {"study": plan.tune_config.study}
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError("--out is a file, not a folder", out_dir)
     if marker.is_file():
         saved = json.loads(marker.read_text())
-        if saved != mine:
-            raise ConfigError(f"holds the outputs of study '{saved.get('study')}' ({saved.get('storage')}); use "
-                              "another --out", out_dir)
+        if saved.get("study") != mine["study"]:
+            raise ConfigError(f"holds the outputs of study '{saved.get('study')}'; use another --out", out_dir)
         return
     foreign = [name for name in OUTPUT_NAMES if (out_dir / name).exists()]
     if foreign:
@@ -84,6 +83,9 @@ def optimise(plan: StudyPlan, study: optuna.Study, progress: ProgressFn | None,
     wanted = plan.tune_config.trials
     if studies.finished_trials(study) >= wanted:
         log.info("study '%s' already holds %d finished trials", study.study_name, wanted)
+        return
+    if isinstance(study.sampler, optuna.samplers.GridSampler) and study.sampler.is_exhausted(study):
+        log.info("study '%s' has visited its whole grid", study.study_name)
         return
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
