@@ -47,6 +47,15 @@ def add_config_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, 
     return names
 
 
+def add_data_flags(parser: argparse.ArgumentParser, data_help: str, real_help: str, folds_help: str) -> None:
+    """``--data``, ``--val-data``, ``--real`` and ``--folds``: the training data, as train and tune take it."""
+    parser.add_argument("--data", nargs="+", default=None, help=data_help)
+    parser.add_argument("--val-data", nargs="+", default=None,
+                        help="a separate validation set (default: a stratified split of --data)")
+    parser.add_argument("--real", nargs="+", default=None, help=real_help)
+    parser.add_argument("--folds", type=int, default=None, help=folds_help)
+
+
 def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     """The flags among ``names`` that the user actually set."""
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}

@@ -8,23 +8,18 @@ import json
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import add_config_flags, given, print_json
+from ripdetect.cli.flags import add_config_flags, add_data_flags, given, print_json
 from ripdetect.config import AugmentConfig, ModelConfig, TrainConfig, load_json_config
 
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("train", help="train a rip classifier")
-    parser.add_argument("--data", nargs="+", default=None,
-                        help="dataset folder(s) or CSV manifest(s); several are concatenated (default: the run's own "
-                             "sources when resuming)")
-    parser.add_argument("--val-data", nargs="+", default=None,
-                        help="a separate validation set (default: a stratified split of --data)")
-    parser.add_argument("--real", nargs="+", default=None,
-                        help="real images (a manifest with group and viewpoint columns) for grouped cross-validation "
-                             "with --folds (default: none)")
-    parser.add_argument("--folds", type=int, default=None,
-                        help="grouped k-fold cross-validation over --real by site; then a final model on all the data "
-                             "with the cross-validated temperature and threshold (default: a single run)")
+    add_data_flags(parser, data_help="dataset folder(s) or CSV manifest(s); several are concatenated (default: the "
+                                     "run's own sources when resuming)",
+                   real_help="real images (a manifest with group and viewpoint columns) for grouped cross-validation "
+                             "with --folds (default: none)",
+                   folds_help="grouped k-fold cross-validation over --real by site; then a final model on all the "
+                              "data with the cross-validated temperature and threshold (default: a single run)")
     parser.add_argument("--no-final", action="store_true", help="with --folds: only the cross-validation")
     parser.add_argument("--out", required=True, help="run folder for checkpoints, logs and plots")
     parser.add_argument("--config", default=None, help="a JSON recipe, e.g. train/configs/default.json (default: none)")

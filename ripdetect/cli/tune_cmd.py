@@ -13,7 +13,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from ripdetect.cli.flags import add_config_flags, given, print_json
+from ripdetect.cli.flags import add_config_flags, add_data_flags, given, print_json
 from ripdetect.config import TuneConfig
 
 RENAMED = {"timeout_s": "timeout", "seed": "sampler_seed"}
@@ -27,15 +27,11 @@ def default_space_path() -> Path:
 def add_parser(sub) -> None:
     parser = sub.add_parser("tune", help="search hyperparameters (Optuna): pruned trials, a resumable shared study, "
                                          "the best config and charts")
-    parser.add_argument("--data", nargs="+", default=None,
-                        help="training folder(s) or CSV manifest(s); with --real, the images trained beside the real "
-                             "ones (e.g. synthetic scenes)")
-    parser.add_argument("--val-data", nargs="+", default=None,
-                        help="a separate validation set (default: a stratified split of --data)")
-    parser.add_argument("--real", nargs="+", default=None,
-                        help="real images (a manifest with group and viewpoint columns): the objective is then their "
-                             "grouped cross-validation with --folds (default: the validation split)")
-    parser.add_argument("--folds", type=int, default=None, help="folds of the grouped cross-validation over --real")
+    add_data_flags(parser, data_help="training folder(s) or CSV manifest(s); with --real, the images trained beside "
+                                     "the real ones (e.g. synthetic scenes)",
+                   real_help="real images (a manifest with group and viewpoint columns): the objective is then their "
+                             "grouped cross-validation with --folds (default: the validation split)",
+                   folds_help="folds of the grouped cross-validation over --real")
     parser.add_argument("--space", default=None,
                         help="search space, JSON or YAML (default: the shipped space for fine-tuning "
                              "EfficientNet-Lite0, ripdetect/training/tuning/spaces/default.json)")
