@@ -6,7 +6,7 @@ the bad ones early and spends the epochs saved on more trials. Reported per meth
 seeds: the best validation ROC-AUC reached, the trials run, and the share of the epochs that full training of
 those trials would have needed which pruning saved.
 
-    python bench/tune_bench.py [--budget 45] [--epochs 9] [--seeds 3] [--images 240]
+    python bench/tune_bench.py [--budget 72] [--epochs 6] [--seeds 3] [--images 144]
 """
 
 import argparse
@@ -51,10 +51,10 @@ def run(method: str, seed: int, args, train, val, root: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--budget", type=int, default=45, help="epochs trained in total by each search")
-    parser.add_argument("--epochs", type=int, default=9, help="epochs of a full trial")
+    parser.add_argument("--budget", type=int, default=72, help="epochs trained in total by each search")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs of a full trial")
     parser.add_argument("--seeds", type=int, default=3, help="sampler seeds per method")
-    parser.add_argument("--images", type=int, default=240, help="synthetic scenes (a third for validation)")
+    parser.add_argument("--images", type=int, default=144, help="synthetic scenes (a third for validation)")
     parser.add_argument("--out", default=None, help="keep the studies here (default: a temporary folder)")
     args = parser.parse_args()
     root = Path(args.out or tempfile.mkdtemp(prefix="ripdetect-tune-bench-"))

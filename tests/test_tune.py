@@ -58,7 +58,8 @@ def _rows(out: Path) -> list[dict]:
      "unknown field 'model.colour'; ModelConfig fields that can be searched: model.arch"),
     ({"learning_rate": {"type": "float", "low": 0.1, "high": 0.2}}, "unknown field 'learning_rate'"),
     ({"optimiser.lr": {"type": "float", "low": 0.1, "high": 0.2}}, "nested fields are model.* and augment.*"),
-    ({"lr": {"type": "float", "low": 1e-4, "high": 2.0}}, "'lr' range [0.0001, 2] is outside the field's range [1e-07, 1]"),
+    ({"lr": {"type": "float", "low": 1e-4, "high": 2.0}},
+     "'lr' range [0.0001, 2] is outside the field's range [1e-07, 1]"),
     ({"lr": {"type": "float", "low": 0.01, "high": 0.001}}, "'lr' needs low < high"),
     ({"weight_decay": {"type": "float", "low": 0.0, "high": 0.1, "log": True}},
      "'weight_decay' on a log scale needs low > 0"),
@@ -72,7 +73,8 @@ def _rows(out: Path) -> list[dict]:
     ({"model.water_head": {"type": "categorical", "choices": [True, "yes"]}}, "choice 'yes' is not a bool"),
     ({"seed": {"type": "int", "low": 0, "high": 9}}, "field 'seed' is not searched"),
     ({"lr": {"type": "uniform", "low": 0.1, "high": 0.2}}, "'lr' needs a mapping with type float, int or categorical"),
-    ({"lr": {"type": "float", "low": 1e-3, "high": 1e-2}, "model": {"dropout": 0.2}}, "'model.dropout' needs a mapping"),
+    ({"lr": {"type": "float", "low": 1e-3, "high": 1e-2}, "model": {"dropout": 0.2}},
+     "'model.dropout' needs a mapping"),
     ({}, "a search space is a non-empty mapping"),
 ])
 def test_space_errors_name_the_field_and_the_reason(space, message):
