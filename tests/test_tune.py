@@ -169,7 +169,26 @@ def test_cli_bad_input_is_one_line_before_any_work(tune_data, tmp_path, args, me
     message = message.replace("SPACE_UNKNOWN", str(tmp_path / "bad.json"))
     result = run_cli("tune", "--data", tune_data, "--out", tmp_path / "study", *args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "study" / "trials").exists()
+    assert "Traceback" not in result.stderr and not (tmp_path / "study").exists()
+
+
+def test_a_refused_run_leaves_out_free_and_a_damaged_marker_is_one_line(tune_data, tmp_path):
+    from ripdetect.training.tuning import study as studies
+
+    storage_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = _plan(tmp_path / "a", tune_data, LR_SPACE, trials=1, storage=storage_url)
+    studies.open_study(studies.open_storage(storage_url), first.tune_config, first.signature(), first.space,
+                       first.max_steps)
+    other = _plan(tmp_path / "b", tune_data, {"lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, trials=1,
+                  storage=storage_url)
+    with pytest.raises(ConfigError, match="exists with another space"):
+        tune(other)
+    assert not (tmp_path / "b" / "study.json").exists()  # the refused run did not claim --out
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "study.json").write_text("[1, 2")
+    with pytest.raises(ConfigError, match="study.json is damaged") as error:
+        tune(_plan(tmp_path / "c", tune_data, LR_SPACE, trials=1))
+    assert str(error.value).startswith(str(tmp_path / "c")) and "\n" not in str(error.value)
 
 
 # --- studies on the tiny CNN -----------------------------------------------------------------------------------------

@@ -35,12 +35,15 @@ def tune(plan: StudyPlan, progress: ProgressFn | None = None,
          should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Run or resume the study of ``plan``; returns the summary (also in ``summary.json``). ``progress`` gets
     ``trial_end`` events (``finished``, ``trials``, ``best``) and, with one job, every training event."""
-    claim_out_dir(plan)
+    check_out_dir(plan)
+    if plan.tune_config.storage is None:
+        plan.out_dir.mkdir(parents=True, exist_ok=True)  # the default storage lives there
     storage = studies.open_storage(plan.storage_url)
     study = studies.open_study(storage, plan.tune_config, plan.signature(), plan.space, plan.max_steps)
     trials_dir = plan.out_dir / "trials"
     if not study.trials and trials_dir.is_dir() and any(trials_dir.iterdir()):
         raise ConfigError("holds trial folders of an earlier study; use another --out", plan.out_dir)
+    write_json(plan.out_dir / MARKER_NAME, {"study": plan.tune_config.study})
     studies.recover_stopped_trials(study)
     if progress:
         progress("trial_end", {"finished": studies.finished_trials(study), "trials": plan.tune_config.trials,
@@ -56,24 +59,27 @@ def tune(plan: StudyPlan, progress: ProgressFn | None = None,
     return summary
 
 
-def claim_out_dir(plan: StudyPlan) -> None:
-    """``--out`` belongs to one study: refuse a file, or a folder holding another study's outputs."""
+def check_out_dir(plan: StudyPlan) -> None:
+    """``--out`` belongs to one study: refuse a file, or a folder holding another study's outputs. Only reads:
+    ``tune`` writes the marker once the study has opened, so a refused run leaves no claim behind."""
     import json
 
     out_dir, marker = plan.out_dir, plan.out_dir / MARKER_NAME
-    mine = {"study": plan.tune_config.study}
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError("--out is a file, not a folder", out_dir)
     if marker.is_file():
-        saved = json.loads(marker.read_text())
-        if saved.get("study") != mine["study"]:
-            raise ConfigError(f"holds the outputs of study '{saved.get('study')}'; use another --out", out_dir)
+        try:
+            saved = json.loads(marker.read_text()).get("study")
+        except (ValueError, AttributeError):
+            raise ConfigError(f"{MARKER_NAME} is damaged (not a JSON object naming the study); use another --out",
+                              out_dir) from None
+        if saved != plan.tune_config.study:
+            raise ConfigError(f"holds the outputs of study '{saved}'; use another --out", out_dir)
         return
     foreign = [name for name in OUTPUT_NAMES if (out_dir / name).exists()]
     if foreign:
         raise ConfigError(f"holds {foreign[0]} but no {MARKER_NAME}: not the outputs of a ripdetect study; use "
                           "another --out", out_dir)
-    write_json(marker, mine)
 
 
 def optimise(plan: StudyPlan, study: optuna.Study, progress: ProgressFn | None,
