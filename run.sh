@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-up and run. Creates ./.venv (or $RIPDETECT_VENV) on first use, installs ripdetect and
-# its dependencies from the package registries, then:
+# its dependencies from the package registries (again only when pyproject.toml changed: the install is
+# editable, so code changes need none), then:
 #   bash run.sh app [app flags]     start the web app on the embedded default model (http://127.0.0.1:7860)
 #   bash run.sh test [pytest args]  install test extras and Debian's chromium, then run the test suite
 set -euo pipefail
@@ -13,8 +14,16 @@ install() {
     if [ ! -x "$venv/bin/python" ]; then
         python3 -m venv "$venv"
     fi
+    # a stamp per install target, holding the hash of the pyproject.toml it was installed from
+    local stamp="$venv/.ripdetect-installed-${1//[^a-z]/_}"
+    local wanted
+    wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+        return
+    fi
     "$venv/bin/python" -m pip install --quiet --upgrade pip
     "$venv/bin/python" -m pip install --quiet --editable "$1"
+    echo "$wanted" > "$stamp"
 }
 
 install_chromium() {

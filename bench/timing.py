@@ -1,4 +1,4 @@
-"""Shared timing helper for the benchmarks: interleaved repeats, median seconds per call."""
+"""Shared helpers for the benchmarks: interleaved repeats (median seconds per call), and a run in a fresh process."""
 
 from __future__ import annotations
 
@@ -19,3 +19,17 @@ def interleaved_medians(functions: dict[str, Callable[[], object]], repeats: int
             function()
             samples[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def in_fresh_process(target: Callable, *args):
+    """What ``target(*args, queue)`` puts on its queue, run in a fresh (spawned) process: for peak-memory figures
+    that nothing else in this process has inflated."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result

@@ -9,12 +9,12 @@ throughput of the same file (goal: at least 0.7), and peak memory (max RSS of a 
 
 import argparse
 import json
-import multiprocessing
 import resource
 import tempfile
 import time
 from pathlib import Path
 
+from timing import in_fresh_process
 
 
 def make_clip(path: Path, minutes: float, fps: float, base_frames: int = 12) -> Path:
@@ -60,13 +60,7 @@ def _run(kind: str, clip: str, queue) -> None:
 
 
 def measure(kind: str, clip: Path) -> dict:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_run, args=(kind, str(clip), queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    return in_fresh_process(_run, kind, str(clip))
 
 
 def main() -> None:

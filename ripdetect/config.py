@@ -24,6 +24,13 @@ T = TypeVar("T")
 CLASS_NAMES = ("no_rip", "rip")
 CAM_METHODS = ("gradcam", "gradcam_fast", "gradcampp", "layercam")
 CAM_THRESHOLD_MODES = ("fraction", "percentile", "otsu")
+THRESHOLD_DECIMALS = 2  # decision thresholds are used, shown and echoed at this precision, everywhere
+
+
+def decision_threshold(value: float) -> float:
+    """A decision threshold as it is used: rounded to ``THRESHOLD_DECIMALS``, so the value shown (app, banners,
+    JSON) is exactly the value applied."""
+    return round(float(value), THRESHOLD_DECIMALS)
 
 
 def knob(default: Any = None, help: str = "", *, low: float | None = None, high: float | None = None,
@@ -270,7 +277,8 @@ class TuneConfig:
 class InferenceConfig:
     """Runtime knobs: set by CLI flags or app sliders, never stored as training state."""
 
-    threshold: float | None = knob(None, "decision threshold", low=0.0, high=1.0, none_means="the model's")
+    threshold: float | None = knob(None, "decision threshold (used to 2 decimals)", low=0.0, high=1.0,
+                                   none_means="the model's")
     cam_method: str = knob("gradcam", "CAM method", choices=CAM_METHODS)
     cam_layer: str | None = knob(None, "dotted layer name for the CAM", none_means="the model's feature layer")
     cam_threshold: float = knob(0.5, "region threshold (a fraction of the map's max, or a percentile)",
@@ -278,6 +286,7 @@ class InferenceConfig:
     cam_threshold_mode: str = knob("fraction", "how the map becomes a region", choices=CAM_THRESHOLD_MODES)
     min_region_fraction: float = knob(0.002, "smallest region blob, as a share of the image", low=0.0, high=1.0)
     region_when_negative: bool = knob(False, "also report regions for no-rip images")
+    map_when_negative: bool = knob(False, "also draw the heat map on no-rip overlays")
     show_water: bool = knob(False, "outline the estimated sea in overlays (models with a water head)")
     batch_size: int = knob(8, "images or frames per model call", low=1, high=1024)
     max_pixels: int = knob(120_000_000, "refuse images above this many pixels before decoding", low=1,
@@ -287,6 +296,8 @@ class InferenceConfig:
 
     def __post_init__(self) -> None:
         validate_fields(self)
+        if self.threshold is not None:
+            object.__setattr__(self, "threshold", decision_threshold(self.threshold))
         if self.cam_threshold_mode != "percentile":
             _check(self.cam_threshold <= 1.0, "cam_threshold", self.cam_threshold, "a number in [0, 1]")
 
@@ -301,8 +312,8 @@ class VideoConfig:
     stride: int | None = knob(None, "analyse every Nth frame instead of --sample-fps", low=1, high=100_000,
                               none_means="use --sample-fps")
     window_s: float = knob(10.0, "aggregation window in seconds", low=0.0, high=86_400.0, low_exclusive=True)
-    on_threshold: float | None = knob(None, "window mean that starts an event", low=0.0, high=1.0,
-                                      none_means="the model's threshold")
+    on_threshold: float | None = knob(None, "window mean that starts an event (used to 2 decimals)", low=0.0,
+                                      high=1.0, none_means="the model's threshold")
     off_threshold: float | None = knob(None, "window mean that ends an event", low=0.0, high=1.0,
                                        none_means="0.8 x the on threshold")
     min_event_s: float = knob(2.0, "seconds above the on threshold before an event is confirmed", low=0.0,
@@ -316,14 +327,18 @@ class VideoConfig:
 
     def __post_init__(self) -> None:
         validate_fields(self)
+        for name in ("on_threshold", "off_threshold"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, decision_threshold(getattr(self, name)))
         if self.on_threshold is not None and self.off_threshold is not None:
             _check(self.off_threshold <= self.on_threshold, "off_threshold", self.off_threshold,
                    f"at most on_threshold ({self.on_threshold})")
 
     def thresholds(self, model_threshold: float) -> tuple[float, float]:
-        """The (on, off) thresholds of the hysteresis, with the defaults filled in from the model's threshold."""
-        on = model_threshold if self.on_threshold is None else self.on_threshold
-        off = on * self.OFF_THRESHOLD_RATIO if self.off_threshold is None else self.off_threshold
+        """The (on, off) thresholds of the hysteresis, with the defaults filled in from the model's threshold
+        (both used to 2 decimals)."""
+        on = decision_threshold(model_threshold if self.on_threshold is None else self.on_threshold)
+        off = decision_threshold(on * self.OFF_THRESHOLD_RATIO if self.off_threshold is None else self.off_threshold)
         if off > on:
             raise ConfigError(f"off threshold {off:g} must not exceed the on threshold {on:g}")
         return on, off
@@ -359,6 +374,10 @@ class AppLimits:
     max_upload_mb: float = knob(200.0, "largest upload in MB", low=1.0, high=100_000.0)
     max_batch: int = knob(50, "most images in one batch request", low=1, high=10_000)
     concurrency: int = knob(2, "requests processed at once", low=1, high=64)
+    preview_s: float = knob(60.0, "seconds of a clip the browser cannot play that are transcoded for its preview",
+                            low=1.0, high=3600.0)
+    result_ttl_s: float = knob(600.0, "seconds a request's result files are kept after the response", low=1.0,
+                               high=86_400.0)
 
     def __post_init__(self) -> None:
         validate_fields(self)

@@ -19,6 +19,10 @@ from typing import Any
 
 from ripdetect.errors import RipdetectError
 
+TEMPORARY_TAG = ".ripdetect-tmp"  # in the name of every temporary file ripdetect writes
+STAGING_TAG = ".ripdetect-partial"  # in the name of every staging folder (video results before they are published)
+OWN_TEMPORARY_TAGS = (TEMPORARY_TAG, STAGING_TAG)
+
 
 class OutputExistsError(RipdetectError, FileExistsError):
     """An output file exists that this run did not create; ``--overwrite`` allows replacing it."""
@@ -26,7 +30,7 @@ class OutputExistsError(RipdetectError, FileExistsError):
 
 def temporary_sibling(path: Path) -> Path:
     """A new, unique, hidden name beside ``path`` with the same suffix (so encoders pick the right format)."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".ripdetect-tmp{path.suffix}", dir=path.parent)
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{TEMPORARY_TAG}{path.suffix}", dir=path.parent)
     os.close(handle)
     return Path(name)
 

@@ -53,6 +53,46 @@ def write_clip(path: Path, seconds: float = 3.0, fps: float = 10.0, size=(96, 64
     return path
 
 
+def ffmpeg_clip(path: Path, seconds: float, fps: float = 10.0, size: str = "96x64", *output_args: str) -> Path:
+    """A test-pattern clip made by the ffmpeg that imageio-ffmpeg ships; ``output_args`` pick codec and container
+    (default: H.264 in the container of the suffix), e.g. ``"-f", "h264"`` for a raw elementary stream."""
+    import imageio_ffmpeg
+
+    codec = [] if "-c:v" in output_args else ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc=size={size}:rate={fps:g}", "-t", f"{seconds:g}", *codec, *output_args, str(path)],
+                   check=True, capture_output=True)
+    return path
+
+
+def _drop_root() -> None:
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def call_without_root(function, *args):
+    """``function(*args)`` where file permissions apply: as root (who may read any file), in a forked child that
+    has become ``nobody`` first; its exception, if any, is raised here."""
+    import multiprocessing
+
+    if os.geteuid() != 0:
+        return function(*args)
+    with multiprocessing.get_context("fork").Pool(1, initializer=_drop_root) as pool:
+        return pool.apply(function, args)
+
+
+@pytest.fixture
+def open_folder():
+    """A fresh folder anyone may enter (pytest's own folders are private to their owner), removed afterwards."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ripdetect-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_cli(*args: str, timeout: float = 600, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
     """``python -m ripdetect ARGS`` in a subprocess, as a user runs it."""
     result = subprocess.run([sys.executable, "-m", "ripdetect", *map(str, args)], capture_output=True, text=True,
@@ -60,6 +100,21 @@ def run_cli(*args: str, timeout: float = 600, check: bool = False, **kwargs) -> 
     if check:
         assert result.returncode == 0, result.stderr
     return result
+
+
+@pytest.fixture
+def cli(capsys):
+    """``ripdetect ARGS`` run in this process, without an interpreter's start-up: a ``CompletedProcess`` with the
+    exit code and what was printed (log lines go to pytest's log capture, not to ``stderr``)."""
+    from ripdetect.cli import main
+
+    def run(*args) -> subprocess.CompletedProcess:
+        argv = [str(a) for a in args]
+        code = main(argv)
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(argv, code, printed.out, printed.err)
+
+    return run
 
 
 def tiny_model_config(**changes):

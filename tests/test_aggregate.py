@@ -3,7 +3,7 @@ import pytest
 
 from ripdetect.config import VideoConfig
 from ripdetect.errors import ConfigError
-from ripdetect.video.aggregate import Event, FrameAggregator, mean_event_cam, merge_events
+from ripdetect.video.aggregate import Event, FrameAggregator, mean_event_cam
 
 DEFAULTS = dict(window_s=2.0, on_threshold=0.5, off_threshold=0.4, min_event_s=2.0)
 
@@ -85,13 +85,6 @@ def test_window_mean_and_event_cam():
     assert mean_event_cam([Event(0, 1, 0.9, 0.9, 2)]) is None
 
 
-def test_merge_events():
-    events = [Event(0, 2, 0.9, 0.8, 4), Event(2.5, 4, 0.7, 0.6, 3), Event(10, 11, 0.6, 0.6, 2)]
-    merged = merge_events(events, gap_s=1.0)
-    assert [(e.start_s, e.end_s, e.n_frames) for e in merged] == [(0, 4, 7), (10, 11, 2)]
-    assert merged[0].peak_prob == 0.9 and merged[0].mean_prob == pytest.approx((0.8 * 4 + 0.6 * 3) / 7)
-
-
 def test_invalid_thresholds():
     with pytest.raises(ConfigError, match="must not exceed"):
         FrameAggregator(window_s=1, on_threshold=0.3, off_threshold=0.6, min_event_s=0)
@@ -114,3 +107,44 @@ def test_events_crossing_clip_segments_mark_both():
     segments = clip_segments(rows, [Event(50, 70, 0.9, 0.9, 5)], 60, 130)
     assert [s["rip_detected"] for s in segments] == [True, True, False]
     assert [s["end_s"] for s in segments] == [60, 120, 130] and segments[1]["max_prob"] == 0.9
+
+
+def test_settled_states_hold_a_possible_rip_until_it_is_decided():
+    from ripdetect.video.aggregate import SettledStates
+
+    live = ["clear", "possible_rip", "possible_rip", "rip", "rip", "clear", "possible_rip", "clear", "possible_rip"]
+    states = SettledStates()
+    out = [pair for t, state in enumerate(live) for pair in states.push(t, state)]
+    assert [t for t, _ in out] == list(range(8))  # the last frame is still undecided
+    assert [s for _, s in out] == ["clear", "rip", "rip", "rip", "rip", "clear", "possible_rip", "clear"]
+    assert states.finish([Event(8, 8, 0.9, 0.9, 1)], float) == [(8, "rip")]
+
+
+def test_held_frames_are_bounded():
+    from ripdetect.video.aggregate import SettledStates
+
+    states = SettledStates(max_held=2)
+    out = [pair for t in range(3) for pair in states.push(t, "possible_rip")]
+    assert out == [(0, "possible_rip"), (1, "possible_rip"), (2, "possible_rip")]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_frames_and_events_tell_one_story(seed):
+    """Whatever the probabilities, a frame's settled state is ``rip`` exactly when an event covers it."""
+    from ripdetect.video.aggregate import SettledStates
+
+    rng = np.random.default_rng(seed)
+    levels = np.repeat(rng.uniform(0, 1, 12), rng.integers(1, 8, 12))  # plateaus of random length
+    probs = np.clip(levels + rng.normal(0, 0.15, len(levels)), 0, 1)
+    aggregator = FrameAggregator(window_s=1.0, on_threshold=0.6, off_threshold=0.45, min_event_s=1.5)
+    states = SettledStates()
+    settled = []
+    for i, p in enumerate(probs):
+        time_s = i * 0.5
+        settled += states.push(time_s, aggregator.update(time_s, float(p)).state)
+    events = aggregator.finish()
+    settled += states.finish(events, float)
+    assert [t for t, _ in settled] == [i * 0.5 for i in range(len(probs))]
+    for time_s, state in settled:
+        in_event = any(e.start_s <= time_s <= e.end_s for e in events)
+        assert (state == "rip") == in_event, (time_s, state, [(e.start_s, e.end_s) for e in events])

@@ -1,11 +1,16 @@
-"""The app in real headless Chromium (Debian's package), driven by Playwright. Screenshots of every tab are
-saved to ``test-artifacts/`` for a person to look at."""
+"""The app in real headless Chromium (Debian's package), driven by Playwright through every tab as a new user
+would. A screenshot of each tab after use is saved to ``test-artifacts/`` for a person to look at. Checks: the
+banner's verdict word is not covered, gallery images keep their aspect ratio, a bad file's reason is on the
+page, an upload the browser cannot play gets a preview that plays, and the annotated clip plays."""
 
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from conftest import ffmpeg_clip
 from test_app import free_port
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -14,9 +19,23 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
-
-
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+# Whether the top-left part of a displayed image or video (where the banner's verdict word is drawn) is the
+# element itself at every probe point, i.e. no label, button or other element covers it.
+BANNER_UNCOVERED = """([selector, banner_fraction]) => {
+    const el = document.querySelector(selector);
+    const box = el.getBoundingClientRect();
+    el.scrollIntoView({block: 'center'});
+    const now = el.getBoundingClientRect();
+    const scale = el.videoWidth ? Math.min(now.width / el.videoWidth, now.height / el.videoHeight)
+                                : Math.min(now.width / el.naturalWidth, now.height / el.naturalHeight);
+    const shownW = (el.videoWidth || el.naturalWidth) * scale, shownH = (el.videoHeight || el.naturalHeight) * scale;
+    const left = now.left + (now.width - shownW) / 2, top = now.top + (now.height - shownH) / 2;
+    const y = top + shownH * banner_fraction / 2;
+    const hits = [0.02, 0.1, 0.2, 0.3].map(f => document.elementFromPoint(left + shownW * f, y));
+    return hits.map(h => h === el || el.contains(h));
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -36,50 +55,125 @@ def page():
     demo.close()
 
 
-def test_image_tab_in_browser(page):
+def banner_fraction(image_height: int) -> float:
+    from ripdetect.viz.draw import banner_height
+
+    return banner_height(image_height) / (image_height + banner_height(image_height))
+
+
+def wait_until_plays(page, selector: str) -> dict:
+    return page.evaluate("""async (selector) => {
+        const v = document.querySelector(selector);
+        for (let i = 0; i < 150 && v.readyState < 2 && !v.error; i++) await new Promise(r => setTimeout(r, 100));
+        return {ready: v.readyState, error: v.error ? v.error.code : null, width: v.videoWidth,
+                height: v.videoHeight};
+    }""", selector)
+
+
+def test_image_tab(page):
     image = SAMPLES / "synthetic_rip_oblique.jpg"
     page.get_by_role("tab", name="Image").click()
     page.locator("#image-in input[type=file]").set_input_files(str(image))
-    page.wait_for_timeout(500)
     page.locator("#image-button").click()
-    label = page.locator("#image-label")
-    label.get_by_text("rip", exact=False).first.wait_for(timeout=60_000)
-    page.locator("#image-overlay img").first.wait_for(timeout=60_000)
+    overlay = page.locator("#image-overlay img").first
+    overlay.wait_for(timeout=60_000)
+    page.locator("#image-summary").get_by_text("RIP CURRENT").wait_for(timeout=60_000)
     page.wait_for_timeout(500)
-    text = label.inner_text()
-    assert "rip" in text and "%" in text
-    assert '"label": "rip"' in page.locator("#image-details").inner_text()  # the default model finds this rip
+    assert all(page.evaluate(BANNER_UNCOVERED, ["#image-overlay img", banner_fraction(448)]))
+    summary = page.locator("#image-summary").inner_text()
+    assert "RIP CURRENT" in summary and "threshold 0.35" in summary and "polygon" in summary
+    details = page.locator("#image-details").inner_text()
+    assert "synthetic_rip_oblique_details" in details and ".json" in details  # the full JSON, as a download
+    height = page.evaluate("() => document.documentElement.scrollHeight")
     page.screenshot(path=str(ARTIFACTS / "tab_image.png"), full_page=True)
+    assert height < 2200, height  # compact details: no page-long JSON
 
 
-def test_video_tab_in_browser(page):
-    clip = SAMPLES / "synthetic_clip.mp4"
+def test_video_tab(page, tmp_path):
     page.get_by_role("tab", name="Video").click()
-    page.locator("#video-in input[type=file]").set_input_files(str(clip))
-    page.wait_for_timeout(1000)
+    unplayable = ffmpeg_clip(tmp_path / "old_camera.avi", 2, 10, "320x192", "-c:v", "mpeg4")
+    page.locator("#video-in input[type=file]").set_input_files(str(unplayable))
+    page.locator("#video-upload-info").get_by_text("converted to H.264").wait_for(timeout=60_000)
+    page.locator("#video-preview video").wait_for(timeout=30_000)
+    preview = wait_until_plays(page, "#video-preview video")
+    assert preview["error"] is None and preview["ready"] >= 2 and preview["width"] == 320, preview
+
+    page.locator("#video-in button[aria-label='Clear']").first.click()
+    page.locator("#video-in input[type=file]").set_input_files(str(SAMPLES / "synthetic_clip.mp4"))
+    page.locator("#video-upload-info").get_by_text("synthetic_clip.mp4").wait_for(timeout=30_000)
     page.locator("#video-button").click()
     video = page.locator("#video-out video")
     try:
-        video.first.wait_for(timeout=120_000)
+        video.first.wait_for(timeout=180_000)
+        played = wait_until_plays(page, "#video-out video")
     finally:
         page.screenshot(path=str(ARTIFACTS / "tab_video.png"), full_page=True)
-    src = video.first.get_attribute("src")
-    assert src and ".mp4" in src
-    can_play = page.evaluate("() => document.createElement('video').canPlayType('video/mp4; codecs=\"avc1.42E01E\"')")
-    assert can_play in ("probably", "maybe")
-    ready = page.evaluate("""async () => {
-        const v = document.querySelector('#video-out video');
-        for (let i = 0; i < 100 && v.readyState < 2 && !v.error; i++) await new Promise(r => setTimeout(r, 100));
-        return {ready: v.readyState, error: v.error ? v.error.code : null, width: v.videoWidth};
-    }""")
-    assert ready["error"] is None and ready["ready"] >= 2 and ready["width"] > 0, ready
+    assert played["error"] is None and played["ready"] >= 2 and played["width"] > 0, played
+    verdict = page.locator("#video-verdict").inner_text()
+    assert "RIP CURRENT" in verdict or "no rip detected" in verdict
+    assert all(page.evaluate(BANNER_UNCOVERED, ["#video-out video", banner_fraction(played["height"])]))
     page.screenshot(path=str(ARTIFACTS / "tab_video.png"), full_page=True)
+    # inside an event (from the events table) the annotated clip's banner is the rip colour
+    cells = page.locator("#video-events").inner_text().split("mean_prob")[1].split()
+    start, end = float(cells[0]), float(cells[1])  # the first event
+    colour = page.evaluate("""async ([time]) => {
+        const v = document.querySelector('#video-out video');
+        v.currentTime = time;
+        await new Promise(r => v.addEventListener('seeked', r, {once: true}));
+        const canvas = document.createElement('canvas');
+        canvas.width = v.videoWidth; canvas.height = v.videoHeight;
+        const ctx = canvas.getContext('2d');
+        ctx.drawImage(v, 0, 0);
+        return Array.from(ctx.getImageData(v.videoWidth - 6, 4, 1, 1).data.slice(0, 3));
+    }""", [(start + end) / 2])
+    page.locator("#video-out").screenshot(path=str(ARTIFACTS / "tab_video_during_event.png"))
+    from ripdetect.viz.draw import RIP_COLOUR
+
+    assert max(abs(a - b) for a, b in zip(colour, RIP_COLOUR)) < 40, colour
 
 
-def test_batch_and_about_tabs_render(page):
+def test_batch_tab(page, tmp_path):
+    landscape = SAMPLES / "synthetic_rip_aerial.jpg"
+    portrait = tmp_path / "portrait_norip.jpg"
+    Image.open(SAMPLES / "synthetic_norip_oblique.jpg").transpose(Image.Transpose.ROTATE_90).save(portrait)
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("a text file with a photo's name")
     page.get_by_role("tab", name="Batch").click()
-    page.locator("#batch-button").wait_for()
-    page.screenshot(path=str(ARTIFACTS / "tab_batch.png"), full_page=True)
+    page.locator("#batch-in input[type=file]").set_input_files([str(landscape), str(portrait), str(bad)])
+    page.wait_for_timeout(1000)
+    page.locator("#batch-button").click()
+    try:
+        page.locator("#batch-gallery img").nth(1).wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "tab_batch.png"), full_page=True)
+    table = page.locator("#batch-not-analysed").inner_text()
+    assert "notes.jpg" in table and "not an image or unsupported format" in table
+    # every picture and caption lies wholly inside the gallery's visible area and inside its own tile, and the
+    # picture is scaled to fit its tile (object-fit: contain), so it is shown whole at its own aspect ratio
+    shown = page.evaluate("""() => {
+        const inside = (a, b) => a.left >= b.left - 1 && a.right <= b.right + 1 && a.top >= b.top - 1
+                                 && a.bottom <= b.bottom + 1;
+        const area = document.querySelector('#batch-gallery .grid-wrap').getBoundingClientRect();
+        return [...document.querySelectorAll('#batch-gallery .thumbnail-item')].map(tile => {
+            const img = tile.querySelector('img'), label = tile.querySelector('.caption-label');
+            const box = img.getBoundingClientRect(), tileBox = tile.getBoundingClientRect();
+            return {fit: getComputedStyle(img).objectFit, natural: img.naturalWidth / img.naturalHeight,
+                    inside: inside(box, tileBox) && inside(tileBox, area),
+                    caption: label.innerText, captionShown: inside(label.getBoundingClientRect(), area),
+                    width: box.width};
+        });
+    }""")
+    assert len(shown) == 2 and all(s["fit"] == "contain" and s["inside"] and s["width"] > 50 for s in shown), shown
+    assert all(s["captionShown"] for s in shown), shown
+    assert sorted(s["natural"] > 1 for s in shown) == [False, True]  # the portrait stays a portrait
+    captions = {s["caption"].split(" · ")[-1]: s["caption"] for s in shown}
+    assert captions["synthetic_rip_aerial.jpg"].startswith("RIP CURRENT p="), captions
+    assert captions["portrait_norip.jpg"].split(" p=")[0] in ("RIP CURRENT", "no rip"), captions
+
+
+def test_about_tab(page):
     page.get_by_role("tab", name="About").click()
     page.get_by_text("Not a swim / no-swim tool").last.wait_for()
     page.screenshot(path=str(ARTIFACTS / "tab_about.png"), full_page=True)
+    assert "Decision threshold" in page.locator("body").inner_text()

@@ -213,8 +213,8 @@ def test_cli_predict_folder_without_images(tiny_checkpoint, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
     result = _predict(str(tmp_path / "empty"), "--model", str(tiny_checkpoint))
-    assert result.returncode == 1 and result.stdout == ""
-    assert "contains no images" in result.stderr and "no input images found" in result.stderr
+    assert result.returncode == 1 and json.loads(result.stdout)["path"] == str(tmp_path / "empty")
+    assert "folder contains no supported files" in json.loads(result.stdout)["error"]
     assert "Traceback" not in result.stderr
 
 

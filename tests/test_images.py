@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from ripdetect.errors import InputError
-from ripdetect.data.images import expand_inputs, load_image_rgb
+from ripdetect.data.images import load_image_rgb
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16", "CMYK", "LA", "RGB", "I", "F"])
@@ -58,18 +58,51 @@ def test_decompression_bomb_refused_by_pixel_cap(tmp_path):
         load_image_rgb(path, max_pixels=1_000_000)
 
 
-def test_expand_inputs_files_folders_globs(tmp_path):
-    for name in ("a.jpg", "b.png", "sub/c.jpeg", "notes.txt"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"x")
-    found = expand_inputs([str(tmp_path), str(tmp_path / "*.jpg"), str(tmp_path / "missing.jpg")])
-    names = [p.name for p in found]
-    assert names == ["a.jpg", "b.png", "c.jpeg", "missing.jpg"]
-
-
 def _jpeg_bytes() -> bytes:
     import io
 
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")
     return buffer.getvalue()
+
+
+def _smooth(height: int, width: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    return np.dstack([x * 255 // width, y * 255 // height, (x + y) % 256]).astype(np.uint8)
+
+
+def test_a_large_png_reduced_while_decoding_looks_like_a_full_decode_downscaled(tmp_path):
+    from ripdetect.data.images import resize_long_side
+
+    path = tmp_path / "big.png"
+    Image.fromarray(_smooth(1500, 3000)).save(path)
+    reduced = load_image_rgb(path, max_side=700)
+    reference = resize_long_side(load_image_rgb(path), 700)
+    assert reduced.shape == reference.shape == (350, 700, 3)
+    assert np.abs(reduced.astype(int) - reference).mean() < 2
+
+
+@pytest.mark.parametrize("mode", ["P", "1", "RGBA", "LA", "L"])
+def test_modes_pillow_cannot_reduce_directly_are_reduced_too(tmp_path, mode):
+    path = tmp_path / "big.png"
+    Image.fromarray(_smooth(800, 1600)).convert(mode).save(path)
+    assert load_image_rgb(path, max_side=400).shape == (200, 400, 3)
+
+
+def test_a_dark_sixteen_bit_image_keeps_its_scale_when_reduced(tmp_path):
+    path = tmp_path / "dark16.png"
+    Image.fromarray(np.full((1000, 2000), 2570, np.uint16)).save(path)  # 2570 / 65535 of full scale = 10 / 255
+    assert np.unique(load_image_rgb(path, max_side=500)).tolist() == [10]
+    assert np.unique(load_image_rgb(path)).tolist() == [10]
+
+
+def test_exif_orientation_is_honoured_when_reduced(tmp_path):
+    image = Image.fromarray(_smooth(1200, 2400))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "rotated.png"
+    image.save(path, exif=exif)
+    assert load_image_rgb(path, max_side=600).shape == (600, 300, 3)
+    from ripdetect.data.images import stored_size
+
+    assert stored_size(path) == (1200, 2400)

@@ -259,3 +259,17 @@ def test_cross_validation_reports_per_viewpoint_and_finishes_a_calibrated_model(
     assert "epoch 1:" not in again.stderr
     other = run_cli(*args[:-2], "--real-repeat", "3")
     assert other.returncode == 2 and "other settings or data" in other.stderr and "--overwrite" in other.stderr
+
+
+def test_eval_reports_per_viewpoint_with_intervals_and_a_reliability_diagram(tmp_path, rng, tiny_checkpoint):
+    real = _real_manifest(tmp_path, rng)
+    result = run_cli("eval", "--data", real, "--model", tiny_checkpoint, "--out", tmp_path / "eval", check=True)
+    metrics = json.loads(result.stdout)
+    assert metrics["n"] == 18 and set(metrics["by_viewpoint"]) == {"aerial", "beach_camera"}
+    aerial = metrics["by_viewpoint"]["aerial"]
+    assert aerial["n"] == 6 and sum(map(sum, aerial["confusion_matrix"])) == 6
+    low, high = metrics["intervals"]["balanced_accuracy"]
+    assert low <= metrics["balanced_accuracy"] <= high
+    assert 0 <= metrics["ece"] <= 1 and metrics["localisation"]["n"] == 9
+    assert "centroid_in_region" in metrics["localisation"]
+    assert (tmp_path / "eval" / "reliability.png").exists()

@@ -114,7 +114,8 @@ def test_unreadable_stream_url():
 
 
 def test_process_video_outputs(clip, predictor, tmp_path):
-    from ripdetect.video.report import OUTPUT_FILES, is_done, process_video
+    from ripdetect.video.provenance import is_done
+    from ripdetect.video.report import OUTPUT_FILES, process_video
 
     config = VideoConfig(sample_fps=5, window_s=1, on_threshold=0.0, min_event_s=0.5)
     summary = process_video(clip, predictor, config, tmp_path / "out")

@@ -1,22 +1,41 @@
 """The app's handlers: a few lines each over the library, bound to one loaded Predictor. Gradio is imported
-inside them, so the library never imports it."""
+inside them, so the library never imports it.
+
+Uploads arrive as files and are decoded by ripdetect's own decoder (``Predictor.load``: the pixel cap first,
+then 16-bit, palette and EXIF handled as the CLI does), so an upload gets exactly the CLI's answer. A handled
+failure is one WARNING line in the server log (the traceback only at DEBUG) and a readable message on the page.
+"""
 
 from __future__ import annotations
 
 import csv
-import json
-import tempfile
+import io
+import logging
 from pathlib import Path
 
 import numpy as np
 
+from ripdetect.app.results import ResultFolders
+from ripdetect.app.views import caption, image_summary, video_verdict
 from ripdetect.config import AppLimits, InferenceConfig, VideoConfig
 from ripdetect.errors import RipdetectError
+from ripdetect.files import write_json, write_text
 from ripdetect.inference.predictor import Predictor
 
+log = logging.getLogger(__name__)
 DISCLAIMER = ("**Not a swim / no-swim tool.** ripdetect flags likely rip currents in camera images to support "
               "trained lifeguards and researchers. It does not measure rip strength, can miss rips, and can "
               "raise false alarms. Always follow local lifeguard advice and beach signage.")
+
+
+def user_error(message: str, cause: BaseException | None = None):
+    """A ``gr.Error`` for the page; the server log gets one WARNING line (the traceback only at DEBUG)."""
+    import gradio as gr
+
+    log.warning("%s", message)
+    if cause is not None:
+        log.debug("details of: %s", message, exc_info=cause)
+    return gr.Error(message, print_exception=False)
 
 
 class RipApp:
@@ -27,99 +46,141 @@ class RipApp:
         self.predictor = Predictor(model_path)
         self.limits = limits or AppLimits()
         self.samples_dir = Path(samples_dir) if samples_dir else None
+        self.results = ResultFolders(self.limits.result_ttl_s)
 
     def _predictor(self, **knobs) -> Predictor:
         """The loaded model with the request's ``InferenceConfig`` knobs (the rest at their defaults)."""
         return self.predictor.with_config(InferenceConfig(**knobs))
 
     def predict_image(self, image_path: str | None, threshold: float, cam_method: str, cam_threshold: float,
-                      opacity: float):
-        """-> (label dict, overlay, region mask, JSON details as text: the ``ripdetect predict`` object)."""
-        import gradio as gr
-
+                      opacity: float, show_map: bool = False):
+        """-> (label dict, overlay, region mask, compact details (Markdown), details JSON file: the
+        ``ripdetect predict`` object)."""
         if not image_path:
-            raise gr.Error("Please upload an image first.")
+            raise user_error("Please upload an image first.")
+        name = Path(image_path).name
         try:
-            predictor = self._predictor(threshold=threshold, cam_method=cam_method, cam_threshold=cam_threshold)
+            predictor = self._predictor(threshold=threshold, cam_method=cam_method, cam_threshold=cam_threshold,
+                                        map_when_negative=show_map)
             image_rgb = predictor.load(image_path)
             prediction = predictor.predict_image(image_rgb)
         except RipdetectError as exc:
-            raise gr.Error(f"Could not analyse {Path(image_path).name}: {exc.reason}") from None
+            raise user_error(f"Could not analyse {name}: {exc.reason}", exc) from None
         overlay = predictor.render(image_rgb, prediction, opacity)
         mask_view = (image_rgb * 0.25).astype(np.uint8)
         if prediction.region is not None:
             mask_view[prediction.region.mask] = (255, 80, 40)
+        folder = self.results.new("image")
+        details = write_json(folder / f"{Path(name).stem}_details.json", prediction.to_json(name))
+        self.results.ready(folder)
         labels = {"rip": prediction.prob_rip, "no rip": 1 - prediction.prob_rip}
-        return labels, overlay, mask_view, json.dumps(prediction.to_json(Path(image_path).name), indent=1)
+        return labels, overlay, mask_view, image_summary(prediction), str(details)
+
+    def describe_upload(self, video_path: str | None):
+        """-> (a line naming the uploaded clip's duration, size and codec; a preview the browser can play: the
+        upload itself, or the first ``preview_s`` seconds transcoded to H.264)."""
+        from ripdetect.video.container import make_preview, read_container
+
+        if not video_path:
+            return "", None
+        name = Path(video_path).name
+        facts = read_container(video_path)
+        if facts is None:
+            raise user_error(f"Could not read {name}: not a video, or an unsupported codec or container")
+        line = f"**{name}**: {facts.describe()}"
+        if facts.browser_playable:
+            return line, video_path
+        folder = self.results.new("preview")
+        try:
+            preview = make_preview(video_path, folder / "preview.mp4", self.limits.preview_s)
+        except RipdetectError as exc:
+            self.results.remove(folder)
+            return f"{line} · no preview: {exc.reason}", None
+        self.results.ready(folder)
+        part = "" if facts.duration_s and facts.duration_s <= self.limits.preview_s else \
+            f"the first {self.limits.preview_s:g} s, "
+        return f"{line} · browsers cannot play {facts.codec}: preview shows {part}converted to H.264", str(preview)
 
     def predict_video(self, video_path: str | None, sample_fps: float, window_s: float, on_threshold: float,
-                      cam_threshold: float, progress=None):
-        """-> (annotated mp4, timeline png, summary png, events rows, [timeline.csv, summary.json])."""
-        import gradio as gr
-
+                      cam_threshold: float, show_map: bool = False, progress=None):
+        """-> (verdict (Markdown), annotated mp4, timeline png, summary png, events rows,
+        [timeline.csv, summary.json]). The clip is analysed up to ``max_video_s`` of *decoded* time."""
         from ripdetect.video.io import probe
         from ripdetect.video.report import process_video
 
         if not video_path:
-            raise gr.Error("Please upload a video first.")
+            raise user_error("Please upload a video first.")
         name = Path(video_path).name
         size_mb = Path(video_path).stat().st_size / 1e6
+        limit_s = self.limits.max_video_s
         if size_mb > self.limits.max_upload_mb:
-            raise gr.Error(f"{name} is {size_mb:.0f} MB; the limit is {self.limits.max_upload_mb:.0f} MB.")
+            raise user_error(f"{name} is {size_mb:.0f} MB; the limit is {self.limits.max_upload_mb:.0f} MB.")
+        folder = self.results.new("video")
         try:
             info = probe(video_path)
-            if info.duration_s > self.limits.max_video_s:
-                raise gr.Error(f"{name} lasts {info.duration_s:.0f} s; "
-                               f"the limit is {self.limits.max_video_s:.0f} s.")
-            out_dir = Path(tempfile.mkdtemp(prefix="ripdetect-video-")) / Path(video_path).stem
+            if info.duration_s > limit_s:
+                raise user_error(f"{name} lasts {info.duration_s:.0f} s; the limit is {limit_s:g} s.")
             on_frame = None
-            if progress is not None and info.duration_s:
+            if progress is not None:
+                expected = info.duration_s or limit_s
+
                 def on_frame(t: float, p: float) -> None:
-                    progress(min(t / info.duration_s, 1.0), desc=f"{t:.0f}/{info.duration_s:.0f} s")
+                    progress(min(t / expected, 1.0), desc=f"{t:.0f} s analysed")
             config = VideoConfig(sample_fps=sample_fps, window_s=window_s, on_threshold=on_threshold)
-            predictor = self._predictor(threshold=on_threshold, cam_threshold=cam_threshold)
-            summary = process_video(video_path, predictor, config, out_dir, on_frame)
+            predictor = self._predictor(threshold=on_threshold, cam_threshold=cam_threshold,
+                                        map_when_negative=show_map)
+            out_dir = folder / "result"
+            summary = process_video(video_path, predictor, config, out_dir, on_frame, max_duration_s=limit_s)
         except RipdetectError as exc:
-            raise gr.Error(f"Could not analyse {name}: {exc.reason}") from None
+            self.results.remove(folder)
+            raise user_error(f"Could not analyse {name}: {exc.reason}", exc) from None
+        except BaseException:
+            self.results.remove(folder)
+            raise
+        self.results.ready(folder)
         events = [[e["start_s"], e["end_s"], e["duration_s"], e["peak_prob"], e["mean_prob"]]
                   for e in summary["events"]]
-        return (str(out_dir / "annotated.mp4"), str(out_dir / "timeline.png"), str(out_dir / "summary.png"), events,
-                [str(out_dir / "timeline.csv"), str(out_dir / "summary.json")])
+        annotated = str(out_dir / "annotated.mp4") if (out_dir / "annotated.mp4").exists() else None
+        return (video_verdict(summary), annotated, str(out_dir / "timeline.png"), str(out_dir / "summary.png"),
+                events, [str(out_dir / "timeline.csv"), str(out_dir / "summary.json")])
 
-    def predict_batch(self, files: list[str] | None, threshold: float):
-        """-> (gallery of (overlay, caption), results CSV)."""
-        import gradio as gr
-
+    def predict_batch(self, files: list[str] | None, threshold: float, show_map: bool = False):
+        """-> (gallery of (overlay, caption), rows of [file, reason] for files not analysed, results CSV)."""
         if not files:
-            raise gr.Error("Please upload one or more images.")
+            raise user_error("Please upload one or more images.")
         if len(files) > self.limits.max_batch:
-            raise gr.Error(f"{len(files)} files uploaded; the limit is {self.limits.max_batch}.")
-        predictor = self._predictor(threshold=threshold)
-        gallery, rows = [], []
+            raise user_error(f"{len(files)} files uploaded; the limit is {self.limits.max_batch}.")
+        predictor = self._predictor(threshold=threshold, map_when_negative=show_map)
+        gallery, rows, not_analysed = [], [], []
         for path, image_rgb, result in predictor.predict_paths(files):
             if isinstance(result, RipdetectError):
+                log.warning("batch: %s: %s", path.name, result.reason)
+                not_analysed.append([path.name, result.reason])
                 rows.append({"file": path.name, "label": "", "prob_rip": "", "error": result.reason})
                 continue
-            gallery.append((predictor.render(image_rgb, result), f"{path.name}: {result.label} {result.prob_rip:.2f}"))
+            gallery.append((predictor.render(image_rgb, result), caption(path.name, result)))
             rows.append({"file": path.name, "label": result.label, "prob_rip": round(result.prob_rip, 5), "error": ""})
-        csv_path = Path(tempfile.mkdtemp(prefix="ripdetect-batch-")) / "ripdetect_batch.csv"
-        with open(csv_path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["file", "label", "prob_rip", "error"])
-            writer.writeheader()
-            writer.writerows(rows)
-        return gallery, str(csv_path)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["file", "label", "prob_rip", "error"])
+        writer.writeheader()
+        writer.writerows(rows)
+        folder = self.results.new("batch")
+        csv_path = write_text(folder / "ripdetect_batch.csv", buffer.getvalue())
+        self.results.ready(folder)
+        return gallery, not_analysed, str(csv_path)
 
     def model_card(self) -> str:
         meta = self.predictor.checkpoint.metadata
         config = self.predictor.checkpoint.model_config
         metrics = meta.get("metrics") or {}
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float) and k != "threshold")
         card = meta.get("model_card", {})
         return "\n".join([
             "## Model card",
             f"- **Model**: `{self.predictor.checkpoint.model_id}` ({config.arch}, input {config.input_size} px, "
             f"{config.num_classes}-logit head)",
-            f"- **Decision threshold**: {self.predictor.checkpoint.threshold:.3f} (chosen on validation)",
+            f"- **Decision threshold**: {self.predictor.threshold:.2f} (chosen on validation as "
+            f"{self.predictor.checkpoint.threshold:.4f}; thresholds are used to 2 decimals everywhere)",
             f"- **Training data**: {card.get('training_data', 'see the training config in the checkpoint')}",
             f"- **Validation metrics** (held-out set, n={metrics.get('n', '?')}): {shown or 'not recorded'}",
             f"- **ripdetect version**: {meta.get('library_version', '?')}, created {meta.get('created', '?')}",

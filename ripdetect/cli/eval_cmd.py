@@ -24,11 +24,13 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ripdetect.config import decision_threshold
     from ripdetect.data.layouts import load_many
     from ripdetect.models.checkpoint import load_checkpoint
     from ripdetect.training.evaluation import evaluate_checkpoint
 
     checkpoint = load_checkpoint(args.model)
+    threshold = decision_threshold(checkpoint.threshold if args.threshold is None else args.threshold)  # as predict
     samples = load_many(args.data)
     bar = tqdm(total=0, file=sys.stderr, desc="eval", leave=False)
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         metrics = evaluate_checkpoint(checkpoint, samples, args.out, batch_size=args.batch_size,
-                                      threshold=args.threshold, localisation=not args.no_localisation,
+                                      threshold=threshold, localisation=not args.no_localisation,
                                       progress=progress)
     finally:
         bar.close()

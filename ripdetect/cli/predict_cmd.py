@@ -9,7 +9,8 @@ from pathlib import Path
 from ripdetect.cli.flags import add_config_flags, add_model_flag, given, print_json
 from ripdetect.config import InferenceConfig
 
-RENAMED = {"cam_method": "cam", "region_when_negative": "regions_always"}
+RENAMED = {"cam_method": "cam", "region_when_negative": "regions_always", "map_when_negative": "map_always"}
+OVERLAY_SUFFIX = "_overlay.png"
 
 
 def add_parser(sub) -> None:
@@ -25,17 +26,14 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ripdetect.data.images import expand_inputs
+    from ripdetect.data.inputs import expand_inputs
     from ripdetect.errors import InputError
     from ripdetect.files import write_image
     from ripdetect.inference.predictor import Predictor
 
     predictor = Predictor(args.model, InferenceConfig(**given(args, args.config_flags)))
-    paths = expand_inputs(args.paths)
-    for pattern in args.paths:
-        if Path(pattern).is_dir() and not any(p.is_relative_to(Path(pattern)) for p in paths):
-            print(f"ripdetect: warning: {pattern}: folder contains no images", file=sys.stderr)
     out_dir = Path(args.out) if args.out else None
+    paths = expand_inputs(args.paths, skip=_own_overlays(out_dir))
     failed = 0
     overlay_names: set[str] = set()
     for path, image_rgb, result in tqdm(predictor.predict_paths(paths), total=len(paths), file=sys.stderr,
@@ -52,19 +50,32 @@ def run(args: argparse.Namespace) -> int:
                                                     overwrite=args.overwrite))
             except OSError as exc:
                 failed += 1
-                record["overlay_error"] = (getattr(exc, "reason", None)
-                                           or f"cannot write {target}: {exc.strerror or exc}")
+                record["overlay_error"] = _overlay_error(exc, target, out_dir)
         print_json(record)
-    if not paths:
-        print("ripdetect: error: no input images found", file=sys.stderr)
-        return 1
     return 1 if failed else 0
 
 
+def _overlay_error(exc: OSError, target: Path, out_dir: Path) -> str:
+    if getattr(exc, "reason", None):  # a RipdetectError, e.g. an overlay that exists and is not ours
+        return exc.reason
+    if out_dir.exists() and not out_dir.is_dir():
+        return f"cannot write {target}: --out {out_dir} is a file, not a folder"
+    return f"cannot write {target}: {exc.strerror or exc}"
+
+
+def _own_overlays(out_dir: Path | None):
+    """Inside input folders, leave out the overlays this command writes to ``out_dir`` (an --out inside an input
+    folder is not read back as input)."""
+    if out_dir is None:
+        return None
+    out = out_dir.resolve()
+    return lambda path: path.name.endswith(OVERLAY_SUFFIX) and path.parent.resolve() == out
+
+
 def _unique_name(path: Path, used: set[str]) -> str:
-    name, count = f"{path.stem}_overlay.png", 1
+    name, count = f"{path.stem}{OVERLAY_SUFFIX}", 1
     while name in used:
         count += 1
-        name = f"{path.stem}_{count}_overlay.png"
+        name = f"{path.stem}_{count}{OVERLAY_SUFFIX}"
     used.add(name)
     return name

@@ -92,6 +92,10 @@ def train(args: argparse.Namespace, workers) -> int:
         if workers.is_distributed:
             raise ConfigError("--folds runs in one process; start it with 'ripdetect train', not torchrun")
         return run_cross_validation(args, train_config)
+    if args.init_from:  # a bad checkpoint is refused before the run folder is touched
+        from ripdetect.models.checkpoint import load_checkpoint
+
+        load_checkpoint(args.init_from)
     data, val_data = resolve_data(args)
     train_samples, val_samples = training_sets(data, val_data, train_config.val_fraction, train_config.seed)
     if not workers.is_main:  # the other ranks train their share quietly

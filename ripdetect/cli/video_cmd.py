@@ -20,28 +20,31 @@ def add_parser(sub) -> None:
     parser.add_argument("--out", required=True, help="output root; one folder per input")
     add_model_flag(parser)
     video_flags = add_config_flags(parser, VideoConfig, rename=RENAMED)
-    inference_flags = add_config_flags(parser, InferenceConfig, only=("batch_size",))
+    inference_flags = add_config_flags(parser, InferenceConfig, only=("batch_size", "map_when_negative"),
+                                       rename={"map_when_negative": "map_always"})
     parser.add_argument("--jobs", type=int, default=1, help="videos processed at once (default: 1)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files in --out that ripdetect did not write (default: refuse; finished results "
+                             "made from the same input, settings and model are always reused, others always redone)")
     parser.set_defaults(run=run, video_flags=video_flags, inference_flags=inference_flags)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ripdetect.data.images import expand_inputs
+    from ripdetect.data.inputs import expand_inputs
     from ripdetect.inference.predictor import Predictor
     from ripdetect.video.batch import run_batch
     from ripdetect.video.io import VIDEO_EXTENSIONS, is_stream
+    from ripdetect.video.provenance import is_result_folder
 
     video_config = VideoConfig(**given(args, args.video_flags))
     predictor = Predictor(args.model, InferenceConfig(**given(args, args.inference_flags)))
     video_config.thresholds(predictor.threshold)  # checked once, before any input is processed
-    inputs = []
-    for item in args.inputs:
-        inputs += [item] if is_stream(item) else [str(p) for p in expand_inputs([item], VIDEO_EXTENSIONS)]
-    if not inputs:
-        print("ripdetect: error: no video inputs found", file=sys.stderr)
-        return 1
+    inputs: list = []
+    for item in args.inputs:  # our own result folders (an --out inside an input folder) are never inputs
+        inputs += [item] if is_stream(item) else [p if isinstance(p, Exception) else str(p) for p in
+                                                  expand_inputs([item], VIDEO_EXTENSIONS, skip=is_result_folder)]
     overall = tqdm(total=len(inputs), desc="videos", file=sys.stderr, position=0)
 
     def on_frame_factory(source: str):
@@ -55,15 +58,17 @@ def run(args: argparse.Namespace) -> int:
 
     failed = 0
     for item in run_batch(inputs, args.out, predictor, video_config, jobs=args.jobs,
-                          on_frame_factory=on_frame_factory):
+                          on_frame_factory=on_frame_factory, overwrite=args.overwrite):
         overall.update(1)
         if item.status == "error":
             failed += 1
             print_json({"path": item.input, "error": item.error})
         else:
             summary = json.loads((Path(item.output_dir) / "summary.json").read_text())
+            flags = {k: True for k in ("duration_estimated", "partial_decode") if summary.get(k)}
             print_json({"path": item.input, "status": item.status, "output_dir": item.output_dir,
                         "rip_detected": summary["rip_detected"], "max_prob": summary["max_prob"],
-                        "events": len(summary["events"]), "duration_s": summary["duration_s"]})
+                        "events": len(summary["events"]), "duration_s": summary["duration_s"], **flags,
+                        **({"note": item.note} if item.note else {})})
     overall.close()
     return 1 if failed else 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ripdetect.config import InferenceConfig
+from ripdetect.config import InferenceConfig, decision_threshold
 from ripdetect.data.images import load_image_rgb
 from ripdetect.errors import InputError
 from ripdetect.explain.cam import compute_cam
@@ -46,7 +46,7 @@ class Prediction:
     def to_json(self, path: str | None = None, overlay: str | None = None) -> dict:
         """The ``ripdetect predict`` line (also the app's JSON details)."""
         record = {"path": path} if path is not None else {}
-        record.update({"label": self.label, "prob_rip": round(self.prob_rip, 5), "threshold": round(self.threshold, 5),
+        record.update({"label": self.label, "prob_rip": round(self.prob_rip, 5), "threshold": self.threshold,
                        "region": self.region.to_dict() if self.region else None})
         if overlay is not None:
             record["overlay"] = overlay
@@ -74,7 +74,8 @@ class Predictor:
 
     @property
     def threshold(self) -> float:
-        return self.checkpoint.threshold if self.config.threshold is None else self.config.threshold
+        """The decision threshold applied (to 2 decimals, as shown everywhere): the config's or the model's."""
+        return decision_threshold(self.checkpoint.threshold if self.config.threshold is None else self.config.threshold)
 
     @property
     def cam_scale(self) -> float | None:
@@ -131,7 +132,8 @@ class Predictor:
 
     def predict_paths(self, paths: Iterable[str | Path]) -> Iterator[tuple[Path, np.ndarray | None,
                                                                           Prediction | InputError]]:
-        """``(path, image_rgb, prediction)`` in input order; unreadable files yield ``(path, None, InputError)``."""
+        """``(path, image_rgb, prediction)`` in input order; unreadable files yield ``(path, None, InputError)``, and
+        so does an ``InputError`` given in place of a path (an input argument that named nothing usable)."""
         pending: list[tuple[Path, np.ndarray | None, InputError | None]] = []
 
         def flush() -> Iterator:
@@ -142,6 +144,9 @@ class Predictor:
             pending.clear()
 
         for path in paths:
+            if isinstance(path, InputError):
+                pending.append((Path(path.path or ""), None, path))
+                continue
             path = Path(path)
             try:
                 pending.append((path, self.load(path), None))
@@ -152,13 +157,17 @@ class Predictor:
         yield from flush()
 
     def render(self, image_rgb: np.ndarray, prediction: Prediction, opacity: float = 0.45,
-               banner: tuple[str, bool] | None = None) -> np.ndarray:
-        """Heatmap, region outline and banner (default: label and probability) over ``image_rgb``."""
+               banner: tuple[str, tuple[int, int, int]] | None = None, show_map: bool | None = None) -> np.ndarray:
+        """Heatmap, region outline and a banner strip above ``image_rgb`` (default: verdict and probability).
+        The heatmap is drawn for rips, and for no-rips with the config's ``map_when_negative``; ``show_map`` decides
+        instead when given (video frames follow the aggregated state)."""
         from ripdetect.viz.draw import render_prediction
 
+        if show_map is None:
+            show_map = prediction.is_rip or self.config.map_when_negative
         mask = prediction.region.mask if prediction.region else None
         water = None
         if self.config.show_water and prediction.water is not None:
             water = upsample_cam(prediction.water, *image_rgb.shape[:2]) >= WATER_THRESHOLD
-        return render_prediction(image_rgb, prediction.cam_display, mask, prediction.prob_rip, prediction.threshold,
-                                 opacity, banner, water)
+        return render_prediction(image_rgb, prediction.cam_display if show_map else None, mask, prediction.prob_rip,
+                                 prediction.threshold, opacity, banner, water)

@@ -4,13 +4,16 @@
 hysteresis (separate on/off thresholds) on the windowed mean probability. Once the window mean crosses the
 on threshold the state is ``possible_rip``; it becomes ``rip`` once that has lasted ``min_event_s``, and the
 event then starts at the first crossing. ``finish()`` closes any open event and returns all events.
+``SettledStates`` then gives every frame the state it has in hindsight, so frames and events tell one story.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -137,18 +140,32 @@ class FrameAggregator:
         return self.events
 
 
-def merge_events(events: list[Event], gap_s: float) -> list[Event]:
-    """Join events separated by less than ``gap_s``."""
-    merged: list[Event] = []
-    for event in sorted(events, key=lambda e: e.start_s):
-        if merged and event.start_s - merged[-1].end_s < gap_s:
-            last = merged[-1]
-            total = last.n_frames + event.n_frames
-            cam_sum = last.cam_sum if event.cam_sum is None else (
-                event.cam_sum if last.cam_sum is None else last.cam_sum + event.cam_sum)
-            merged[-1] = Event(last.start_s, max(last.end_s, event.end_s), max(last.peak_prob, event.peak_prob),
-                               (last.mean_prob * last.n_frames + event.mean_prob * event.n_frames) / total, total,
-                               cam_sum)
-        else:
-            merged.append(event)
-    return merged
+class SettledStates:
+    """Frames in, frames out with their settled state, so per-frame states agree with the events.
+
+    ``possible_rip`` frames are held until the outcome is known, then released as ``rip`` when the event is
+    confirmed (it starts at the first crossing) or as ``possible_rip`` when it is not. At most ``max_held``
+    frames are held; past that they go out as ``possible_rip``. Items are anything (frames, times)."""
+
+    def __init__(self, max_held: int = 512):
+        self.max_held = max_held
+        self._held: list[Any] = []
+
+    def push(self, item: Any, state: str) -> list[tuple[Any, str]]:
+        """The frames whose state is settled now, in order (none while a possible rip is undecided)."""
+        if state == "possible_rip" and len(self._held) < self.max_held:
+            self._held.append(item)
+            return []
+        settled = "rip" if state == "rip" else "possible_rip"
+        out = [(held, settled) for held in self._held] + [(item, state)]
+        self._held = []
+        return out
+
+    def finish(self, events: list[Event], time_of: Callable[[Any], float]) -> list[tuple[Any, str]]:
+        """The frames still held when the source ended: ``rip`` if the aggregator's ``finish`` made them an event."""
+        if not self._held:
+            return []
+        start = time_of(self._held[0])
+        settled = "rip" if any(e.start_s <= start <= e.end_s for e in events) else "possible_rip"
+        out, self._held = [(held, settled) for held in self._held], []
+        return out

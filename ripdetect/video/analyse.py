@@ -1,17 +1,26 @@
 """Streaming video analysis: sampled frames -> batched Predictor calls (CAM from the same forward pass) ->
 temporal aggregation. Memory does not grow with the video's length (bounded decode queue, bounded batches,
-running sums only)."""
+running sums only).
+
+Every frame comes out with its settled state, so the banner, the timeline, the events and the summary tell one
+story. While the window mean is above the on threshold for less than the minimum event duration, the outcome is
+not known yet: those frames are held back (a few seconds' worth) until it is. If the event is confirmed they
+are ``rip`` (the event starts at the first crossing); if not, they stay ``possible_rip``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ripdetect.config import VideoConfig
 from ripdetect.inference.predictor import Prediction, Predictor
-from ripdetect.video.aggregate import AggregatedFrame, FrameAggregator
+from ripdetect.video.aggregate import AggregatedFrame, Event, FrameAggregator, SettledStates
 from ripdetect.video.io import Frame, FrameStream, prefetch
+
+MAX_HELD_FRAMES = 512  # frames held back while a possible rip is undecided; past this they go out as possible_rip
 
 
 @dataclass
@@ -22,13 +31,17 @@ class FrameResult:
 
 
 class VideoAnalysis:
-    """Per-frame results of one source, in time order; iterate it once. ``info`` and ``interval_s`` are known
-    as soon as it is created (the source is opened then), and ``aggregator`` holds the events."""
+    """Per-frame results of one source, in time order, each with its settled state; iterate it once. ``info``
+    and ``interval_s`` are known as soon as it is created (the source is opened then); after iterating,
+    ``events`` holds the events and ``stream`` the decoded duration and whether decoding stopped early."""
 
-    def __init__(self, source: str | Path, predictor: Predictor, video_config: VideoConfig):
+    def __init__(self, source: str | Path, predictor: Predictor, video_config: VideoConfig,
+                 max_duration_s: float | None = None):
         self.predictor, self.video_config = predictor, video_config
         self.aggregator = FrameAggregator.from_config(video_config, predictor.threshold)
-        self.stream = FrameStream(source, video_config.sample_fps, video_config.stride, video_config.max_side)
+        self.stream = FrameStream(source, video_config.sample_fps, video_config.stride, video_config.max_side,
+                                  max_duration_s)
+        self.events: list[Event] = []
 
     @property
     def info(self):
@@ -39,6 +52,14 @@ class VideoAnalysis:
         return self.stream.interval_s
 
     def __iter__(self) -> Iterator[FrameResult]:
+        states = SettledStates(MAX_HELD_FRAMES)
+        for result in self._live():
+            yield from _with_states(states.push(result, result.aggregated.state))
+        self.events = self.aggregator.finish()
+        yield from _with_states(states.finish(self.events, lambda result: result.frame.time_s))
+
+    def _live(self) -> Iterator[FrameResult]:
+        """Results with the aggregator's state at the time of each frame."""
         frames = prefetch(iter(self.stream), self.video_config.queue_size)
         batch: list[Frame] = []
         try:
@@ -59,7 +80,15 @@ class VideoAnalysis:
             yield FrameResult(frame, prediction, self.aggregator.update(frame.time_s, float(prob), cam))
 
 
-def analyse_video(source: str | Path, predictor: Predictor, video_config: VideoConfig | None = None) -> VideoAnalysis:
+def _with_states(settled: list[tuple[FrameResult, str]]) -> Iterator[FrameResult]:
+    for result, state in settled:
+        yield result if result.aggregated.state == state else dataclasses.replace(
+            result, aggregated=dataclasses.replace(result.aggregated, state=state))
+
+
+def analyse_video(source: str | Path, predictor: Predictor, video_config: VideoConfig | None = None,
+                  max_duration_s: float | None = None) -> VideoAnalysis:
     """Per-frame results of ``source`` (a file, URL or device): iterate the returned ``VideoAnalysis``.
-    Decoding runs in its own thread behind a bounded queue."""
-    return VideoAnalysis(source, predictor, video_config or VideoConfig())
+    Decoding runs in its own thread behind a bounded queue; ``max_duration_s`` stops it (with an
+    ``InputError``) once that much video has been decoded."""
+    return VideoAnalysis(source, predictor, video_config or VideoConfig(), max_duration_s)

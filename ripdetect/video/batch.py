@@ -1,6 +1,11 @@
 """Resumable batch processing of many videos: one output folder per input, a report of every input,
 finished inputs skipped on re-run, failures recorded without stopping the batch.
 
+A finished result is reused only when its ``provenance.json`` says it was made from this very input (path,
+size, modification time), these video settings and this model; otherwise the input is redone, and the record
+says why. A folder holding another input's results is never reused: the next free name is taken. Files that
+ripdetect did not write are never replaced without ``overwrite``.
+
 With ``jobs > 1`` the inputs are shared among worker processes. Each worker receives the caller's own
 model (the Predictor's checkpoint, sent once when the worker starts) and reports per-frame progress back,
 so a batch gives the same results whatever the number of jobs.
@@ -21,14 +26,17 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ripdetect.config import VideoConfig
-from ripdetect.errors import RipdetectError
-from ripdetect.files import write_json, write_text
+from ripdetect.errors import InputError, RipdetectError
+from ripdetect.files import OutputExistsError, write_json, write_text
 from ripdetect.inference.predictor import Predictor
-from ripdetect.video.report import is_done, process_video
+from ripdetect.video.io import is_stream
+from ripdetect.video.provenance import differences, input_identity, is_done, made_from, read_provenance
+from ripdetect.video.report import process_video
 
 log = logging.getLogger(__name__)
 OnFrame = Callable[[float, float], None]
 OnFrameFactory = Callable[[str], OnFrame]
+REPORT_NAMES = ("batch.csv", "batch.json")
 
 
 @dataclass
@@ -40,13 +48,24 @@ class BatchItem:
     duration_s: float | None = None
     processing_s: float | None = None
     rip_detected: bool | None = None
+    duration_estimated: bool | None = None  # the source has no timestamps: times assume its nominal fps
+    partial_decode: bool | None = None  # decoding stopped before the end the container claims
+    note: str | None = None  # e.g. why a finished result was redone
+
+    @classmethod
+    def from_summary(cls, source: str, out_dir: Path, status: str, summary: dict, note: str | None = None):
+        return cls(source, str(out_dir), status, None, summary.get("duration_s"),
+                   summary.get("processing_s") if status == "done" else 0.0, summary.get("rip_detected"),
+                   summary.get("duration_estimated"), summary.get("partial_decode"), note)
 
 
 def output_dirs(inputs: list[str], out_root: Path) -> list[Path]:
     """A distinct folder per input, named after its stem; the parent folder and then the extension are added
-    where stems clash, and a counter as the last resort."""
+    where stems clash, and a counter as the last resort. A folder that holds another input's results is
+    skipped for the next free name, so no input is ever reported with another's results."""
     def safe(name: str) -> str:
-        return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "stream"
+        cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".")
+        return cleaned or "input"
 
     def candidates(source: str) -> list[str]:
         path = Path(source)
@@ -59,53 +78,139 @@ def output_dirs(inputs: list[str], out_root: Path) -> list[Path]:
         names = [safe(options[level]) for options in levels]
         if len(set(names)) == len(names):
             break
-    seen: dict[str, int] = {}
+    taken: set[str] = set(REPORT_NAMES)
     result = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        result.append(out_root / (name if seen[name] == 1 else f"{name}_{seen[name]}"))
+    for source, name in zip(inputs, names):
+        candidate, count = name, 1
+        while candidate in taken or _holds_another_input(out_root / candidate, source):
+            count += 1
+            candidate = f"{name}_{count}"
+        taken.add(candidate)
+        result.append(out_root / candidate)
     return result
 
 
+def _holds_another_input(folder: Path, source: str) -> bool:
+    record = read_provenance(folder)
+    if record is None:
+        return False
+    recorded, wanted = record["made_from"].get("input", {}), input_identity(source)
+    key = "stream" if is_stream(source) else "path"
+    return recorded.get(key) != wanted.get(key)
+
+
 def process_one(source: str, out_dir: Path, predictor: Predictor, video_config: VideoConfig,
-                on_frame: OnFrame | None = None) -> BatchItem:
-    """Process one input, turning every expected failure into an error record."""
-    if is_done(out_dir):
-        summary = json.loads((out_dir / "summary.json").read_text()) if (out_dir / "summary.json").exists() else {}
-        return BatchItem(source, str(out_dir), "skipped", None, summary.get("duration_s"), 0.0,
-                         summary.get("rip_detected"))
+                on_frame: OnFrame | None = None, overwrite: bool = False) -> BatchItem:
+    """Process one input, or reuse its finished result when it was made from exactly this input, these
+    settings and this model; every expected failure becomes an error record."""
     started = time.time()
+    note = None
     try:
-        summary = process_video(source, predictor, video_config, out_dir, on_frame)
+        record = read_provenance(out_dir)
+        if is_done(out_dir):
+            changed = differences(record["made_from"], made_from(source, predictor, video_config)) if record \
+                else ["input or settings (not recorded by an older ripdetect)"]
+            summary = None if changed else _finished_summary(out_dir)
+            if summary is not None:
+                return BatchItem.from_summary(source, out_dir, "skipped", summary)
+            note = "redone: " + (f"the finished result was made from another {', '.join(changed)}" if changed
+                                 else "the finished result's summary.json is unreadable")
+            log.warning("%s: %s", source, note)
+        summary = process_video(source, predictor, video_config, out_dir, on_frame, overwrite=overwrite)
     except RipdetectError as exc:
         return BatchItem(source, str(out_dir), "error", exc.reason, processing_s=round(time.time() - started, 3))
     except OSError as exc:
-        reason = f"cannot write output: {exc.strerror or exc}" if exc.filename else f"I/O error: {exc}"
-        return BatchItem(source, str(out_dir), "error", reason, processing_s=round(time.time() - started, 3))
-    return BatchItem(source, str(out_dir), "done", None, summary["duration_s"], summary["processing_s"],
-                     summary["rip_detected"])
+        return BatchItem(source, str(out_dir), "error", _write_error(exc),
+                         processing_s=round(time.time() - started, 3))
+    return BatchItem.from_summary(source, out_dir, "done", summary, note)
 
 
-def run_batch(inputs: list[str], out_root: str | Path, predictor: Predictor, video_config: VideoConfig,
-              jobs: int = 1, on_frame_factory: OnFrameFactory | None = None) -> Iterator[BatchItem]:
+def _finished_summary(out_dir: Path) -> dict | None:
+    try:
+        summary = json.loads((out_dir / "summary.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def _write_error(exc: OSError) -> str:
+    return f"cannot write output: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+
+
+def run_batch(inputs: list[str | InputError], out_root: str | Path, predictor: Predictor, video_config: VideoConfig,
+              jobs: int = 1, on_frame_factory: OnFrameFactory | None = None,
+              overwrite: bool = False) -> Iterator[BatchItem]:
     """Items in completion order (input order when ``jobs == 1``); ``batch.csv``/``batch.json`` are rewritten
-    after each. ``on_frame_factory(source)`` gives a per-frame progress callback, in every mode."""
+    after each. ``on_frame_factory(source)`` gives a per-frame progress callback, in every mode. An
+    ``InputError`` in ``inputs`` (an argument that named nothing usable) becomes its error record. An unusable
+    ``out_root`` (a file, a read-only folder) gives every input an error record; a ``batch.csv`` or
+    ``batch.json`` there that ripdetect did not write is an ``OutputExistsError`` unless ``overwrite``."""
     out_root = Path(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
-    tasks = list(zip(inputs, output_dirs(inputs, out_root)))
+    root_error = _prepare_root(out_root, overwrite)
+    sources = [item for item in inputs if not isinstance(item, InputError)]
     items: list[BatchItem] = []
-    if jobs <= 1:
+    results: Iterator[BatchItem]
+    if root_error is not None:
+        results = iter([BatchItem(source, str(out_root), "error", root_error) for source in sources])
+    elif jobs <= 1:
         results = (process_one(source, out_dir, predictor, video_config,
-                               on_frame_factory(source) if on_frame_factory else None) for source, out_dir in tasks)
+                               on_frame_factory(source) if on_frame_factory else None, overwrite)
+                   for source, out_dir in zip(sources, output_dirs(sources, out_root)))
     else:
-        results = _in_workers(tasks, predictor, video_config, jobs, on_frame_factory)
-    for item in results:
+        results = _in_workers(list(zip(sources, output_dirs(sources, out_root))), predictor, video_config, jobs,
+                              on_frame_factory, overwrite)
+    for item in _in_input_order(inputs, results, jobs):
         items.append(item)
-        write_report(out_root, items)
+        if root_error is None:
+            _write_report_or_warn(out_root, items)
         yield item
 
 
-def _worker_main(predictor: Predictor, threads: int, tasks, results) -> None:
+def _in_input_order(inputs: list[str | InputError], results: Iterator[BatchItem], jobs: int) -> Iterator[BatchItem]:
+    """The error records of bad input arguments in their place (first, with several jobs) among the results."""
+    for item in inputs:
+        if isinstance(item, InputError):
+            yield BatchItem(item.path or "", "", "error", item.reason)
+        elif jobs <= 1:
+            yield next(results)
+    yield from results
+
+
+def _prepare_root(out_root: Path, overwrite: bool) -> str | None:
+    """Make ``out_root``; the reason it cannot be used, or ``None``. Refuses a report that is not ours."""
+    if out_root.exists() and not out_root.is_dir():
+        return f"cannot write output: {out_root} is a file, not a folder"
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _write_error(exc)
+    if not overwrite:
+        for name in REPORT_NAMES:
+            if (out_root / name).exists() and not _is_our_report(out_root / name):
+                raise OutputExistsError("was not written by ripdetect video; use another --out, or --overwrite to "
+                                        "replace it", out_root / name)
+    return None
+
+
+def _is_our_report(path: Path) -> bool:
+    try:
+        text = path.read_text()
+        if path.suffix == ".csv":
+            return text.startswith("input,output_dir,status")
+        rows = json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(rows, list) and all(isinstance(r, dict) and {"input", "status"} <= set(r) for r in rows)
+
+
+def _write_report_or_warn(out_root: Path, items: list[BatchItem]) -> None:
+    try:
+        write_report(out_root, items)
+    except OSError as exc:
+        log.warning("%s: cannot write the batch report: %s", out_root, exc.strerror or exc)
+
+
+def _worker_main(predictor: Predictor, threads: int, tasks, results, overwrite: bool) -> None:
     """A worker process: the caller's predictor, one input at a time, frame progress sent back."""
     import torch
 
@@ -115,14 +220,14 @@ def _worker_main(predictor: Predictor, threads: int, tasks, results) -> None:
         index, source, out_dir, video_config = task
         on_frame = lambda t, p, i=index: results.put(("frame", i, t, p))  # noqa: E731
         try:
-            item = process_one(source, Path(out_dir), predictor, video_config, on_frame)
+            item = process_one(source, Path(out_dir), predictor, video_config, on_frame, overwrite)
         except Exception as exc:  # noqa: BLE001 - an unexpected failure is one input's error record
             item = BatchItem(source, out_dir, "error", f"internal error: {type(exc).__name__}: {exc}")
         results.put(("item", index, item))
 
 
 def _in_workers(tasks: list[tuple[str, Path]], predictor: Predictor, video_config: VideoConfig, jobs: int,
-                on_frame_factory: OnFrameFactory | None) -> Iterator[BatchItem]:
+                on_frame_factory: OnFrameFactory | None, overwrite: bool) -> Iterator[BatchItem]:
     context = multiprocessing.get_context("spawn")  # no fork of a process with torch threads
     task_queue, result_queue = context.Queue(), context.Queue()
     for index, (source, out_dir) in enumerate(tasks):
@@ -131,7 +236,8 @@ def _in_workers(tasks: list[tuple[str, Path]], predictor: Predictor, video_confi
     for _ in range(jobs):
         task_queue.put(None)
     threads = max(1, (os.cpu_count() or 2) // jobs)
-    workers = [context.Process(target=_worker_main, args=(predictor, threads, task_queue, result_queue), daemon=True)
+    workers = [context.Process(target=_worker_main, args=(predictor, threads, task_queue, result_queue, overwrite),
+                               daemon=True)
                for _ in range(jobs)]
     for worker in workers:
         worker.start()

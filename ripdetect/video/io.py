@@ -17,6 +17,7 @@ import numpy as np
 from ripdetect.data.images import resize_long_side
 from ripdetect.errors import InputError
 from ripdetect.files import temporary_sibling
+from ripdetect.video.container import read_container
 
 log = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".h264", ".264",
@@ -31,11 +32,19 @@ class VideoInfo:
     fps: float  # kept as a float: 29.97 stays 29.97
     total_frames: int  # 0 when unknown (streams, raw elementary streams)
     fps_from_container: bool = True
+    codec: str = ""  # from the container header; "" for streams
+    header_duration_s: float | None = None  # what the container header claims, when it says
+    timestamps_estimated: bool = False  # no timestamps in the source: times assume ``fps``
 
     @property
     def duration_s(self) -> float:
-        """The duration the container claims (0 when unknown); decoding may find it wrong."""
-        return self.total_frames / self.fps if self.total_frames and self.fps and self.fps_from_container else 0.0
+        """The duration the container claims (0 when unknown): the video stream's frame count over its rate, or
+        the header's duration. Decoding may find it wrong; ``FrameStream`` measures the real one."""
+        if self.timestamps_estimated or not self.fps_from_container:
+            return 0.0
+        if self.total_frames and self.fps:
+            return self.total_frames / self.fps
+        return self.header_duration_s or 0.0
 
 
 @dataclass(frozen=True)
@@ -72,10 +81,14 @@ def open_capture(source: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
     from_container = 0.5 < fps < 1000
     if not from_container:
-        log.warning("%s: missing or invalid fps (%s); assuming %.0f", source, fps, FALLBACK_FPS)
+        log.warning("%s: missing or invalid fps (%s); times assume %.0f fps", source, fps, FALLBACK_FPS)
         fps = FALLBACK_FPS
+    facts = None if is_stream(source) else read_container(source)
+    estimated = not from_container or (facts is not None and not facts.has_timestamps)  # warned in the summary
+    count = capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0
     info = VideoInfo(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), fps,
-                     max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)), from_container)
+                     int(count) if 0 < count < 1e12 else 0, from_container, facts.codec if facts else "",
+                     facts.duration_s if facts else None, estimated)
     if info.width <= 0 or info.height <= 0:
         capture.release()
         raise InputError("video has no decodable frames", source)
@@ -94,13 +107,29 @@ class FrameStream:
 
     Skipped frames are only grabbed (not decoded). Timestamps come from the container when it has them, else
     from the frame index and fps. The source is opened on construction (so ``info`` is known before the first
-    frame) and released when iteration ends. Iterating raises ``InputError`` if no frame decodes."""
+    frame) and released when iteration ends. Iterating raises ``InputError`` if no frame decodes, or once the
+    decoded time passes ``max_duration_s`` (decoded time, not what the container claims). After iterating,
+    ``duration_s`` is the decoded duration and ``partial`` says whether decoding stopped well before the end
+    the container claims (a truncated or damaged file)."""
 
     def __init__(self, source: str | Path, sample_fps: float | None, stride: int | None = None,
-                 max_side: int | None = None):
+                 max_side: int | None = None, max_duration_s: float | None = None):
         self.source = str(source)
         self.sample_fps, self.stride, self.max_side = sample_fps, stride, max_side
+        self.max_duration_s = max_duration_s
         self.capture, self.info = open_capture(source)
+        self.last_time_s: float | None = None  # timestamp of the last frame decoded (grabbed)
+
+    @property
+    def duration_s(self) -> float:
+        """Decoded duration so far: the last frame's timestamp plus one frame period."""
+        return 0.0 if self.last_time_s is None else self.last_time_s + 1.0 / self.info.fps
+
+    @property
+    def partial(self) -> bool:
+        """Decoding ended clearly before the duration the container claims."""
+        claimed = self.info.duration_s
+        return bool(claimed) and self.duration_s < claimed - max(0.5, 3.0 / self.info.fps)
 
     @property
     def interval_s(self) -> float:
@@ -118,6 +147,10 @@ class FrameStream:
                 position_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
                 use_container = info.fps_from_container and (position_ms > 0 or index == 0)
                 time_s = position_ms / 1000.0 if use_container else index / info.fps
+                if self.max_duration_s is not None and time_s >= self.max_duration_s:
+                    raise InputError(f"lasts longer than the limit of {self.max_duration_s:g} s (stopped after "
+                                     f"decoding {self.max_duration_s:g} s)", self.source)
+                self.last_time_s = time_s
                 take = index % self.stride == 0 if self.stride else time_s + 1e-6 >= next_time
                 if not take:
                     continue
@@ -138,9 +171,9 @@ class FrameStream:
 
 
 def iter_frames(source: str | Path, sample_fps: float | None = 2.0, stride: int | None = None,
-                max_side: int | None = None) -> Iterator[Frame]:
+                max_side: int | None = None, max_duration_s: float | None = None) -> Iterator[Frame]:
     """The sampled frames of ``source`` (see ``FrameStream``)."""
-    return iter(FrameStream(source, sample_fps, stride, max_side))
+    return iter(FrameStream(source, sample_fps, stride, max_side, max_duration_s))
 
 
 def prefetch(frames: Iterator, size: int = 16) -> Iterator:

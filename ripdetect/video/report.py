@@ -1,6 +1,8 @@
 """Outputs of one analysed video: timeline (CSV/JSON/PNG), events, per-clip summary, summary image and the
-annotated H.264 MP4. ``process_video`` writes everything into a staging folder of its own, moves the files
-into place, then writes the ``.done`` marker last, so an interrupted run never looks finished."""
+annotated H.264 MP4. ``process_video`` writes everything into a staging folder of its own, then publishes:
+``provenance.json`` first (what the results were made from), the files by atomic renames, and the ``.done``
+marker last, so an interrupted run never looks finished. It never replaces a file that ripdetect did not
+write unless told to (``overwrite``)."""
 
 from __future__ import annotations
 
@@ -20,20 +22,19 @@ import numpy as np
 from ripdetect.config import VideoConfig
 from ripdetect.data.images import resize_long_side
 from ripdetect.explain.display import display_scale
-from ripdetect.files import write_image, write_json, write_text
+from ripdetect.files import STAGING_TAG, OutputExistsError, write_image, write_json, write_text
 from ripdetect.inference.predictor import Predictor
-from ripdetect.video.aggregate import Event, mean_event_cam, merge_events
-from ripdetect.video.analyse import FrameResult, analyse_video
+from ripdetect.video.aggregate import Event, mean_event_cam
+from ripdetect.video.analyse import FrameResult, VideoAnalysis, analyse_video
 from ripdetect.video.io import VideoWriter
+from ripdetect.video.provenance import (DONE_MARKER, PROVENANCE_NAME, RESULT_FILES, foreign_files,
+                                        is_result_folder, provenance_record)
 
 log = logging.getLogger(__name__)
-DONE_MARKER = ".done"
-STAGING_SUFFIX = ".ripdetect-partial"
 ANNOTATED_MAX_SIDE = 960  # annotated.mp4 and summary.png are drawn at most this large
-OUTPUT_FILES = ("timeline.csv", "timeline.json", "events.json", "summary.json", "summary.png", "timeline.png",
-                "annotated.mp4")
+OUTPUT_FILES = RESULT_FILES
 TIMELINE_FIELDS = ("time_s", "frame", "prob_rip", "aggregated_prob", "state", "region_area", "centroid_x", "centroid_y")
-STATE_BANNERS = {"rip": "RIP CURRENT", "possible_rip": "possible rip", "clear": "clear"}
+STATE_BANNERS = {"rip": "RIP CURRENT", "possible_rip": "possible rip", "clear": "no rip"}
 
 
 class RunningMean:
@@ -57,12 +58,21 @@ class RunningMean:
         return None if self.total is None else np.uint8(self.total / self.count)
 
 
-def annotate_frame(predictor: Predictor, result: FrameResult) -> np.ndarray:
-    """The frame's overlay with a banner showing the aggregated state, not the single-frame label."""
+def state_colour(state: str) -> tuple[int, int, int]:
+    from ripdetect.viz.draw import CLEAR_COLOUR, POSSIBLE_RIP_COLOUR, RIP_COLOUR
+
+    return {"rip": RIP_COLOUR, "possible_rip": POSSIBLE_RIP_COLOUR}.get(state, CLEAR_COLOUR)
+
+
+def annotate_frame(predictor: Predictor, result: FrameResult, on_threshold: float) -> np.ndarray:
+    """The frame's overlay with a banner showing the settled aggregated state (word first), not the single-frame
+    label; the heat map follows the state too (none while there is no rip, unless the config asks for it)."""
     agg = result.aggregated
-    text = (f"t={agg.time_s:6.1f}s  p={agg.prob:.2f}  window p={agg.aggregated_prob:.2f}  "
-            + STATE_BANNERS[agg.state])
-    return predictor.render(result.frame.image_rgb, result.prediction, 0.45, banner=(text, agg.state != "clear"))
+    text = (f"{STATE_BANNERS[agg.state]}  t={agg.time_s:.1f} s  p={agg.prob:.2f}  "
+            f"window {agg.aggregated_prob:.2f} (on {on_threshold:.2f})")
+    show_map = agg.state != "clear" or predictor.config.map_when_negative
+    return predictor.render(result.frame.image_rgb, result.prediction, 0.45, banner=(text, state_colour(agg.state)),
+                            show_map=show_map)
 
 
 def clip_segments(rows: list[dict], events: list[Event], clip_s: float, duration_s: float) -> list[dict]:
@@ -91,17 +101,23 @@ def timeline_row(result: FrameResult) -> dict:
 
 
 def process_video(source: str | Path, predictor: Predictor, video_config: VideoConfig, out_dir: str | Path,
-                  on_frame: Callable[[float, float], None] | None = None) -> dict:
-    """Analyse ``source`` and write all outputs to ``out_dir``; returns the summary dict."""
+                  on_frame: Callable[[float, float], None] | None = None, max_duration_s: float | None = None,
+                  overwrite: bool = False) -> dict:
+    """Analyse ``source`` and write all outputs to ``out_dir``; returns the summary dict. ``max_duration_s``
+    stops at that much decoded video with an ``InputError``. Files in ``out_dir`` that ripdetect did not write
+    are replaced only with ``overwrite`` (``OutputExistsError`` otherwise, before any work)."""
     out_dir = Path(out_dir)
+    _refuse_foreign(out_dir, overwrite)
+    record = provenance_record(source, predictor, video_config)  # the input's identity before it is read
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    analysis = analyse_video(source, predictor, video_config)  # opens the source: errors come before any write
+    analysis = analyse_video(source, predictor, video_config, max_duration_s)  # opens the source: errors first
     remove_stale_staging(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=STAGING_SUFFIX, dir=out_dir.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=STAGING_TAG, dir=out_dir.parent))
     try:
         rows: list[dict] = []
         timex = RunningMean()
+        on_threshold = analysis.aggregator.on_threshold
         fps = video_config.video_fps or 1.0 / analysis.interval_s
         writer_context = VideoWriter(staging / "annotated.mp4", fps) if video_config.write_video else nullcontext()
         with writer_context as writer:
@@ -109,40 +125,68 @@ def process_video(source: str | Path, predictor: Predictor, video_config: VideoC
                 rows.append(timeline_row(result))
                 timex.add(resize_long_side(result.frame.image_rgb, ANNOTATED_MAX_SIDE))
                 if writer is not None:
-                    writer.write(resize_long_side(annotate_frame(predictor, result), ANNOTATED_MAX_SIDE))
+                    writer.write(resize_long_side(annotate_frame(predictor, result, on_threshold),
+                                                  ANNOTATED_MAX_SIDE))
                 if on_frame:
                     on_frame(result.frame.time_s, result.prediction.prob_rip)
-        aggregator = analysis.aggregator
-        events = merge_events(aggregator.finish(), gap_s=video_config.min_event_s)
-        duration_s = rows[-1]["time_s"] + analysis.interval_s if rows else 0.0
-        summary = {
-            "source": str(source),
-            "rip_detected": bool(events),
-            "duration_s": round(duration_s, 3),
-            "n_frames": len(rows),
-            "max_prob": round(max(r["prob_rip"] for r in rows), 5) if rows else None,
-            "mean_prob": round(float(np.mean([r["prob_rip"] for r in rows])), 5) if rows else None,
-            "events": [e.to_dict() for e in events],
-            "clips": clip_segments(rows, events, video_config.clip_minutes * 60, duration_s),
-            "model_id": predictor.checkpoint.model_id,
-            "on_threshold": aggregator.on_threshold,
-            "off_threshold": aggregator.off_threshold,
-            "window_s": video_config.window_s,
-            "sample_fps": video_config.sample_fps,
-            "stride": video_config.stride,
-            "processing_s": round(time.time() - started, 3),
-        }
-        _write_outputs(staging, rows, events, summary, timex.mean, predictor)
-        _publish(staging, out_dir)
+        summary = _summary(source, analysis, rows, predictor, video_config, started)
+        _write_outputs(staging, rows, analysis.events, summary, timex.mean, predictor)
+        _publish(staging, out_dir, record, overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # our own staging folder; empty after a clean publish
     return summary
 
 
+def _summary(source: str | Path, analysis: VideoAnalysis, rows: list[dict], predictor: Predictor,
+             video_config: VideoConfig, started: float) -> dict:
+    """summary.json: the decision, events and per-clip segments; the duration is the decoded one, flagged when
+    it rests on assumed timestamps or when decoding stopped before the end the container claims."""
+    stream, events, aggregator = analysis.stream, analysis.events, analysis.aggregator
+    duration_s = stream.duration_s
+    warnings = []
+    if analysis.info.timestamps_estimated:
+        warnings.append(f"duration estimated: the source has no timestamps, so times assume {analysis.info.fps:g} "
+                        "fps")
+    if stream.partial:
+        warnings.append(f"partial decode: decoding stopped at {duration_s:.1f} s of the {analysis.info.duration_s:.1f} "
+                        "s the container claims (truncated or damaged file); results cover the decoded part")
+    for warning in warnings:
+        log.warning("%s: %s", source, warning)
+    return {
+        "source": str(source),
+        "rip_detected": bool(events),
+        "duration_s": round(duration_s, 3),
+        "duration_estimated": analysis.info.timestamps_estimated,
+        "partial_decode": stream.partial,
+        "claimed_duration_s": round(analysis.info.duration_s, 3) or None,
+        "warnings": warnings,
+        "n_frames": len(rows),
+        "max_prob": round(max(r["prob_rip"] for r in rows), 5) if rows else None,
+        "mean_prob": round(float(np.mean([r["prob_rip"] for r in rows])), 5) if rows else None,
+        "events": [e.to_dict() for e in events],
+        "clips": clip_segments(rows, events, video_config.clip_minutes * 60, duration_s),
+        "model_id": predictor.checkpoint.model_id,
+        "on_threshold": aggregator.on_threshold,
+        "off_threshold": aggregator.off_threshold,
+        "window_s": video_config.window_s,
+        "min_event_s": video_config.min_event_s,
+        "sample_fps": video_config.sample_fps,
+        "stride": video_config.stride,
+        "processing_s": round(time.time() - started, 3),
+    }
+
+
+def _refuse_foreign(out_dir: Path, overwrite: bool) -> None:
+    foreign = foreign_files(out_dir)
+    if foreign and not overwrite:
+        raise OutputExistsError(f"holds {', '.join(foreign)}, which ripdetect did not write; use another --out, or "
+                                "--overwrite to replace them", out_dir)
+
+
 def remove_stale_staging(out_dir: Path) -> None:
     """Remove staging folders that an earlier, killed run made for ``out_dir`` (only names of our own pattern)."""
-    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[a-z0-9_]{{8}}{re.escape(STAGING_SUFFIX)}")
-    for stale in out_dir.parent.glob(f".{out_dir.name}.*{STAGING_SUFFIX}"):
+    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[a-z0-9_]{{8}}{re.escape(STAGING_TAG)}")
+    for stale in out_dir.parent.glob(f".{out_dir.name}.*{STAGING_TAG}"):
         if pattern.fullmatch(stale.name) and stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
 
@@ -166,19 +210,25 @@ def _write_outputs(folder: Path, rows: list[dict], events: list[Event], summary:
         mean_cam = mean_event_cam(events)
         if mean_cam is not None:
             image = overlay_heatmap(timex, display_scale(mean_cam, predictor.cam_scale), 0.5)
-        label = (f"rip events: {len(events)}  max p={summary['max_prob']:.2f}" if events
+        label = (f"RIP CURRENT  events: {len(events)}  max p={summary['max_prob']:.2f}" if events
                  else "no rip detected") + f"  ({summary['duration_s']:.0f} s, time-averaged)"
-        write_image(folder / "summary.png", draw_banner(image, label, bool(events)))
+        write_image(folder / "summary.png", draw_banner(image, label, state_colour("rip" if events else "clear")))
 
 
-def _publish(staging: Path, out_dir: Path) -> None:
-    """Move finished files into ``out_dir`` (atomic renames), then write the done marker last."""
+def _publish(staging: Path, out_dir: Path, record: dict, overwrite: bool) -> None:
+    """Claim ``out_dir`` with ``provenance.json``, move the finished files in (atomic renames), then write the
+    done marker last. A result of ours that this run did not make again (``annotated.mp4`` after ``--no-video``)
+    is removed, so nothing from other settings stays. Checked again here: a file someone put there during the
+    run is not replaced either."""
+    _refuse_foreign(out_dir, overwrite)
+    ours = is_result_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / DONE_MARKER).unlink(missing_ok=True)
+    write_json(out_dir / PROVENANCE_NAME, record)
+    made = {path.name for path in staging.iterdir()}
+    for name in RESULT_FILES:
+        if ours and name not in made:
+            (out_dir / name).unlink(missing_ok=True)
     for path in staging.iterdir():
         path.replace(out_dir / path.name)
     write_text(out_dir / DONE_MARKER, time.strftime("%Y-%m-%dT%H:%M:%S"))
-
-
-def is_done(out_dir: str | Path) -> bool:
-    return (Path(out_dir) / DONE_MARKER).is_file()

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 RIP_COLOUR = (255, 64, 32)
+POSSIBLE_RIP_COLOUR = (230, 140, 0)
 CLEAR_COLOUR = (40, 160, 80)
 WATER_COLOUR = (0, 220, 255)
 
@@ -38,34 +39,44 @@ def draw_outline(image_rgb: np.ndarray, mask: np.ndarray, colour=(255, 255, 255)
     return out
 
 
-def draw_banner(image_rgb: np.ndarray, text: str, alert: bool) -> np.ndarray:
-    """A coloured status bar across the top with ``text`` (label and probability)."""
-    out = image_rgb.copy()
-    height, width = out.shape[:2]
-    bar = max(24, round(height * 0.07))
-    cv2.rectangle(out, (0, 0), (width, bar), RIP_COLOUR if alert else CLEAR_COLOUR, -1)
+def banner_height(image_height: int) -> int:
+    """Height of the banner strip drawn above an image of ``image_height`` pixels."""
+    return max(24, round(image_height * 0.07))
+
+
+def draw_banner(image_rgb: np.ndarray, text: str, colour: tuple[int, int, int]) -> np.ndarray:
+    """The image with a coloured strip holding ``text`` added above it: the photo itself is not covered."""
+    height, width = image_rgb.shape[:2]
+    bar = banner_height(height)
+    strip = np.empty((bar, width, 3), np.uint8)
+    strip[:] = colour
     scale = bar / 38
     text_width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, round(scale * 2)))[0][0]
-    scale *= min(1.0, (width - bar * 0.6) / max(text_width, 1))  # shrink to fit narrow frames
-    cv2.putText(out, text, (round(bar * 0.3), round(bar * 0.5 + 11 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+    scale *= min(1.0, (width - bar * 1.3) / max(text_width, 1))  # shrink to fit, clear of a viewer's corner icons
+    cv2.putText(strip, text, (round(bar * 0.3), round(bar * 0.5 + 11 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale,
                 (255, 255, 255), max(1, round(scale * 2)), cv2.LINE_AA)
-    return out
+    return np.concatenate([strip, image_rgb], axis=0)
+
+
+def verdict_banner(prob: float, threshold: float) -> tuple[str, tuple[int, int, int]]:
+    """An image's banner: verdict word first (so it is read first), probability and the threshold used."""
+    alert = prob >= threshold
+    return f"{'RIP CURRENT' if alert else 'no rip'}  p={prob:.2f}  (threshold {threshold:.2f})", (
+        RIP_COLOUR if alert else CLEAR_COLOUR)
 
 
 def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mask: np.ndarray | None, prob: float,
-                      threshold: float, opacity: float = 0.45, banner: tuple[str, bool] | None = None,
+                      threshold: float, opacity: float = 0.45,
+                      banner: tuple[str, tuple[int, int, int]] | None = None,
                       water: np.ndarray | None = None) -> np.ndarray:
-    """The full overlay: heatmap, region outline, the sea's outline (``water``, when given) and a banner. The
-    banner shows label and probability unless ``banner`` gives its own ``(text, alert)`` (video frames show the
-    aggregated state)."""
+    """The full overlay: heatmap (none when ``cam_display`` is ``None``), region outline, the sea's outline
+    (``water``, when given) and a banner strip above. The banner shows verdict and probability unless ``banner``
+    gives its own ``(text, colour)`` (video frames show the aggregated state)."""
     out = image_rgb if cam_display is None else overlay_heatmap(image_rgb, cam_display, opacity)
     if water is not None:
         out = draw_outline(out, water, colour=WATER_COLOUR, thickness=max(1, round(max(out.shape[:2]) / 500)))
     out = draw_outline(out, mask)
-    if banner is None:
-        alert = prob >= threshold
-        banner = (f"{'RIP CURRENT' if alert else 'no rip'}  p={prob:.2f}  (threshold {threshold:.2f})", alert)
-    return draw_banner(out, *banner)
+    return draw_banner(out, *(banner or verdict_banner(prob, threshold)))
 
 
 def fit_tile(image_rgb: np.ndarray, tile: int) -> np.ndarray:

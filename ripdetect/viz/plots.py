@@ -98,17 +98,33 @@ def _save(fig, path: str | Path) -> Path:
     return Path(path)
 
 
-def plot_timeline(rows: list[dict], events: list[dict], on_threshold: float, off_threshold: float,
-                  path: str | Path) -> Path:
-    """Per-frame and aggregated rip probability against time, threshold lines and shaded events."""
+def timeline_figure(rows: list[dict], events: list[dict], on_threshold: float, off_threshold: float):
+    """Per-frame and window-mean rip probability against time, the threshold lines, events shaded red and
+    possible rips that were not confirmed shaded amber (the same states as the banner and the timeline table).
+    The legend sits outside the axes, off the data."""
     fig, ax = _figure(10, 3.2)
     times = [row["time_s"] for row in rows]
     ax.plot(times, [row["prob_rip"] for row in rows], ".", color="grey", alpha=0.6, label="frame p(rip)")
     ax.plot(times, [row["aggregated_prob"] for row in rows], "-", color="C3", lw=2, label="window mean")
     ax.axhline(on_threshold, color="C3", ls="--", lw=1, label=f"on {on_threshold:.2f}")
     ax.axhline(off_threshold, color="C0", ls=":", lw=1, label=f"off {off_threshold:.2f}")
+    step = min((b - a for a, b in zip(times, times[1:]) if b > a), default=0.5)
+    for row in rows:
+        if row["state"] == "possible_rip":
+            ax.axvspan(row["time_s"] - step / 2, row["time_s"] + step / 2, color="orange", alpha=0.2, lw=0)
     for event in events:
-        ax.axvspan(event["start_s"], max(event["end_s"], event["start_s"] + 0.1), color="C3", alpha=0.15)
+        ax.axvspan(event["start_s"], max(event["end_s"], event["start_s"] + 0.1), color="C3", alpha=0.15, lw=0)
     ax.set(xlabel="time (s)", ylabel="p(rip)", ylim=(-0.02, 1.02), title="Rip probability over time")
-    ax.legend(loc="upper right", fontsize=8, ncol=4)
-    return _save(fig, path)
+    from matplotlib.patches import Patch
+
+    handles = ax.get_legend_handles_labels()[0] + [Patch(color="C3", alpha=0.15, label="rip event"),
+                                                   Patch(color="orange", alpha=0.2, label="possible rip")]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_timeline(rows: list[dict], events: list[dict], on_threshold: float, off_threshold: float,
+                  path: str | Path) -> Path:
+    """``timeline_figure`` as a PNG."""
+    return _save(timeline_figure(rows, events, on_threshold, off_threshold), path)
