@@ -160,6 +160,7 @@ def test_storage_and_study_name_errors_come_before_any_work(tune_data, tmp_path)
     (["--sampler", "annealing"], "argument --sampler: invalid choice: 'annealing'"),
     (["--pruner", "asha"], "argument --pruner: invalid choice: 'asha'"),
     (["--storage", "sqlite:////no/such/folder/s.db"], "ripdetect: error: cannot open the study storage"),
+    (["--storage", "postgresql://me:secret@localhost:1/db"], "optuna-dashboard postgresql://me:***@localhost:1/db"),
     (["--space", "SPACE_UNKNOWN"], "ripdetect: error: SPACE_UNKNOWN: unknown field 'model.colour'"),
     (["--objective", "f2,latency", "--pruner", "median"], "none with two objectives"),
 ])
@@ -169,7 +170,7 @@ def test_cli_bad_input_is_one_line_before_any_work(tune_data, tmp_path, args, me
     message = message.replace("SPACE_UNKNOWN", str(tmp_path / "bad.json"))
     result = run_cli("tune", "--data", tune_data, "--out", tmp_path / "study", *args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "study").exists()
+    assert "Traceback" not in result.stderr and not (tmp_path / "study").exists() and "secret" not in result.stderr
 
 
 def test_a_refused_run_leaves_out_free_and_a_damaged_marker_is_one_line(tune_data, tmp_path):
@@ -322,6 +323,33 @@ def test_cross_validation_is_the_objective_with_real_images(tune_data, tmp_path)
     assert summary["n_real"] == 8
 
 
+def test_tune_with_real_images_defaults_to_a_grouped_5_fold_cross_validation(tune_data, tmp_path):
+    from ripdetect.cli import get_args_parser
+    from ripdetect.cli.tune_cmd import build_plan
+
+    rng = np.random.default_rng(4)
+    rows = ["path,label,group,viewpoint"]
+    for g in range(5):
+        for label in ("rip", "no_rip"):
+            path = write_png(tmp_path / "real" / f"{label}_{g}.png", make_scene(rng, rip=label == "rip"))
+            rows.append(f"{path},{label},site{g},aerial")
+    (tmp_path / "real.csv").write_text("\n".join(rows) + "\n")
+    base = ["tune", "--data", str(tune_data), "--space", str(write_space(tmp_path)), "--out", str(tmp_path / "s")]
+    plan = build_plan(get_args_parser().parse_args(base + ["--real", str(tmp_path / "real.csv")]))
+    assert plan.folds == 5 and plan.signature()["evaluation"] == "grouped 5-fold cross-validation"
+    assert len(plan.real) == 10 and len(plan.train) == 20
+    plan = build_plan(get_args_parser().parse_args(base + ["--real", str(tmp_path / "real.csv"), "--folds", "2"]))
+    assert plan.folds == 2
+    with pytest.raises(ConfigError, match="--real and --folds go together"):
+        build_plan(get_args_parser().parse_args(base + ["--folds", "2"]))
+    assert build_plan(get_args_parser().parse_args(base)).folds is None  # no real images: the validation split
+
+
+def write_space(folder: Path) -> Path:
+    (folder / "space.json").write_text(json.dumps(LR_SPACE))
+    return folder / "space.json"
+
+
 # --- multi-fidelity: the early rungs on less data or a smaller input ------------------------------------------------
 
 def test_fidelity_data_and_size_become_progressive_epochs(tune_data, tmp_path):
@@ -389,3 +417,17 @@ def test_a_killed_study_resumes_and_finishes(tune_data, tmp_path):
     summary = json.loads(resumed.stdout)
     assert summary["trials"]["finished"] == 3 and summary["trials"]["running"] == 0
     assert summary["trials"]["complete"] == 3
+
+
+def test_history_and_intermediate_charts_tick_whole_trials_and_epochs(tmp_path, monkeypatch):
+    from ripdetect.viz import tuning as charts
+
+    figures = []
+    monkeypatch.setattr(charts, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    points = [charts.TrialPoint(1, "complete", (0.71,), {"lr": 0.001}, {1: 0.79, 2: 0.64}),
+              charts.TrialPoint(2, "pruned", (), {"lr": 0.01}, {1: 0.54})]
+    charts.plot_history(points, "roc_auc", True, tmp_path / "h.png")
+    charts.plot_intermediate_values(points, "roc_auc", tmp_path / "i.png")
+    for fig in figures:
+        ticks = fig.axes[0].get_xticks()
+        assert len(ticks) and all(float(t).is_integer() for t in ticks), ticks

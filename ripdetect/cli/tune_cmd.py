@@ -2,7 +2,7 @@
 ``ripdetect.training.tuning.tune``.
 
     ripdetect tune --data synth/ --val-data real_val.csv --out runs/tune --config train/configs/default.json
-    ripdetect tune --real train/real_dev.csv --folds 5 --data synth/ --out runs/tune --trials 40 --timeout 28800
+    ripdetect tune --real train/real_dev.csv --data synth/ --out runs/tune --trials 40 --timeout 28800
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ripdetect.cli.flags import add_config_flags, add_data_flags, given, print_j
 from ripdetect.config import TuneConfig
 
 RENAMED = {"timeout_s": "timeout", "seed": "sampler_seed"}
+DEFAULT_FOLDS = 5  # with --real: the objective is the grouped cross-validation, as `ripdetect train --folds 5`
 
 
 def default_space_path() -> Path:
@@ -30,8 +31,8 @@ def add_parser(sub) -> None:
     add_data_flags(parser, data_help="training folder(s) or CSV manifest(s); with --real, the images trained beside "
                                      "the real ones (e.g. synthetic scenes)",
                    real_help="real images (a manifest with group and viewpoint columns): the objective is then their "
-                             "grouped cross-validation with --folds (default: the validation split)",
-                   folds_help="folds of the grouped cross-validation over --real")
+                             "grouped cross-validation by site (default: none, the validation split of --data)",
+                   folds_help=f"folds of the grouped cross-validation over --real (default: {DEFAULT_FOLDS})")
     parser.add_argument("--space", default=None,
                         help="search space, JSON or YAML (default: the shipped space for fine-tuning "
                              "EfficientNet-Lite0, ripdetect/training/tuning/spaces/default.json)")
@@ -61,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from ripdetect.training.tuning.study import redact
 
     tune_config = plan.tune_config
-    print(f"ripdetect: study '{tune_config.study}' in {redact(plan.storage_url)}: {tune_config.trials} trials of up to "
-          f"{plan.base_config.epochs} epochs ({plan.signature()['evaluation']}), {tune_config.chosen_sampler} "
-          f"sampler, {tune_config.chosen_pruner} pruner; watch it with: optuna-dashboard {plan.storage_url}",
-          file=sys.stderr)
+    epochs, storage = plan.base_config.epochs, redact(plan.storage_url)  # a database password is never printed
+    print(f"ripdetect: study '{tune_config.study}' in {storage}: {tune_config.trials} trials of up to {epochs} "
+          f"epoch{'' if epochs == 1 else 's'} ({plan.signature()['evaluation']}), {tune_config.chosen_sampler} "
+          f"sampler, {tune_config.chosen_pruner} pruner; watch it with: optuna-dashboard {storage}", file=sys.stderr)
     stop = GracefulStop()
     bar, progress = progress_bar(tune_config)
     previous = signal.signal(signal.SIGINT, stop)
@@ -100,8 +101,9 @@ def build_plan(args: argparse.Namespace):
     space = load_space(space_path)
     if args.real is not None or args.folds is not None:
         real = load_many(args.real) if args.real else None
+        folds = DEFAULT_FOLDS if args.folds is None else args.folds
         return make_plan(args.out, tune_config, base, space, load_many(args.data) if args.data else [], real=real,
-                         folds=args.folds, space_name=str(space_path))
+                         folds=folds, space_name=str(space_path))
     if not args.data:
         raise DataError("--data is required (folder(s) or CSV manifest(s)), or --real with --folds")
     train, val = training_sets(args.data, args.val_data, base.val_fraction, base.seed)

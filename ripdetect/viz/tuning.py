@@ -37,6 +37,7 @@ def plot_history(trials: list[TrialPoint], metric: str, maximise: bool, path: st
         ax.legend(loc="best", fontsize=8)
     pruned = sum(t.state == "pruned" for t in trials)
     ax.set(xlabel="trial", ylabel=metric, title=f"Optimisation history ({len(done)} complete, {pruned} pruned)")
+    _whole_number_ticks(ax)
     return _save(fig, path)
 
 
@@ -115,6 +116,7 @@ def plot_intermediate_values(trials: list[TrialPoint], metric: str, path: str | 
     if ax.get_lines():
         ax.legend(loc="best", fontsize=8)
     ax.set(xlabel="epoch (across folds with cross-validation)", ylabel=metric, title="Intermediate values")
+    _whole_number_ticks(ax)
     return _save(fig, path)
 
 
@@ -134,3 +136,10 @@ def plot_pareto_front(trials: list[TrialPoint], front: set[int], names: list[str
         ax.legend(loc="best", fontsize=8)
     ax.set(xlabel=names[0], ylabel=names[1], title="Pareto front")
     return _save(fig, path)
+
+
+def _whole_number_ticks(ax) -> None:
+    """Trial numbers and epochs are whole: no 1.2, 1.4 … ticks when a study has one or two of them."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
