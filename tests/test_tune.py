@@ -419,6 +419,19 @@ def test_a_killed_study_resumes_and_finishes(tune_data, tmp_path):
     assert summary["trials"]["complete"] == 3
 
 
+def test_two_worker_processes_share_one_study(tune_data, tmp_path):
+    """--jobs 2: two spawned workers on the study's storage; each trial runs once, in one of them."""
+    out = tmp_path / "jobs"
+    summary = tune(_plan(out, tune_data, LR_SPACE, epochs=1, trials=4, sampler="random", pruner="none", jobs=2))
+    rows = _rows(out)
+    assert summary["trials"]["finished"] >= 4 and {row["state"] for row in rows} == {"complete"}
+    assert len({row["run_dir"] for row in rows}) == len(rows) == summary["trials"]["finished"]
+    study = optuna.load_study(study_name="ripdetect", storage=f"sqlite:///{out / 'study.db'}")
+    workers = {trial.user_attrs["worker"]["pid"] for trial in study.trials}
+    assert os.getpid() not in workers and 1 <= len(workers) <= 2  # the trials ran in the workers
+    assert (out / "best_config.json").is_file() and len(list((out / "plots").glob("*.png"))) >= 3
+
+
 def test_history_and_intermediate_charts_tick_whole_trials_and_epochs(tmp_path, monkeypatch):
     from ripdetect.viz import tuning as charts
 
