@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -57,6 +59,18 @@ def describe_range(meta: dict) -> str:
     low, high = meta.get("low"), meta.get("high")
     left = "(" if meta.get("low_exclusive") else "["
     return f"a number in {left}{low:g}, {high:g}]"
+
+
+def scalar_type(config_field: dataclasses.Field) -> type | None:
+    """``int``, ``float``, ``str`` or ``bool`` of a field typed ``X`` or ``X | None``; ``None`` for the rest (nested
+    configs, tuples): the fields a flag or a search space can set."""
+    annotation = config_field.type
+    if isinstance(annotation, str):
+        return {"int": int, "float": float, "str": str, "bool": bool}.get(annotation.replace(" | None", "").strip())
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return scalar_type(dataclasses.replace(config_field, type=args[0])) if len(args) == 1 else None
+    return annotation if annotation in (int, float, str, bool) else None
 
 
 def _check(ok: bool, name: str, value: Any, expected: str) -> None:
@@ -176,9 +190,87 @@ class TrainConfig:
     num_workers: int = knob(2, "DataLoader worker processes", low=0, high=64)
     max_steps_per_epoch: int = knob(0, "cap on steps per epoch (0: no cap)", low=0, high=10**9)
     tensorboard: bool = knob(False, "also log to TensorBoard")
+    progressive_epochs: int = knob(0, "train the first N epochs on a subsample (--progressive-data) or at a smaller "
+                                      "input (--progressive-size), as the early rungs of a tuning study do; none of "
+                                      "them is kept as the best epoch", low=0, high=10_000)
+    progressive_data: float = knob(1.0, "share of the training images in the progressive epochs", low=0.01,
+                                   high=1.0)
+    progressive_size: float = knob(1.0, "input side, as a share of the model's, in the progressive epochs", low=0.1,
+                                   high=1.0)
 
     def __post_init__(self) -> None:
         validate_fields(self)
+        if self.progressive_data < 1 or self.progressive_size < 1:
+            _check(self.progressive_epochs < self.epochs, "progressive_epochs", self.progressive_epochs,
+                   f"fewer than epochs ({self.epochs}), so a full epoch can be kept as the best")
+
+
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
+SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)
+PRUNERS = ("hyperband", "sha", "median", "none")
+FIDELITIES = ("epochs", "data", "size")
+# what a study can optimise, and which way
+OBJECTIVE_DIRECTIONS = {"roc_auc": "maximize", "f2": "maximize", "f1": "maximize", "balanced_accuracy": "maximize",
+                        "brier": "minimize", "latency": "minimize"}
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """A hyperparameter study (``ripdetect tune``): the objective, the search, the pruning and the budget. The
+    search space is a file of its own (``ripdetect.training.tuning.space``); each trial trains with the base
+    ``TrainConfig`` changed by the trial's parameters."""
+
+    trials: int = knob(20, "finished trials the study should hold; a resumed study runs only the missing ones",
+                       low=1, high=1_000_000)
+    timeout_s: float | None = knob(None, "start no new trial after this many seconds (per process)", low=1.0,
+                                   high=1e8, none_means="no limit")
+    objective: str = knob("roc_auc", "what to maximise (brier and latency: minimise), from the grouped "
+                                     "cross-validation with --real, else on the validation split; two joined by a "
+                                     "comma (e.g. f2,latency) ask for a Pareto front; one of "
+                                     + ", ".join(OBJECTIVE_DIRECTIONS))
+    sampler: str | None = knob(None, "search algorithm (Optuna's)", choices=SAMPLERS,
+                               none_means="tpe, or nsga2 for two objectives")
+    pruner: str | None = knob(None, "how bad trials are stopped early", choices=PRUNERS,
+                              none_means="hyperband, or none for two objectives")
+    fidelity: str = knob("epochs", "what the early rungs save: epochs only, or also a data subsample (data) or a "
+                                   "smaller input (size) in their epochs", choices=FIDELITIES)
+    reduction_factor: int = knob(3, "keep the best 1/N of the trials at every rung; data and size fidelity train "
+                                    "the first epochs/N epochs on 1/N of the images or pixels", low=2, high=10)
+    min_epochs: int = knob(1, "epochs every trial trains before it can be pruned", low=1, high=10_000)
+    jobs: int = knob(1, "trials at once on this machine, each in its own process", low=1, high=256)
+    seed: int = knob(0, "sampler seed (the trials train with the base config's seed)", low=0, high=2**31 - 1)
+    study: str = knob("ripdetect", "study name in the storage")
+    storage: str | None = knob(None, "database URL that every worker of the study shares (e.g. "
+                                     "postgresql://user@host/db)", none_means="sqlite:///OUT/study.db")
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        names = self.objectives
+        expected = ("one or two of " + ", ".join(OBJECTIVE_DIRECTIONS) + " joined by a comma, not 'latency' alone")
+        _check(0 < len(names) <= 2 and len(set(names)) == len(names) and names != ("latency",)
+               and all(name in OBJECTIVE_DIRECTIONS for name in names), "objective", self.objective, expected)
+        _check(isinstance(self.study, str) and bool(self.study.strip()), "study", self.study, "a non-empty name")
+        if len(names) == 2:
+            _check(self.sampler not in SINGLE_OBJECTIVE_SAMPLERS, "sampler", self.sampler,
+                   "a sampler that handles two objectives (not " + ", ".join(SINGLE_OBJECTIVE_SAMPLERS) + ")")
+            _check(self.pruner in (None, "none"), "pruner", self.pruner,
+                   "none with two objectives (Optuna prunes single-objective studies only)")
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in str(self.objective).split(","))
+
+    @property
+    def directions(self) -> list[str]:
+        return [OBJECTIVE_DIRECTIONS[name] for name in self.objectives]
+
+    @property
+    def chosen_sampler(self) -> str:
+        return self.sampler or ("tpe" if len(self.objectives) == 1 else "nsga2")
+
+    @property
+    def chosen_pruner(self) -> str:
+        return self.pruner or ("hyperband" if len(self.objectives) == 1 else "none")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ PREPROCESSING = Preprocessing.of(resolve_model_config(tiny_model_config()))
 
 
 @pytest.mark.parametrize("shape", [(48, 80), (80, 48), (64, 64)])
-@pytest.mark.parametrize("strength", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("strength", [0.0, 0.1, 0.3, 0.5, 1.0, 2.0])
 def test_train_transform_is_seeded_and_shaped(rng, shape, strength):
     image = make_scene(rng, True, *shape)
     config = AugmentConfig(strength=strength, p_weather=1.0, p_noise=1.0)

@@ -1,6 +1,8 @@
 """The ``ripdetect`` command: subcommands over the library. Prints and progress bars live here.
 
     ripdetect train --data DIR --out RUN_DIR [--config train/configs/default.json]
+    torchrun --nproc-per-node N -m ripdetect train ...   (DistributedDataParallel)
+    ripdetect tune --data DIR --out STUDY_DIR [--real MANIFEST --folds K] [--space SPACE.json] [--trials N]
     ripdetect eval --data DIR --model CKPT [--out DIR]
     ripdetect predict PATH... [--model CKPT] [--out DIR]
     ripdetect video INPUT... --out DIR
@@ -19,8 +21,8 @@ import sys
 from ripdetect import __version__
 from ripdetect.errors import RipdetectError
 
-SUBCOMMANDS = ("train", "eval", "predict", "video", "synth", "composite", "compare", "augment_preview", "export",
-               "app")
+SUBCOMMANDS = ("train", "tune", "eval", "predict", "video", "synth", "composite", "compare", "augment_preview",
+               "export", "app")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -7,22 +7,9 @@ import argparse
 import dataclasses
 import json
 import sys
-import types
-import typing
 from typing import Any
 
-from ripdetect.config import allowed_values, describe_range
-
-
-def _scalar_type(annotation: Any):
-    """``int``, ``float``, ``str`` or ``bool`` from a (possibly ``X | None``) annotation string or type."""
-    if isinstance(annotation, str):
-        annotation = annotation.replace(" | None", "").strip()
-        return {"int": int, "float": float, "str": str, "bool": bool}.get(annotation)
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _scalar_type(args[0]) if len(args) == 1 else None
-    return annotation if annotation in (int, float, str, bool) else None
+from ripdetect.config import allowed_values, describe_range, scalar_type
 
 
 def field_help(field: dataclasses.Field, default: Any) -> str:
@@ -43,7 +30,7 @@ def add_config_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, 
     rename = rename or {}
     names = []
     for field in dataclasses.fields(config_cls):
-        kind = _scalar_type(field.type)
+        kind = scalar_type(field)
         if kind is None or (only is not None and field.name not in only):
             continue
         name = rename.get(field.name, field.name)
@@ -58,6 +45,15 @@ def add_config_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, 
                                 metavar=None if choices else name.upper(), help=help_text)
         names.append(field.name)
     return names
+
+
+def add_data_flags(parser: argparse.ArgumentParser, data_help: str, real_help: str, folds_help: str) -> None:
+    """``--data``, ``--val-data``, ``--real`` and ``--folds``: the training data, as train and tune take it."""
+    parser.add_argument("--data", nargs="+", default=None, help=data_help)
+    parser.add_argument("--val-data", nargs="+", default=None,
+                        help="a separate validation set (default: a stratified split of --data)")
+    parser.add_argument("--real", nargs="+", default=None, help=real_help)
+    parser.add_argument("--folds", type=int, default=None, help=folds_help)
 
 
 def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:

@@ -8,23 +8,18 @@ import json
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import add_config_flags, given, print_json
+from ripdetect.cli.flags import add_config_flags, add_data_flags, given, print_json
 from ripdetect.config import AugmentConfig, ModelConfig, TrainConfig, load_json_config
 
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("train", help="train a rip classifier")
-    parser.add_argument("--data", nargs="+", default=None,
-                        help="dataset folder(s) or CSV manifest(s); several are concatenated (default: the run's own "
-                             "sources when resuming)")
-    parser.add_argument("--val-data", nargs="+", default=None,
-                        help="a separate validation set (default: a stratified split of --data)")
-    parser.add_argument("--real", nargs="+", default=None,
-                        help="real images (a manifest with group and viewpoint columns) for grouped cross-validation "
-                             "with --folds (default: none)")
-    parser.add_argument("--folds", type=int, default=None,
-                        help="grouped k-fold cross-validation over --real by site; then a final model on all the data "
-                             "with the cross-validated temperature and threshold (default: a single run)")
+    add_data_flags(parser, data_help="dataset folder(s) or CSV manifest(s); several are concatenated (default: the "
+                                     "run's own sources when resuming)",
+                   real_help="real images (a manifest with group and viewpoint columns) for grouped cross-validation "
+                             "with --folds (default: none)",
+                   folds_help="grouped k-fold cross-validation over --real by site; then a final model on all the "
+                              "data with the cross-validated temperature and threshold (default: a single run)")
     parser.add_argument("--no-final", action="store_true", help="with --folds: only the cross-validation")
     parser.add_argument("--out", required=True, help="run folder for checkpoints, logs and plots")
     parser.add_argument("--config", default=None, help="a JSON recipe, e.g. train/configs/default.json (default: none)")
@@ -71,7 +66,21 @@ def resolve_data(args: argparse.Namespace) -> tuple[list[str], list[str] | None]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ripdetect.data.layouts import load_many, split_samples
+    """One process, or one rank of ``torchrun --nproc-per-node N -m ripdetect train ...`` (DistributedDataParallel;
+    rank 0 prints, shows progress and writes the files)."""
+    from ripdetect.training import distributed
+
+    if not distributed.launched_by_torchrun():
+        return train(args, distributed.Workers())
+    workers = distributed.start_process_group()
+    try:
+        return train(args, workers)
+    finally:
+        distributed.end_process_group()
+
+
+def train(args: argparse.Namespace, workers) -> int:
+    from ripdetect.data.layouts import training_sets
     from ripdetect.errors import ConfigError
     from ripdetect.training.engine import TrainingInterrupted
     from ripdetect.training.run import train_model
@@ -80,19 +89,21 @@ def run(args: argparse.Namespace) -> int:
     if (args.real is None) != (args.folds is None):
         raise ConfigError("--real and --folds go together (grouped cross-validation over the real images)")
     if args.folds is not None:
+        if workers.is_distributed:
+            raise ConfigError("--folds runs in one process; start it with 'ripdetect train', not torchrun")
         return run_cross_validation(args, train_config)
     if args.init_from:  # a bad checkpoint is refused before the run folder is touched
         from ripdetect.models.checkpoint import load_checkpoint
 
         load_checkpoint(args.init_from)
     data, val_data = resolve_data(args)
-    samples = load_many(data)
-    if val_data:
-        train_samples = samples
-        val_samples = [dataclasses.replace(s, split="val") for s in load_many(val_data)]
-    else:
-        train_samples, val_samples = split_samples(samples, train_config.val_fraction, train_config.seed)
-    print(f"ripdetect: {len(train_samples)} training and {len(val_samples)} validation images", file=sys.stderr)
+    train_samples, val_samples = training_sets(data, val_data, train_config.val_fraction, train_config.seed)
+    if not workers.is_main:  # the other ranks train their share quietly
+        train_model(train_samples, val_samples, train_config, args.out, resume=args.resume, overwrite=args.overwrite,
+                    init_from=args.init_from)
+        return 0
+    print(f"ripdetect: {len(train_samples)} training and {len(val_samples)} validation images"
+          + (f", {workers.world_size} processes" if workers.is_distributed else ""), file=sys.stderr)
     bar, progress = progress_bar(train_config.monitor)
     try:
         result = train_model(train_samples, val_samples, train_config, args.out, resume=args.resume,

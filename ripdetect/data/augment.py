@@ -12,6 +12,11 @@ from ripdetect.config import AugmentConfig
 from ripdetect.models.preprocess import Preprocessing
 
 
+def _span(low: float, high: float) -> tuple[float, float]:
+    """A magnitude range whose top scales with the strength: at a low strength the range shrinks to its top."""
+    return min(low, high), high
+
+
 def weather_transforms(strength: float = 1.0, p: float = 1.0):
     """One of fog, rain, shadow or sun flare: the paper's synthetic weather."""
     import albumentations as A
@@ -22,7 +27,7 @@ def weather_transforms(strength: float = 1.0, p: float = 1.0):
         A.RandomRain(slant_range=(-15, 15), drop_width=1, blur_value=3, brightness_coefficient=0.8,
                      rain_type="drizzle", p=1.0),
         A.RandomShadow(shadow_roi=(0, 0.3, 1, 1), num_shadows_limit=(1, 3), shadow_dimension=5,
-                       shadow_intensity_range=(0.2, min(0.8, 0.5 * s)), p=1.0),
+                       shadow_intensity_range=_span(0.2, min(0.8, 0.5 * s)), p=1.0),
         A.RandomSunFlare(flare_roi=(0, 0, 1, 0.5), src_radius=80, num_flare_circles_range=(3, 7), p=1.0),
     ], p=p)
 
@@ -33,7 +38,7 @@ def build_train_transform(input_size: int, augment_config: AugmentConfig, seed: 
 
     size, s = input_size, augment_config.strength
     geometric = A.OneOf([
-        A.Perspective(scale=(0.02, 0.08 * s), p=1.0),
+        A.Perspective(scale=_span(0.02, 0.08 * s), p=1.0),
         A.Affine(rotate=(-12 * s, 12 * s), scale=(1 - 0.1 * s, 1 + 0.15 * s), translate_percent=(-0.05, 0.05),
                  shear=(-5 * s, 5 * s), border_mode=1, p=1.0),
     ], p=augment_config.p_geometric)
@@ -45,7 +50,7 @@ def build_train_transform(input_size: int, augment_config: AugmentConfig, seed: 
         A.OneOf([A.GaussianBlur(blur_limit=(3, 5), p=1.0), A.MotionBlur(blur_limit=(3, 7), p=1.0)], p=1.0),
     ], n=2, p=augment_config.p_photometric)
     noise = A.OneOf([
-        A.GaussNoise(std_range=(0.02, 0.08 * s), p=1.0),
+        A.GaussNoise(std_range=_span(0.02, 0.08 * s), p=1.0),
         A.ImageCompression(quality_range=(max(5, round(60 - 30 * s)), 95), p=1.0),
     ], p=augment_config.p_noise)
     transforms = [

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
 
 from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb, stored_size
 from ripdetect.data.layouts import Sample
@@ -84,15 +84,22 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def make_loader(dataset: ImageDataset, batch_size: int, num_workers: int, seed: int, shuffle: bool = False,
-                balanced: bool = False) -> DataLoader:
-    """A seeded DataLoader; ``balanced`` draws classes equally via WeightedRandomSampler."""
-    generator = torch.Generator().manual_seed(seed)
+                balanced: bool = False, shard: tuple[int, int] | None = None) -> DataLoader:
+    """A seeded DataLoader; ``balanced`` draws classes equally via WeightedRandomSampler. ``shard`` is
+    ``(rank, world_size)`` under DistributedDataParallel: each rank loads its own share of every epoch (call
+    ``loader.sampler.set_epoch`` where it has one, so each epoch shuffles anew)."""
+    rank, world_size = shard or (0, 1)
+    generator = torch.Generator().manual_seed(seed + rank)
     sampler = None
     if balanced:
         labels = np.array([s.label for s in dataset.samples])
         counts = np.bincount(labels, minlength=2).clip(min=1)
         weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
-        sampler = WeightedRandomSampler(weights, num_samples=len(labels), replacement=True, generator=generator)
+        sampler = WeightedRandomSampler(weights, num_samples=-(-len(labels) // world_size), replacement=True,
+                                        generator=generator)
+        shuffle = False
+    elif world_size > 1:
+        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)
         shuffle = False
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler, num_workers=num_workers,

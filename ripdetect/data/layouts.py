@@ -201,6 +201,16 @@ def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> tupl
     return train, val
 
 
+def training_sets(data: list[str | Path], val_data: list[str | Path] | None, val_fraction: float,
+                  seed: int) -> tuple[list[Sample], list[Sample]]:
+    """(training, validation) samples of ``--data`` and ``--val-data``: a separate validation set when given,
+    else ``split_samples`` of the data."""
+    samples = load_many(data)
+    if val_data:
+        return samples, [replace(s, split="val") for s in load_many(val_data)]
+    return split_samples(samples, val_fraction, seed)
+
+
 def manifest_hash(samples: list[Sample]) -> str:
     """sha256 of the sorted ``path,label`` lines: identifies the data a model saw."""
     lines = sorted(f"{Path(s.path).as_posix()},{s.label}" for s in samples)

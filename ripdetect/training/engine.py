@@ -21,13 +21,14 @@ import numpy as np
 import torch
 
 from ripdetect.config import TrainConfig, to_dict
-from ripdetect.data.augment import TrainTransform
-from ripdetect.data.dataset import ImageDataset, make_loader
 from ripdetect.data.layouts import Sample, manifest_hash
 from ripdetect.errors import DataError
 from ripdetect.files import write_json, write_text
 from ripdetect.models.checkpoint import save_checkpoint
 from ripdetect.models.classifier import RipClassifier, create_model, rip_prob, rip_score
+from ripdetect.training import distributed
+from ripdetect.training.distributed import Workers
+from ripdetect.training.loaders import EpochLoaders, epoch_inputs, is_progressive
 from ripdetect.training.losses import LossFn, batch_loss, make_loss
 from ripdetect.training.metrics import choose_threshold, classification_metrics, monitor_value
 from ripdetect.training.optim import make_optimizer, set_epoch_lr
@@ -72,10 +73,13 @@ class FitResult:
     bad_files: dict[str, str]
 
 
-def train_one_epoch(model: RipClassifier, loader, loss_fn: LossFn, optimizer, train_config: TrainConfig,
-                    progress: ProgressFn | None = None) -> tuple[float, int, list[tuple[str, str]]]:
-    """One pass over ``loader``; returns the mean loss, the images trained on and the unreadable files seen.
-    The loss is ``batch_loss``: classification plus the mask-based losses where masks exist."""
+def train_one_epoch(model, loader, loss_fn: LossFn, optimizer, train_config: TrainConfig,
+                    progress: ProgressFn | None = None,
+                    workers: Workers | None = None) -> tuple[float, int, list[tuple[str, str]]]:
+    """One pass over ``loader``; returns the mean loss, the images trained on and the unreadable files seen
+    (over every rank). The loss is ``batch_loss``: classification plus the mask-based losses where masks exist.
+    ``model`` is the classifier, or its ``DistributedModel`` among several processes."""
+    workers = workers or Workers()
     model.train()
     total, count, errors = 0.0, 0, []
     max_steps = train_config.max_steps_per_epoch
@@ -84,8 +88,9 @@ def train_one_epoch(model: RipClassifier, loader, loss_fn: LossFn, optimizer, tr
         if max_steps and step >= max_steps:
             break
         errors.extend(batch["errors"])
-        if batch["images"] is None:
-            continue
+        if not distributed.all_ranks_agree(workers, batch["images"] is not None):
+            continue  # ranks step together, so a batch with no readable image is skipped by all
+        batch = _to_device(batch, workers.device)
         loss = batch_loss(model, batch, loss_fn, train_config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -94,18 +99,27 @@ def train_one_epoch(model: RipClassifier, loader, loss_fn: LossFn, optimizer, tr
         count += len(batch["labels"])
         if progress:
             progress("step", {"step": step + 1, "steps": steps, "loss": total / count})
-    return total / max(count, 1), count, errors
+    total, count = distributed.sum_over_ranks(workers, total, count)
+    return total / max(count, 1), int(count), errors
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    if device.type == "cpu":
+        return batch
+    return {key: value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value
+            for key, value in batch.items()}
 
 
 @torch.no_grad()
 def score_samples(model: torch.nn.Module, loader, progress: ProgressFn | None = None) -> ScoredSamples:
     """Logits for every readable sample in ``loader`` (the model is put in eval mode)."""
     model.eval()
+    device = next(model.parameters()).device
     labels, logits, indices, errors = [], [], [], []
     for step, batch in enumerate(loader):
         errors.extend(batch["errors"])
         if batch["images"] is not None:
-            logits.append(model(batch["images"]).float().numpy())
+            logits.append(model(batch["images"].to(device)).float().cpu().numpy())
             labels.append(batch["labels"].numpy())
             indices.append(batch["indices"].numpy())
         if progress:
@@ -124,7 +138,10 @@ def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: Tr
 
     With ``select_on_val=False`` the validation set is only scored (``val_scores.jsonl``, one line per epoch),
     never used to pick the epoch or stop early: ``best.safetensors`` is then the last epoch. Cross-validation
-    uses this, so a held-out fold never chooses its own model."""
+    uses this, so a held-out fold never chooses its own model.
+
+    Under ``torchrun`` (``ripdetect.training.distributed``) every rank calls this with the same arguments; rank 0
+    alone validates, reports ``progress`` and writes files, and the files are the same as from one process."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
@@ -134,27 +151,24 @@ def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: Tr
 
 def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, resume: bool,
          progress: ProgressFn | None, init_from, select_on_val: bool) -> FitResult:
+    workers = distributed.current()
+    progress = progress if workers.is_main else None
     model = create_model(train_config.model, load_pretrained=init_from is None)
-    model_config = model.model_config
     if init_from is not None:
         _load_initial_weights(model, init_from)
-    loss_fn = make_loss(model_config, train_config, train_samples)
+    model.to(workers.device)
+    loss_fn = make_loss(model.model_config, train_config, train_samples, workers.device)
     optimizer = make_optimizer(model, train_config)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
-    train_loader = make_loader(
-        ImageDataset(train_samples, TrainTransform(model.preprocessing, train_config.augment, train_config.seed),
-                     with_masks=True),
-        train_config.batch_size, train_config.num_workers, train_config.seed, shuffle=True,
-        balanced=train_config.imbalance == "balanced_sampler")
-    val_loader = make_loader(ImageDataset(val_samples, model.preprocessing), train_config.batch_size,
-                             train_config.num_workers, train_config.seed) if val_samples else None
+    loaders = EpochLoaders(train_samples, val_samples, model.preprocessing, train_config, workers)
+    trainee = distributed.for_training(model, workers)
     history: list[dict] = []
     start_epoch, best_score, stale = 0, -math.inf, 0
     if resume:
         saved = load_training_state(run_dir, model, optimizer)
         start_epoch, best_score, stale, history = saved["epoch"], saved["best_score"], saved["stale"], saved["history"]
         log.info("resumed after epoch %d", start_epoch)
-    writer = _tensorboard(run_dir) if train_config.tensorboard else None
+    writer = _tensorboard(run_dir) if train_config.tensorboard and workers.is_main else None
     extra = {"train_config": to_dict(train_config), "data_manifest_sha256": manifest_hash(train_samples + val_samples),
              "n_train": len(train_samples), "n_val": len(val_samples)}
     bad_files: dict[str, str] = {}
@@ -164,7 +178,10 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
             if progress:
                 progress("epoch", {"epoch": epoch + 1, "epochs": train_config.epochs})
             set_epoch_lr(optimizer, base_lrs, epoch, train_config)
-            train_loss, seen, errors = train_one_epoch(model, train_loader, loss_fn, optimizer, train_config, progress)
+            train_loader, val_loader = loaders.for_epoch(epoch_inputs(train_config, epoch,
+                                                                      model.preprocessing.input_size), epoch)
+            train_loss, seen, errors = train_one_epoch(trainee, train_loader, loss_fn, optimizer, train_config,
+                                                       progress, workers)
             if not seen:
                 raise DataError(f"none of the {len(train_samples)} training images could be read "
                                 f"(first: {errors[0][0]}: {errors[0][1]})" if errors else "no training images")
@@ -177,33 +194,27 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
                     threshold = choose_threshold(scored.labels, scored.probs, train_config.threshold_mode,
                                                  train_config.target_recall)
                     metrics = classification_metrics(scored.labels, scored.probs, threshold)
-                    row["val_loss"] = round(float(loss_fn(torch.from_numpy(scored.logits),
-                                                          torch.from_numpy(scored.labels))), 5)
+                    row["val_loss"] = round(float(loss_fn(torch.from_numpy(scored.logits).to(workers.device),
+                                                          torch.from_numpy(scored.labels).to(workers.device))), 5)
                     row.update({k: metrics[k] for k in ("accuracy", "balanced_accuracy", "f1", "roc_auc")})
                     _append_val_scores(run_dir, epoch + 1, val_samples, scored)
             row["threshold"] = threshold
             row["seconds"] = round(time.time() - started, 1)
             bad_files.update(dict(errors))
             history.append(row)
-            _write_log(run_dir, history)
-            if writer:
-                for key, value in row.items():
-                    if isinstance(value, (int, float)):
-                        writer.add_scalar(key, value, epoch + 1)
             score = monitor_value(metrics, train_config.monitor) if metrics and select_on_val else float(epoch)
-            improved = score > best_score
+            improved = score > best_score and not is_progressive(train_config, epoch)
             if improved:
                 best_score, stale = score, 0
-                save_checkpoint(run_dir / BEST_NAME, model, threshold,
-                                {**extra, "metrics": metrics, "epoch": epoch + 1})
-            else:
+            elif not is_progressive(train_config, epoch):
                 stale += 1
-            save_checkpoint(run_dir / LAST_NAME, model, threshold, {**extra, "epoch": epoch + 1})
-            save_training_state(run_dir, model, optimizer, {"epoch": epoch + 1, "best_score": best_score,
-                                                            "stale": stale, "history": history})
+            if workers.is_main:
+                _save_epoch(run_dir, model, optimizer, history, threshold, extra, metrics, improved,
+                            {"epoch": epoch + 1, "best_score": best_score, "stale": stale, "history": history}, writer)
             if progress:
-                progress("epoch_end", {**row, "improved": improved, "monitor": score})
-            if select_on_val and train_config.patience and stale >= train_config.patience:
+                progress("epoch_end", {**row, "improved": improved, "monitor": score, "metrics": metrics})
+            stop = bool(select_on_val and train_config.patience and stale >= train_config.patience)
+            if distributed.from_main(workers, stop):
                 log.info("early stopping after epoch %d", epoch + 1)
                 break
     except KeyboardInterrupt:
@@ -213,6 +224,21 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
         if writer:
             writer.close()
     return FitResult(history, bad_files)
+
+
+def _save_epoch(run_dir: Path, model: RipClassifier, optimizer, history: list[dict], threshold: float, extra: dict,
+                metrics: dict, improved: bool, progress: dict, writer) -> None:
+    """The files of one finished epoch: log, best and last checkpoints, the resumable state, TensorBoard."""
+    _write_log(run_dir, history)
+    row = history[-1]
+    if writer:
+        for key, value in row.items():
+            if isinstance(value, (int, float)):
+                writer.add_scalar(key, value, row["epoch"])
+    if improved:
+        save_checkpoint(run_dir / BEST_NAME, model, threshold, {**extra, "metrics": metrics, "epoch": row["epoch"]})
+    save_checkpoint(run_dir / LAST_NAME, model, threshold, {**extra, "epoch": row["epoch"]})
+    save_training_state(run_dir, model, optimizer, progress)
 
 
 def _load_initial_weights(model: RipClassifier, init_from: str | Path) -> None:

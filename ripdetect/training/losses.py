@@ -13,17 +13,19 @@ from ripdetect.data.layouts import Sample, class_counts
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def make_loss(model_config: ModelConfig, train_config: TrainConfig, train_samples: list[Sample]) -> LossFn:
+def make_loss(model_config: ModelConfig, train_config: TrainConfig, train_samples: list[Sample],
+              device: torch.device | str = "cpu") -> LossFn:
     """Cross-entropy (2 logits) or BCE (1 logit) with label smoothing and, for ``weighted_loss``, class weights
-    that make both classes count equally."""
+    that make both classes count equally (on ``device``, where the logits are)."""
     negatives, positives = class_counts(train_samples)
     weighted = train_config.imbalance == "weighted_loss"
     smooth = train_config.label_smoothing
     if model_config.num_classes == 1:
-        pos_weight = torch.tensor([negatives / max(positives, 1)]) if weighted else None
+        pos_weight = torch.tensor([negatives / max(positives, 1)], device=device) if weighted else None
         bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         return lambda logits, labels: bce(logits[:, 0], labels.float() * (1 - smooth) + smooth / 2)
-    weight = torch.tensor([len(train_samples) / (2 * max(n, 1)) for n in (negatives, positives)]) if weighted else None
+    weight = (torch.tensor([len(train_samples) / (2 * max(n, 1)) for n in (negatives, positives)], device=device)
+              if weighted else None)
     return nn.CrossEntropyLoss(weight=weight, label_smoothing=smooth)
 
 
