@@ -4,6 +4,7 @@
     ripdetect eval --data DIR --model CKPT [--out DIR]
     ripdetect predict PATH... [--model CKPT] [--out DIR]
     ripdetect video INPUT... --out DIR
+    ripdetect watch --cameras cameras.yaml --out DIR [--metrics-port 9108] [--once]
     ripdetect synth --out DIR --n N --seed S
     ripdetect augment-preview --data DIR --out grid.png
     ripdetect app [--port 7860]
@@ -18,7 +19,7 @@ import sys
 from ripdetect import __version__
 from ripdetect.errors import RipdetectError
 
-SUBCOMMANDS = ("train", "eval", "predict", "video", "synth", "composite", "augment_preview", "export", "app")
+SUBCOMMANDS = ("train", "eval", "predict", "video", "watch", "synth", "composite", "augment_preview", "export", "app")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ RIP_COLOUR = (255, 64, 32)
 POSSIBLE_RIP_COLOUR = (230, 140, 0)
 CLEAR_COLOUR = (40, 160, 80)
 WATER_COLOUR = (0, 220, 255)
+ROI_COLOUR = (255, 210, 0)
 
 
 def heatmap_from_cam(cam_display: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -68,13 +69,15 @@ def verdict_banner(prob: float, threshold: float) -> tuple[str, tuple[int, int, 
 def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mask: np.ndarray | None, prob: float,
                       threshold: float, opacity: float = 0.45,
                       banner: tuple[str, tuple[int, int, int]] | None = None,
-                      water: np.ndarray | None = None) -> np.ndarray:
+                      water: np.ndarray | None = None, roi: np.ndarray | None = None) -> np.ndarray:
     """The full overlay: heatmap (none when ``cam_display`` is ``None``), region outline, the sea's outline
-    (``water``, when given) and a banner strip above. The banner shows verdict and probability unless ``banner``
+    (``water``, when given), the region of interest's outline (``roi``, when given) and a banner strip above. The banner shows verdict and probability unless ``banner``
     gives its own ``(text, colour)`` (video frames show the aggregated state)."""
     out = image_rgb if cam_display is None else overlay_heatmap(image_rgb, cam_display, opacity)
     if water is not None:
         out = draw_outline(out, water, colour=WATER_COLOUR, thickness=max(1, round(max(out.shape[:2]) / 500)))
+    if roi is not None and not roi.all():
+        out = draw_outline(out, roi, colour=ROI_COLOUR, thickness=max(1, round(max(out.shape[:2]) / 500)))
     out = draw_outline(out, mask)
     return draw_banner(out, *(banner or verdict_banner(prob, threshold)))
 
