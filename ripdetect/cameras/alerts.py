@@ -5,7 +5,8 @@ from an outbox in the state database by a thread of their own, so analysis never
   recorded but not alerted, and neither is its end. An end is alerted exactly when its start was.
 - **Retries**: a failed delivery is tried again after 1, 2, 4, ... s (at most 5 minutes apart), up to
   ``max_attempts`` tries; it stays in the outbox meanwhile, so a restart carries on with it.
-- **Order**: one delivery per camera and channel at a time, oldest first, so an end never overtakes its start.
+- **Order**: one delivery per camera and channel at a time (a thread each), oldest first, so an end never
+  overtakes its start, and a receiver that hangs holds up only its own camera's alerts.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import base64
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ripdetect import __version__
@@ -40,10 +41,9 @@ class AlertSender:
     """The outbox's delivery thread. ``on_sent(camera, kind, channel, ok)`` is told of every final outcome."""
 
     def __init__(self, store: StateStore, configs: dict[str, AlertConfig], out_dir: Path,
-                 on_sent: Callable[[str, str, str, bool], None] | None = None, max_workers: int = 4):
+                 on_sent: Callable[[str, str, str, bool], None] | None = None):
         self.store, self.configs, self.out_dir = store, configs, Path(out_dir)
         self.on_sent = on_sent
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ripdetect-alert")
         self._busy: set[tuple[str, str]] = set()  # (camera, channel) with a delivery in flight
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -67,17 +67,16 @@ class AlertSender:
     def pending(self) -> int:
         return len(self.store.pending_alerts())
 
-    def stop(self, drain_s: float = 0.0) -> None:
-        """Stop after at most ``drain_s`` seconds of delivering what is pending (what is left stays queued for the
-        next run)."""
+    def stop(self, drain_s: float = 0.0, cancel: threading.Event | None = None) -> None:
+        """Stop after at most ``drain_s`` seconds of delivering what is pending, or as soon as ``cancel`` is set
+        (what is left stays queued for the next run)."""
         deadline = time.monotonic() + drain_s
-        while drain_s > 0 and time.monotonic() < deadline and (self.pending() or self._busy):
+        while time.monotonic() < deadline and (self.pending() or self._busy) and not (cancel and cancel.is_set()):
             self._wake.set()
             time.sleep(0.1)
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._thread.join(timeout=5)  # a delivery still in flight is a daemon thread: it never holds up the exit
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -99,7 +98,8 @@ class AlertSender:
             if alert["next_try"] > now:
                 self._release_later(lane, alert["next_try"] - now)
             else:
-                self._pool.submit(self._deliver, alert, lane)
+                threading.Thread(target=self._deliver, args=(alert, lane), daemon=True,
+                                 name=f"ripdetect-alert-{lane[0]}-{lane[1]}").start()
 
     def _release_later(self, lane: tuple[str, str], seconds: float) -> None:
         def release() -> None:
@@ -112,6 +112,17 @@ class AlertSender:
         timer.start()
 
     def _deliver(self, alert: dict, lane: tuple[str, str]) -> None:
+        try:
+            self._try(alert)
+        except sqlite3.ProgrammingError:  # the watcher closed the state meanwhile: the alert stays pending
+            log.info("%s: %s alert by %s still pending at exit; the next run sends it", alert["camera"],
+                     alert["kind"], alert["channel"])
+        finally:
+            with self._lock:
+                self._busy.discard(lane)
+            self._wake.set()
+
+    def _try(self, alert: dict) -> None:
         camera, kind, channel = alert["camera"], alert["kind"], alert["channel"]
         config = self.configs.get(camera) or AlertConfig()
         attempts = alert["attempts"] + 1
@@ -135,10 +146,6 @@ class AlertSender:
             self.store.alert_done(alert["id"], "sent", attempts, time.time())
             log.info("%s: %s alert sent by %s", camera, kind, channel)
             self._tell(camera, kind, channel, True)
-        finally:
-            with self._lock:
-                self._busy.discard(lane)
-            self._wake.set()
 
     def _body(self, payload_text: str, config: AlertConfig) -> bytes:
         """The alert JSON, with the snapshot attached as base64 when the config asks for it."""

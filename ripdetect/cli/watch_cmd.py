@@ -43,13 +43,19 @@ def run(args: argparse.Namespace) -> int:
     from ripdetect.cameras.profiles import load_profiles
     from ripdetect.cameras.watch import Watcher
 
-    logging.getLogger("ripdetect").setLevel(logging.INFO)  # progress and status are the log of a service
     profiles = [dataclasses.replace(p, alerts=with_flags(p.alerts, args, args.alert_flags))
                 for p in load_profiles(args.cameras)]
     watcher = Watcher(profiles, args.out, with_flags(WatchConfig(), args, args.watch_flags), once=args.once,
                       metrics_port=args.metrics_port, metrics_host=args.metrics_host, executor=args.executor,
                       ray_address=args.ray_address, jobs=args.jobs)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: watcher.stop())
-    watcher.run()
+    logger = logging.getLogger("ripdetect")
+    level = logger.level
+    logger.setLevel(min(logging.INFO, logger.getEffectiveLevel()))  # progress and status are a service's log
+    handlers = {signum: signal.signal(signum, lambda *_: watcher.stop()) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        watcher.run()
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        logger.setLevel(level)
     return 0
