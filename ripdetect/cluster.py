@@ -29,12 +29,18 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "--executor ray needs Ray, which is not installed: pip install 'ripdetect[ray]'"
 
 
-def connect(address: str | None = None):
-    """The ``ray`` module, connected: to ``address``, or to a new local Ray when it is ``None``."""
+def require_ray():
+    """The ``ray`` module; a one-line error saying how to install it when it is missing."""
     try:
         import ray
     except ImportError:
         raise RipdetectError(INSTALL_HINT) from None
+    return ray
+
+
+def connect(address: str | None = None):
+    """The ``ray`` module, connected: to ``address``, or to a new local Ray when it is ``None``."""
+    ray = require_ray()
     if not ray.is_initialized():
         options = {"include_dashboard": False} if address is None else {}
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True, **options)

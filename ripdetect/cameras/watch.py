@@ -57,6 +57,10 @@ class Watcher:
         self._stop.set()
 
     def run(self) -> None:
+        if self.executor == "ray":
+            from ripdetect.cluster import require_ray
+
+            require_ray()
         claim_out_dir(self.out_dir, [p.name for p in self.profiles])
         predictors = load_models(self.profiles)
         store = StateStore(self.out_dir / STATE_NAME)

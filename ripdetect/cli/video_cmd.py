@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     inference_config = with_flags(profile.inference if profile else InferenceConfig(), args, args.inference_flags)
     predictor = Predictor(args.model or (profile.model if profile else None), inference_config, roi=roi)
     video_config.thresholds(predictor.threshold)  # checked once, before any input is processed
+    if args.executor == "ray":
+        from ripdetect.cluster import require_ray
+
+        require_ray()
     if not args.inputs and profile is None:
         raise ConfigError("no INPUT given: name videos or streams, or --camera NAME --cameras FILE")
     inputs: list = []
