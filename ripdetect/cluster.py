@@ -87,14 +87,16 @@ def run_batch_on_ray(tasks: list[tuple[str, Path]], predictor: Predictor, video_
         while pending or running:
             while idle and pending:
                 actor, (_, (source, out_dir)) = idle.pop(), pending.pop()
-                running[actor.process.remote(source, str(out_dir), video_config, overwrite)] = (actor, (source, out_dir))
+                future = actor.process.remote(source, str(out_dir), video_config, overwrite)
+                running[future] = (actor, (source, out_dir))
             ready, _ = ray.wait(list(running), num_returns=1)
             actor, (source, out_dir) = running.pop(ready[0])
             try:
                 item = ray.get(ready[0])
                 idle.append(actor)
             except ray.exceptions.RayError as exc:
-                item = BatchItem(source, str(out_dir), "error", f"internal error: the Ray worker failed: {_first_line(exc)}")
+                reason = f"internal error: the Ray worker failed: {_first_line(exc)}"
+                item = BatchItem(source, str(out_dir), "error", reason)
                 ray.kill(actor)
                 idle.append(actor_class.remote(model, threads))
             yield item
@@ -165,8 +167,8 @@ def ray_camera_hosts(profiles: list[CameraProfile], predictors: dict[str, Predic
     count = worker_count(ray, jobs, len(profiles))
     models = ray.put(predictors)
     groups = [profiles[i::count] for i in range(count)]
-    return [RayCameraHost(ray, group, models, watch_config, once, {p.name: done_files.get(p.name, set()) for p in group})
-            for group in groups]
+    return [RayCameraHost(ray, group, models, watch_config, once,
+                          {p.name: done_files.get(p.name, set()) for p in group}) for group in groups]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -160,7 +160,7 @@ class CameraRunner:
         wall_offset = time.time() - (time.monotonic() - analysis.stream.opened_at) if live else time.time()
         clip_s = self.profile.video.clip_minutes * 60
         tracker, clip, clip_index = EventTracker(), None, None
-        frames, last_snapshot, last_s, reason = 0, -math.inf, 0.0, None
+        frames, last_snapshot, last_s, reason, unseen = 0, -math.inf, 0.0, None, None
         try:
             for result in analysis:
                 time_s = result.frame.time_s
@@ -178,8 +178,9 @@ class CameraRunner:
                 change = tracker.push(time_s, result.prediction.prob_rip, result.aggregated.state)
                 if change is not None:
                     self._event(*change, result, source, live, wall_offset, file_id)
+                unseen = result  # the latest frame not yet in latest.jpg
                 if time.monotonic() - last_snapshot >= self.watch_config.snapshot_s:
-                    last_snapshot = time.monotonic()
+                    last_snapshot, unseen = time.monotonic(), None
                     self.emit(SnapshotNote(self.profile.name, time_s + wall_offset, self._jpeg(result)))
                 if self.stop.is_set():
                     reason = "stopped"
@@ -187,6 +188,8 @@ class CameraRunner:
         except InputError as exc:
             reason = exc.reason
         ended = reason is None
+        if unseen is not None:  # the last frame is what latest.jpg shows once a file ends or a stream drops
+            self.emit(SnapshotNote(self.profile.name, unseen.frame.time_s + wall_offset, self._jpeg(unseen)))
         if clip is not None:
             self._publish(clip, last_s + analysis.interval_s, ended and not live)
         if ended and not live and tracker.open is not None:  # the file ended during an event

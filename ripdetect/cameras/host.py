@@ -35,8 +35,8 @@ class CameraHost:
         done_files = done_files or {}
         self._runners = [CameraRunner(profile, camera_predictor(profile, predictors), watch_config, self._emit,
                                       self._stop, once, done_files.get(profile.name)) for profile in profiles]
-        self._threads = [threading.Thread(target=runner.run, daemon=True, name=f"ripdetect-camera-{runner.profile.name}")
-                         for runner in self._runners]
+        self._threads = [threading.Thread(target=runner.run, daemon=True,
+                                          name=f"ripdetect-camera-{runner.profile.name}") for runner in self._runners]
 
     def _emit(self, note: object) -> None:
         with self._lock:

@@ -29,7 +29,7 @@ from typing import Any
 from ripdetect.config import AlertConfig, InferenceConfig, VideoConfig, from_dict, read_data_file, to_dict
 from ripdetect.errors import ConfigError
 from ripdetect.inference.roi import Roi
-from ripdetect.video.io import VIDEO_EXTENSIONS, is_stream
+from ripdetect.video.io import is_stream
 
 CAMERA_KEYS = ("name", "source", "roi", "model", "video", "inference", "alerts")
 FILE_KEYS = ("cameras", "alerts")
@@ -45,7 +45,6 @@ class CameraProfile:
     video: VideoConfig = field(default_factory=VideoConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
-    video_given: tuple[str, ...] = ()  # the video fields the profile sets (the rest are defaults)
 
     @property
     def kind(self) -> str:
@@ -118,16 +117,14 @@ def parse_camera(entry: Any, index: int, where: str, base: Path | None = None,
     model = entry.get("model")
     if model is not None and (not isinstance(model, str) or not model.strip()):
         raise ConfigError(f"{camera}: model: expected a checkpoint path, got {model!r}")
-    video = _section(entry, "video", camera)
     return CameraProfile(
         name=name, source=_resolve(source.strip(), base),
         roi=None if entry.get("roi") is None else Roi.parse(entry["roi"], f"{camera}: roi"),
         model=None if model is None else _resolve(model.strip(), base),
-        video=from_dict(VideoConfig, video, f"{camera}: video"),
+        video=from_dict(VideoConfig, _section(entry, "video", camera), f"{camera}: video"),
         inference=from_dict(InferenceConfig, _section(entry, "inference", camera), f"{camera}: inference"),
         alerts=from_dict(AlertConfig, {**(shared_alerts or {}), **_section(entry, "alerts", camera)},
-                         f"{camera}: alerts"),
-        video_given=tuple(sorted(video)))
+                         f"{camera}: alerts"))
 
 
 def find_camera(profiles: list[CameraProfile], name: str, where: str = "--cameras") -> CameraProfile:
@@ -143,10 +140,6 @@ def profiles_yaml(profiles: list[CameraProfile]) -> str:
 
     body = yaml.safe_dump({"cameras": [p.to_dict() for p in profiles]}, sort_keys=False, default_flow_style=None)
     return "# ripdetect camera profiles: ripdetect watch --cameras FILE --out DIR\n" + body
-
-
-def is_video_file(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
 def _section(entry: dict, key: str, camera: str) -> dict:

@@ -140,9 +140,9 @@ class ResultSink:
             log.info("%s: start alert held back (the last one was %.0f s ago; --min-interval-s %g)", camera,
                      note.start_wall - last, interval)
             return
-        self.store.set_alerted(event_id, True)
-        self.alerts.queue(camera, event_id, "start", self._payload(note, "start", event_id,
-                                                                   self._save_snapshot(note, "start")), time.time())
+        payload = self._payload(note, "start", event_id, self._save_snapshot(note, "start"))
+        if self.alerts.queue(camera, event_id, "start", payload, time.time()):
+            self.store.set_alerted(event_id, True)
 
     def _end(self, event_id: int, end_wall: float, end_s: float, peak_prob: float, mean_prob: float,
              snapshot: str | None = None) -> None:
@@ -177,7 +177,8 @@ class ResultSink:
         if not note.snapshot_jpeg:
             return None
         wall = note.start_wall if kind == "start" else note.end_wall
-        path = self.day_dir(note.camera, wall) / "alerts" / f"{time.strftime('%H-%M-%S', time.localtime(wall))}-{kind}.jpg"
+        name = f"{time.strftime('%H-%M-%S', time.localtime(wall))}-{kind}.jpg"
+        path = self.day_dir(note.camera, wall) / "alerts" / name
         with atomic_path(path) as tmp:
             tmp.write_bytes(note.snapshot_jpeg)
         return str(path.relative_to(self.out_dir))
@@ -200,8 +201,8 @@ class ResultSink:
             staging.rename(folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        self.store.add_clip(note.key, note.camera, note.start_wall, note.end_wall, str(folder.relative_to(self.out_dir)),
-                            note.summary)
+        self.store.add_clip(note.key, note.camera, note.start_wall, note.end_wall,
+                            str(folder.relative_to(self.out_dir)), note.summary)
         self.metrics.clips.labels(note.camera).inc()
         summary = note.summary
         log.info("%s: clip %s: %s, max p=%s", note.camera, folder.relative_to(self.out_dir),

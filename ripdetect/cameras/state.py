@@ -62,9 +62,10 @@ class StateStore:
 
     # cameras and frames
     def set_status(self, camera: str, status: str, detail: str, wall: float) -> None:
-        self._write("INSERT INTO cameras (name, status, detail, since) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE "
-                    "SET status = excluded.status, detail = excluded.detail, since = CASE WHEN cameras.status = "
-                    "excluded.status THEN cameras.since ELSE excluded.since END", (camera, status, detail, wall))
+        self._write("INSERT INTO cameras (name, status, detail, since) VALUES (?, ?, ?, ?) ON CONFLICT (name) "
+                    "DO UPDATE SET status = excluded.status, detail = excluded.detail, since = CASE WHEN "
+                    "cameras.status = excluded.status THEN cameras.since ELSE excluded.since END",
+                    (camera, status, detail, wall))
 
     def add_frames(self, rows: list[tuple[str, float, float, float, str]]) -> None:
         """``(camera, wall, prob, aggregated_prob, state)`` rows; each camera's latest also goes to ``cameras``."""
@@ -123,8 +124,8 @@ class StateStore:
 
     def add_alert(self, camera: str, event_id: int, kind: str, channel: str, payload: str, wall: float) -> bool:
         """Queue an alert; ``False`` when this event's alert of this kind was queued before (no duplicate)."""
-        cursor = self._write("INSERT OR IGNORE INTO alerts (camera, event_id, kind, channel, status, created, next_try, "
-                             "payload) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+        cursor = self._write("INSERT OR IGNORE INTO alerts (camera, event_id, kind, channel, status, created, "
+                             "next_try, payload) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
                              (camera, event_id, kind, channel, wall, wall, payload))
         return cursor.rowcount == 1
 

@@ -24,8 +24,8 @@ def add_parser(sub) -> None:
     video_flags = add_config_flags(parser, VideoConfig, rename=RENAMED)
     inference_flags = add_config_flags(parser, InferenceConfig, only=("batch_size", "map_when_negative"),
                                        rename={"map_when_negative": "map_always"})
-    parser.add_argument("--jobs", type=int, default=1, help="videos processed at once (default: 1; with --executor ray: "
-                                                             "one per CPU of the cluster)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="videos processed at once (default: 1; with --executor ray: one per CPU of the cluster)")
     add_executor_flags(parser)
     add_camera_flags(parser)
     parser.add_argument("--overwrite", action="store_true",
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.inputs and profile is None:
         raise ConfigError("no INPUT given: name videos or streams, or --camera NAME --cameras FILE")
     inputs: list = []
-    for item in args.inputs or [profile.source]:  # our own result folders (an --out inside an input folder) are never inputs
+    # our own result folders (an --out inside an input folder) are never inputs
+    for item in args.inputs or [profile.source]:
         inputs += [item] if is_stream(item) else [p if isinstance(p, Exception) else str(p) for p in
                                                   expand_inputs([item], VIDEO_EXTENSIONS, skip=is_result_folder)]
     overall = tqdm(total=len(inputs), desc="videos", file=sys.stderr, position=0)

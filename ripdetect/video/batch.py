@@ -174,7 +174,8 @@ def run_batch(inputs: list[str | InputError], out_root: str | Path, predictor: P
         yield item
 
 
-def _in_input_order(inputs: list[str | InputError], results: Iterator[BatchItem], in_order: bool) -> Iterator[BatchItem]:
+def _in_input_order(inputs: list[str | InputError], results: Iterator[BatchItem],
+                    in_order: bool) -> Iterator[BatchItem]:
     """The error records of bad input arguments in their place (first, when the results come in completion
     order) among the results."""
     for item in inputs:

@@ -156,7 +156,7 @@ class FrameStream:
         return self.stride / self.info.fps if self.stride else 1.0 / self.sample_fps
 
     def __iter__(self) -> Iterator[Frame]:
-        capture, info = self.capture, self.info
+        capture = self.capture
         next_time, index, yielded = 0.0, -1, 0
         try:
             while True:

@@ -2,9 +2,10 @@
 
 Every result folder holds ``provenance.json``: the input's identity (resolved path, size and modification time;
 the URL for a stream), the video settings, the model (its id and a fingerprint of its weights), the decision
-thresholds, the region settings and the region of interest. A re-run reuses a finished result only when all of these match, so no
-result made from another input, other settings or another model is ever reported. ``provenance.json`` is
-written first when results are published and ``.done`` last, so a folder holding either is ripdetect's own.
+thresholds, the region settings and the region of interest. A re-run reuses a finished result only when all of
+these match, so no result made from another input, other settings or another model is ever reported.
+``provenance.json`` is written first when results are published and ``.done`` last, so a folder holding either is
+ripdetect's own.
 """
 
 from __future__ import annotations
