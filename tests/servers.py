@@ -72,6 +72,7 @@ class WebhookReceiver:
 
     def __init__(self, hang_s: float = 0.0):
         self.received: list[dict] = []
+        self.received_at: list[float] = []  # wall-clock time each alert arrived
         self.hang_s = hang_s
         self.calls = 0
         owner = self
@@ -86,6 +87,7 @@ class WebhookReceiver:
                 if owner.hang_s:
                     time.sleep(owner.hang_s)
                 owner.received.append(json.loads(body))
+                owner.received_at.append(time.time())
                 try:
                     self.send_response(200)
                     self.send_header("Content-Length", "2")

@@ -268,3 +268,12 @@ def test_sigterm_stops_the_watcher_cleanly(tmp_path, beach_stills):
         if process.poll() is None:
             process.kill()
         camera.stop()
+
+
+def test_a_camera_whose_file_is_missing_is_down_not_silent(cli, tmp_path, caplog):
+    cameras = profile_file(tmp_path / "cameras.yaml", [{"name": "gone", "source": "gone.mp4"}])
+    result = cli("watch", "--cameras", cameras, "--out", tmp_path / "out", "--once")
+    assert result.returncode == 0
+    status = state(tmp_path / "out").cameras()["gone"]
+    assert status["status"] == "down" and status["detail"] == "no such file"
+    assert "gone: down (no such file)" in caplog.text

@@ -65,8 +65,9 @@ class CameraRunner:
             elif self.profile.kind == "folder":
                 self._follow_folder()
             else:
-                self._analyse_file(Path(self.profile.source))
-                self._status(FINISHED, "file analysed")
+                error = self._analyse_file(Path(self.profile.source))
+                if not self.stop.is_set():
+                    self._status(DOWN if error else FINISHED, error or "file analysed")
         except Exception as exc:  # noqa: BLE001 - a camera's thread reports its failure instead of dying silently
             log.exception("%s: camera stopped by an unexpected error", name)
             self._status(DOWN, f"internal error: {type(exc).__name__}: {exc}")
@@ -129,11 +130,12 @@ class CameraRunner:
                 ready.append(path)
         return ready
 
-    def _analyse_file(self, path: Path) -> None:
+    def _analyse_file(self, path: Path) -> str | None:
+        """Analyse one file (unless it was done before); why it could not be, or ``None``."""
         identity = file_identity(path)
         if identity in self.done_files:
             log.info("%s: %s was analysed before; skipped", self.profile.name, path)
-            return
+            return None
         self.session += 1
         error = None
         try:
@@ -145,11 +147,12 @@ class CameraRunner:
                 self._status(UP, f"analysing {path.name}")
             _, error = self._analyse(analysis, identity)
         if self.stop.is_set():
-            return  # not done: a restart analyses it again (its events keep their keys)
+            return None  # not done: a restart analyses it again (its events keep their keys)
         if error:
             log.warning("%s: %s: %s", self.profile.name, path, error)
         self.done_files.add(identity)
         self.emit(FileDoneNote(self.profile.name, identity, str(path), error))
+        return error
 
     # one connection or one file
     def _analyse(self, analysis: VideoAnalysis, file_id: str | None) -> tuple[int, str | None]:

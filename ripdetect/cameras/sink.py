@@ -37,7 +37,8 @@ from ripdetect.files import STAGING_TAG, atomic_path
 log = logging.getLogger(__name__)
 CAMERA_MARKER = ".ripdetect-camera"
 DAY_MARKER = ".ripdetect-day"
-FLUSH_S = 1.0
+FLUSH_S = 1.0  # frames are written to the database in batches this far apart
+EXPIRY_CHECK_S = 5.0  # how often events left open by cameras that are down are looked at
 
 
 class ResultSink:
@@ -55,7 +56,7 @@ class ResultSink:
         self._adoptable: dict[str, int] = {}  # camera -> open event, until the session's first frame decides
         self._adopt_next: dict[str, int] = {}  # camera -> open event the next start continues
         self._first_frame: set[str] = set()  # cameras whose session has not sent a frame yet
-        self._last_flush = time.monotonic()
+        self._last_flush = self._last_expiry_check = time.monotonic()
 
     # notes in
     def apply(self, note: object) -> None:
@@ -75,12 +76,13 @@ class ResultSink:
         if note.status == UP and self.live[note.camera]:
             self._first_frame.add(note.camera)
             self._adopt_next.pop(note.camera, None)
-            opened = [e for e in self.store.open_events(note.camera) if e["live"]]
-            for event in opened[:-1]:
-                self._end(event["id"], event["end_wall"], event["end_s"], event["peak_prob"], event["mean_prob"])
-            if opened:
-                self._adoptable[note.camera] = opened[-1]["id"]
-            self._close_expired(time.time())
+            self._adoptable.pop(note.camera, None)
+            gap = self.watch_config.event_gap_s
+            for event in (e for e in self.store.open_events(note.camera) if e["live"]):
+                if note.wall - event["end_wall"] <= gap and note.camera not in self._adoptable:
+                    self._adoptable[note.camera] = event["id"]  # the session's first frame decides
+                else:
+                    self._end(event["id"], event["end_wall"], event["end_s"], event["peak_prob"], event["mean_prob"])
 
     def _frame(self, note: FrameNote) -> None:
         camera = note.camera
@@ -218,14 +220,16 @@ class ResultSink:
     def tick(self) -> None:
         if time.monotonic() - self._last_flush >= FLUSH_S:
             self.flush()
-        self._close_expired(time.time())
+        if time.monotonic() - self._last_expiry_check >= EXPIRY_CHECK_S:
+            self._close_expired(time.time())
+            self._last_expiry_check = time.monotonic()
 
     def flush(self) -> None:
         self.store.add_frames(self._rows)
         self._rows = []
         for camera in list(self._last_rip):
             self._store_last_rip(camera)
-        self._last_flush = time.monotonic()
+        self._last_flush = self._last_expiry_check = time.monotonic()
 
     def _store_last_rip(self, camera: str) -> None:
         wall = self._last_rip.pop(camera, None)

@@ -63,11 +63,12 @@ class VideoAnalysis:
     def _live(self) -> Iterator[FrameResult]:
         """Results with the aggregator's state at the time of each frame."""
         frames = prefetch(iter(self.stream), self.video_config.queue_size, drop_oldest=self.stream.live)
+        batch_size = 1 if self.stream.live else self.predictor.config.batch_size  # a camera's frame waits for none
         batch: list[Frame] = []
         try:
             for frame in frames:
                 batch.append(frame)
-                if len(batch) >= self.predictor.config.batch_size:
+                if len(batch) >= batch_size:
                     yield from self._run_batch(batch)
                     batch = []
             if batch:

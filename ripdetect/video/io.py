@@ -64,7 +64,7 @@ def is_stream(source: str | Path) -> bool:
 def _capture(source: str, timeout_s: float | None) -> cv2.VideoCapture:
     if source.isdigit():
         return cv2.VideoCapture(int(source))
-    if timeout_s is None or not is_stream(source):
+    if timeout_s is None or "://" not in source:  # the timeouts are the network backend's (a device has its own)
         return cv2.VideoCapture(source)
     timeout_ms = max(1, round(timeout_s * 1000))
     return cv2.VideoCapture(source, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
