@@ -277,3 +277,28 @@ def test_a_camera_whose_file_is_missing_is_down_not_silent(cli, tmp_path, caplog
     status = state(tmp_path / "out").cameras()["gone"]
     assert status["status"] == "down" and status["detail"] == "no such file"
     assert "gone: down (no such file)" in caplog.text
+
+
+def test_an_unusable_out_or_a_foreign_camera_folder_is_one_line(cli, tmp_path):
+    cameras = profile_file(tmp_path / "cameras.yaml", [{"name": "north", "source": "north.mp4"}])
+    (tmp_path / "file").write_text("not a folder")
+    result = cli("watch", "--cameras", cameras, "--out", tmp_path / "file", "--once")
+    assert result.returncode == 2 and "cannot write the watch folder" in result.stderr
+    (tmp_path / "out" / "north").mkdir(parents=True)
+    (tmp_path / "out" / "north" / "mine.txt").write_text("mine")
+    result = cli("watch", "--cameras", cameras, "--out", tmp_path / "out", "--once")
+    assert result.returncode == 2 and "holds files that ripdetect watch did not write" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and (tmp_path / "out" / "north" / "mine.txt").exists()
+
+
+def test_a_metrics_port_in_use_is_one_line(cli, tmp_path):
+    import socket
+
+    cameras = profile_file(tmp_path / "cameras.yaml", [{"name": "north", "source": "north.mp4"}])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("watch", "--cameras", cameras, "--out", tmp_path / "out", "--once", "--metrics-port", port)
+    assert result.returncode == 2 and f"cannot serve /metrics on 127.0.0.1:{port}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ripdetect.errors import RipdetectError
+
 log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
@@ -61,7 +63,10 @@ class HealthServer:
 
     def __init__(self, metrics: WatchMetrics, health: Callable[[], dict], host: str = "127.0.0.1", port: int = 0):
         handler = _handler(metrics, health)
-        self.server = ThreadingHTTPServer((host, port), handler)
+        try:
+            self.server = ThreadingHTTPServer((host, port), handler)
+        except OSError as exc:
+            raise RipdetectError(f"cannot serve /metrics on {host}:{port}: {exc.strerror or exc}") from None
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="ripdetect-metrics")

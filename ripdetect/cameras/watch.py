@@ -23,7 +23,7 @@ from ripdetect.cameras.rotation import rotate
 from ripdetect.cameras.sink import CAMERA_MARKER, ResultSink
 from ripdetect.cameras.state import STATE_NAME, StateStore
 from ripdetect.config import WatchConfig
-from ripdetect.errors import ConfigError
+from ripdetect.errors import ConfigError, RipdetectError
 from ripdetect.files import OutputExistsError
 from ripdetect.inference.predictor import Predictor
 
@@ -122,15 +122,20 @@ class Watcher:
 
 def claim_out_dir(out_dir: Path, cameras: list[str]) -> None:
     """Make ``out_dir`` and each camera's folder; a camera folder that holds files ripdetect did not write is
-    refused (``OutputExistsError``)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for camera in cameras:
-        folder = out_dir / camera
-        if folder.is_dir() and not (folder / CAMERA_MARKER).exists() and any(folder.iterdir()):
-            raise OutputExistsError(f"holds files that ripdetect watch did not write; use another --out for camera "
-                                    f"'{camera}'", folder)
-        folder.mkdir(exist_ok=True)
-        (folder / CAMERA_MARKER).touch()
+    refused (``OutputExistsError``); a ``--out`` that cannot be written is one line too."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for camera in cameras:
+            folder = out_dir / camera
+            if folder.is_dir() and not (folder / CAMERA_MARKER).exists() and any(folder.iterdir()):
+                raise OutputExistsError(f"holds files that ripdetect watch did not write; use another --out for "
+                                        f"camera '{camera}'", folder)
+            folder.mkdir(exist_ok=True)
+            (folder / CAMERA_MARKER).touch()
+    except OSError as exc:
+        if isinstance(exc, RipdetectError):
+            raise
+        raise RipdetectError(f"cannot write the watch folder: {exc.strerror or exc}", exc.filename or out_dir) from None
 
 
 def load_models(profiles: list[CameraProfile]) -> dict[str, Predictor]:
