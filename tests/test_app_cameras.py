@@ -86,6 +86,48 @@ def test_profile_editor_from_clicks_to_a_profile_watch_reads(handlers, tmp_path,
         handlers.download("east pier", "x.mp4", draft, None)
 
 
+@pytest.mark.parametrize("last_frame_age_s, word", [(5, "clear"), (600, "down")])
+def test_a_stream_camera_without_recent_frames_is_down_whatever_its_last_status(tmp_path, last_frame_age_s, word):
+    """A watcher killed without a chance to record it (power cut, kill -9) leaves its cameras 'up'."""
+    import time
+
+    from ripdetect.app.cameras import CameraBoard
+    from ripdetect.cameras.profiles import load_profiles
+    from ripdetect.cameras.state import STATE_NAME, StateStore
+
+    (tmp_path / "cameras.yaml").write_text("cameras:\n  - {name: pier, source: 'http://127.0.0.1:9/cam.mjpg'}\n")
+    (tmp_path / "out").mkdir()
+    store = StateStore(tmp_path / "out" / STATE_NAME)
+    now = time.time()
+    store.set_status("pier", "up", "640x360", now - 3600)
+    store.add_frames([("pier", now - last_frame_age_s, 0.05, 0.05, "clear")])
+    store.close()
+    status = CameraBoard(load_profiles(tmp_path / "cameras.yaml"), tmp_path / "out", 0.35).refresh(tmp_path)[0]
+    assert status.startswith(f"### pier: **{word}**")
+    assert ("is ripdetect watch running?" in status) == (word == "down")
+
+
+def test_camera_tab_files_are_removed_after_their_time_to_live(watched, tiny_checkpoint):
+    """The tab refreshes all day: each refresh's timeline images (and each downloaded profile) are cleared up."""
+    import time
+
+    from ripdetect.app.camera_handlers import CameraHandlers
+    from ripdetect.app.cameras import CameraBoard
+    from ripdetect.app.handlers import RipApp
+    from ripdetect.app.profile_editor import RoiDraft
+    from ripdetect.config import AppLimits
+
+    root, profiles = watched
+    app = RipApp(str(tiny_checkpoint), limits=AppLimits(result_ttl_s=1.0))
+    handlers = CameraHandlers(app, CameraBoard(profiles, root / "out", app.predictor.threshold))
+    written = [Path(handlers.cameras()[3]), Path(handlers.download("north", "north.mp4", RoiDraft(), None))]
+    assert all(path.is_file() for path in written) and len(app.results) == 2
+    deadline = time.time() + 10
+    while any(path.exists() for path in written) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(path.parent.exists() for path in written) and len(app.results) == 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -264,6 +264,8 @@ def test_sigterm_stops_the_watcher_cleanly(tmp_path, beach_stills):
         assert "watch stopped" in log and "Traceback" not in log
         clips = state(out).clips("pier")
         assert len(clips) == 1 and clips[0]["complete"] == 0  # the clip at hand, published as partial
+        pier = state(out).cameras()["pier"]  # no watcher follows it now: never left 'up'
+        assert (pier["status"], pier["detail"]) == ("down", "ripdetect watch stopped")
     finally:
         if process.poll() is None:
             process.kill()

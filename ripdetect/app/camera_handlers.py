@@ -27,7 +27,7 @@ class CameraHandlers:
     # the Cameras tab
     def cameras(self) -> list:
         """Per camera: status (Markdown), latest frame with its overlay, last events, today's timeline."""
-        return self.board.refresh(self.app.results.new("cameras"))
+        return self.app.results.filled("cameras", self.board.refresh)
 
     # the profile editor: (draft, drawn frame, description) after each step
     def frame(self, path: str | None, draft: RoiDraft):
@@ -83,5 +83,5 @@ class CameraHandlers:
             text = profile_text(name, source, draft, base)
         except RipdetectError as exc:
             raise user_error(exc.reason, exc) from None
-        folder = self.app.results.new("profile")
-        return str(write_text(folder / f"{name.strip() or 'camera'}.yaml", text))
+        file_name = f"{name.strip() or 'camera'}.yaml"
+        return str(self.app.results.filled("profile", lambda folder: write_text(folder / file_name, text)))

@@ -15,6 +15,17 @@ from ripdetect.config import decision_threshold
 STATE_WORDS = {"rip": "RIP CURRENT", "possible_rip": "possible rip", "clear": "clear"}
 EVENT_HEADERS = ["start", "end", "duration_s", "peak_prob", "alerted"]
 MAX_TIMELINE_POINTS = 4000  # a day's timeline is thinned to about this many points
+STALE_S = 60.0  # an 'up' camera without a frame for this long is shown as down (its watcher is gone)
+
+
+def silent_s(profile: CameraProfile, row: dict, now: float) -> float | None:
+    """How long a camera the watcher last recorded as up has gone without a frame, when that is longer than its
+    sampling explains (``STALE_S``, or three sampling intervals): the watcher no longer follows it. Else None.
+    Streams only: a file's frames carry the file's own time."""
+    if row["status"] != "up" or not profile.live:
+        return None
+    age = now - (row["last_frame"] if row["last_frame"] is not None else row["since"])
+    return age if age > max(STALE_S, 3 / profile.video.sample_fps) else None
 
 
 class CameraBoard:
@@ -22,11 +33,11 @@ class CameraBoard:
         self.profiles, self.watch_dir = profiles, Path(watch_dir)
         self.model_threshold = model_threshold
 
-    def state_word(self, row: dict | None) -> str:
+    def state_word(self, row: dict | None, silent_s: float | None = None) -> str:
         """clear / possible rip / RIP CURRENT / down (or waiting, before the watcher has seen the camera)."""
         if row is None:
             return "waiting for the watcher"
-        if row["status"] == "down":
+        if row["status"] == "down" or silent_s is not None:
             return "down"
         word = STATE_WORDS.get(row["state"] or "", "starting")
         return f"{word} (files finished)" if row["status"] == "finished" else word
@@ -34,8 +45,11 @@ class CameraBoard:
     def view(self, profile: CameraProfile, store: StateStore | None, rows: dict, folder: Path) -> tuple:
         """(status Markdown, latest frame path, last events, today's timeline PNG path) of one camera."""
         row = rows.get(profile.name)
-        lines = [f"### {profile.name}: **{self.state_word(row)}**"]
-        if row is not None:
+        silent = None if row is None else silent_s(profile, row, time.time())
+        lines = [f"### {profile.name}: **{self.state_word(row, silent)}**"]
+        if silent is not None:
+            lines.append(f"no frame for {silent:.0f} s: is ripdetect watch running?")
+        elif row is not None:
             age = "" if row["last_frame"] is None else f" · last frame {time.time() - row['last_frame']:.0f} s ago"
             lines.append(f"{row['status']}: {row['detail']}{age}")
         latest = self.watch_dir / profile.name / "latest.jpg"

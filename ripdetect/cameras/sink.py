@@ -231,6 +231,13 @@ class ResultSink:
             self._store_last_rip(camera)
         self._last_flush = self._last_expiry_check = time.monotonic()
 
+    def stopped(self) -> None:
+        """The watcher is ending: cameras still followed are recorded as down, so that the app never shows a
+        camera as up while no watcher follows it."""
+        for camera, health in self.health_state.items():
+            if health["status"] not in (FINISHED, DOWN):
+                self.store.set_status(camera, DOWN, "ripdetect watch stopped", time.time())
+
     def _store_last_rip(self, camera: str) -> None:
         wall = self._last_rip.pop(camera, None)
         if wall is not None and camera in self._current:

@@ -83,6 +83,7 @@ class Watcher:
                 for note in host.stop():
                     sink.apply(note)
             sink.flush()
+            sink.stopped()
             finished = self.once and not self._stop.is_set()  # a back-fill's alerts get one full try each
             drain = 2 * max(p.alerts.timeout_s for p in self.profiles) + 1 if finished else STOP_DRAIN_S
             alerts.stop(drain_s=drain, cancel=self._stop)
