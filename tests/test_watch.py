@@ -165,7 +165,7 @@ def test_a_watcher_restart_during_a_rip_sends_no_duplicate_alert(tmp_path, beach
         hook.close()
 
 
-def test_a_webhook_that_is_down_does_not_stall_analysis(tmp_path, beach_stills):
+def test_a_webhook_that_is_down_does_not_stall_analysis(tmp_path, beach_stills, caplog):
     calm, rip = beach_stills["calm"], beach_stills["rip"]
     still_clip(tmp_path / "north.mp4", [(calm, 2), (rip, 4), (calm, 4)])
     hook = WebhookReceiver(hang_s=60)  # accepts the connection and never answers in time
@@ -182,6 +182,7 @@ def test_a_webhook_that_is_down_does_not_stall_analysis(tmp_path, beach_stills):
         assert len(store.clips("north")) == 1 and store.clips("north")[0]["rip_detected"] == 1
         assert [(a["kind"], a["status"]) for a in store.alerts("north")] == [("start", "pending"), ("end", "pending")]
     assert time.monotonic() - started < 40  # stopping does not wait for the receiver either
+    assert "2 alert(s) not delivered yet: the next ripdetect watch with this --out sends them" in caplog.text
     hook.close()
 
 
