@@ -123,7 +123,7 @@ def test_camera_tab_files_are_removed_after_their_time_to_live(watched, tiny_che
     written = [Path(handlers.cameras()[3]), Path(handlers.download("north", "north.mp4", RoiDraft(), None))]
     assert all(path.is_file() for path in written) and len(app.results) == 2
     deadline = time.time() + 10
-    while any(path.exists() for path in written) and time.time() < deadline:
+    while any(path.parent.exists() for path in written) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(path.parent.exists() for path in written) and len(app.results) == 0
 
