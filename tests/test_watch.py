@@ -209,6 +209,20 @@ def test_rate_limit_and_a_folder_source(tmp_path, beach_stills):
     assert {Path(p).name for p in [r["path"] for r in store._read("SELECT path FROM files")]} == {"a.mp4", "b.mp4"}
 
 
+def test_a_recorder_folder_made_after_the_watcher_starts_is_down_until_it_appears(tmp_path, beach_stills):
+    still_clip(tmp_path / "made_elsewhere.mp4", [(beach_stills["calm"], 3)])
+    cameras = profile_file(tmp_path / "cameras.yaml", [{"name": "bay", "source": "recordings/",
+                                                        "video": {"sample_fps": 2}}])
+    with watching(cameras, tmp_path / "out", folder_poll_s=0.2) as watcher:
+        health = lambda: watcher.sink.health()["cameras"]["bay"]  # noqa: E731
+        wait_for(lambda: health()["status"] == "down", 20, what="the missing folder reported")
+        assert health()["detail"] == "no such folder"
+        (tmp_path / "recordings").mkdir()
+        (tmp_path / "made_elsewhere.mp4").rename(tmp_path / "recordings" / "a.mp4")
+        wait_for(lambda: len(state(tmp_path / "out").clips("bay")) == 1, 60, what="the new file analysed")
+        assert health()["status"] == "up" and health()["detail"] == "watching the folder"
+
+
 def test_rotation_removes_only_old_results_of_its_own(tmp_path):
     from ripdetect.cameras.rotation import rotate
     from ripdetect.cameras.sink import DAY_MARKER

@@ -101,14 +101,18 @@ class CameraRunner:
 
     def _follow_folder(self) -> None:
         seen: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) at the previous look
-        self._status(UP, "watching the folder")
+        folder, there = Path(self.profile.source), None
         while not self.stop.is_set():
-            for path in self._new_files(seen):
+            if folder.is_dir() != there:  # a recorder's folder may be made after the watcher starts, or vanish
+                there = folder.is_dir()
+                self._status(UP if there else DOWN, "watching the folder" if there else "no such folder")
+            for path in self._new_files(seen) if there else []:
                 if self.stop.is_set():
                     return
                 self._analyse_file(path)
             if self.once:
-                self._status(FINISHED, "folder analysed")
+                if there:
+                    self._status(FINISHED, "folder analysed")
                 return
             if self.stop.wait(self.watch_config.folder_poll_s):
                 return

@@ -31,6 +31,8 @@ from ripdetect.errors import ConfigError
 from ripdetect.inference.roi import Roi
 from ripdetect.video.io import is_stream
 
+FOLDER_ENDINGS = ("/", "\\")  # a source written with one is a folder, even before it exists
+
 CAMERA_KEYS = ("name", "source", "roi", "model", "video", "inference", "alerts")
 FILE_KEYS = ("cameras", "alerts")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -51,7 +53,7 @@ class CameraProfile:
         """``stream`` (a URL or a device: live), ``folder`` (videos, watched for new ones) or ``file``."""
         if is_stream(self.source):
             return "stream"
-        return "folder" if Path(self.source).is_dir() else "file"
+        return "folder" if Path(self.source).is_dir() or self.source.endswith(FOLDER_ENDINGS) else "file"
 
     @property
     def live(self) -> bool:
@@ -160,4 +162,4 @@ def _resolve(value: str, base: Path | None) -> str:
     """A relative file or folder path taken from ``base`` (URLs and devices stay as they are)."""
     if base is None or is_stream(value) or Path(value).is_absolute():
         return value
-    return str(base / value)
+    return str(base / value) + ("/" if value.endswith(FOLDER_ENDINGS) else "")  # "recordings/" stays a folder
