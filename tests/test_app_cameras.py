@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import still_clip, write_png
+from conftest import FAST_VIDEO, two_cameras, write_png
 
 gr = pytest.importorskip("gradio")
 
@@ -21,14 +21,8 @@ def watched(tmp_path_factory, beach_stills):
     from ripdetect.cameras.watch import Watcher
 
     root = tmp_path_factory.mktemp("watched")
-    calm, rip = beach_stills["calm"], beach_stills["rip"]
-    still_clip(root / "north.mp4", [(calm, 3), (rip, 5), (calm, 4)])
-    still_clip(root / "south.mp4", [(calm, 4)])
-    video = "{sample_fps: 2, window_s: 2, min_event_s: 1}"
-    (root / "cameras.yaml").write_text(
-        f"cameras:\n  - {{name: north, source: north.mp4, video: {video}}}\n"
-        f"  - {{name: south, source: south.mp4, video: {video}}}\n"
-        f"  - {{name: pier, source: 'http://127.0.0.1:9/none.mjpg', video: {video}}}\n")
+    two_cameras(root, beach_stills, rip_s=5, more=f"  - {{name: pier, source: 'http://127.0.0.1:9/none.mjpg', "
+                                                   f"video: {FAST_VIDEO}}}\n")
     profiles = load_profiles(root / "cameras.yaml")
     Watcher(profiles[:2], root / "out", once=True).run()
     store = StateStore(root / "out" / STATE_NAME)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ffmpeg_clip
+from conftest import ffmpeg_clip, two_cameras
 from test_app import free_port
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -40,19 +40,26 @@ BANNER_UNCOVERED = """([selector, banner_fraction]) => {
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
     """The app as a user starts it: the embedded default model and the shipped samples."""
     from ripdetect.app.layout import launch
 
     port = free_port()
     demo = launch(None, port=port, block=False, samples_dir=SAMPLES)
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
-        yield page
-        browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(f"http://127.0.0.1:{port}/", wait_until="load")  # never network-idle: Gradio's heartbeat stays open
+    page.get_by_role("tab", name="About").wait_for(timeout=60_000)
+    yield page
+    page.close()
     demo.close()
 
 
@@ -180,36 +187,28 @@ def test_about_tab(page):
     assert "Decision threshold" in page.locator("body").inner_text()
 
 
-def test_cameras_tab(tmp_path, beach_stills):
+def test_cameras_tab(browser, tmp_path, beach_stills):
     """Two cameras watched to the end of their clips (one with a rip): the tab shows both, each with its state, its
     latest frame, its events and today's timeline, without a click on Refresh."""
-    from conftest import still_clip
     from ripdetect.app.layout import launch
     from ripdetect.cameras.profiles import load_profiles
     from ripdetect.cameras.watch import Watcher
 
-    calm, rip = beach_stills["calm"], beach_stills["rip"]
-    still_clip(tmp_path / "north.mp4", [(calm, 3), (rip, 5), (calm, 4)])
-    still_clip(tmp_path / "south.mp4", [(calm, 4)])
-    video = "{sample_fps: 2, window_s: 2, min_event_s: 1}"
-    (tmp_path / "cameras.yaml").write_text(f"cameras:\n  - {{name: north, source: north.mp4, video: {video}}}\n"
-                                           f"  - {{name: south, source: south.mp4, video: {video}}}\n")
+    two_cameras(tmp_path, beach_stills, rip_s=5)
     Watcher(load_profiles(tmp_path / "cameras.yaml"), tmp_path / "out", once=True).run()
     port = free_port()
     demo = launch(None, port=port, block=False, cameras_path=tmp_path / "cameras.yaml", watch_dir=tmp_path / "out")
     try:
-        with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="load")  # the tab's timer keeps the network busy
-            page.get_by_role("tab", name="Cameras").click()
-            page.wait_for_function("""() => ['north', 'south'].every(name =>
-                [...document.querySelectorAll(`#camera-${name} img`)].filter(i => i.naturalWidth > 0).length === 2)""",
-                                   timeout=120_000)
-            north, south = (page.locator(f"#camera-{name}").first.inner_text() for name in ("north", "south"))
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "tab_cameras.png"), full_page=True)
-            browser.close()
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+        page.get_by_role("tab", name="Cameras").click()
+        page.wait_for_function("""() => ['north', 'south'].every(name =>
+            [...document.querySelectorAll(`#camera-${name} img`)].filter(i => i.naturalWidth > 0).length === 2)""",
+                           timeout=120_000)
+        north, south = (page.locator(f"#camera-{name}").first.inner_text() for name in ("north", "south"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "tab_cameras.png"), full_page=True)
+        page.close()
     finally:
         demo.close()
     assert "north: clear (files finished)" in north and "south: clear (files finished)" in south

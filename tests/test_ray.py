@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import still_clip, write_clip
+from conftest import two_cameras, write_clip
 
 ray = pytest.importorskip("ray")
 TIMING = ("processing_s",)
@@ -42,12 +42,7 @@ def test_video_on_ray_gives_the_local_results(cli, tmp_path, tiny_checkpoint):
 
 
 def test_watch_on_ray_gives_the_local_clip_results(cli, tmp_path, beach_stills):
-    calm, rip = beach_stills["calm"], beach_stills["rip"]
-    still_clip(tmp_path / "north.mp4", [(calm, 3), (rip, 4), (calm, 4)])
-    still_clip(tmp_path / "south.mp4", [(calm, 4)])
-    video = "{sample_fps: 2, window_s: 2, min_event_s: 1}"
-    (tmp_path / "cameras.yaml").write_text(f"cameras:\n  - {{name: north, source: north.mp4, video: {video}}}\n"
-                                           f"  - {{name: south, source: south.mp4, video: {video}}}\n")
+    two_cameras(tmp_path, beach_stills)
 
     def clip_results(out):
         found = {}

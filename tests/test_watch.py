@@ -19,7 +19,6 @@ import pytest
 from conftest import still_clip
 from servers import MjpegServer, WebhookReceiver, wait_for
 
-FAST = "{sample_fps: 2, window_s: 2, min_event_s: 1}"
 
 
 def profile_file(path: Path, cameras: list[dict]) -> Path:
@@ -214,7 +213,7 @@ def test_a_recorder_folder_made_after_the_watcher_starts_is_down_until_it_appear
     cameras = profile_file(tmp_path / "cameras.yaml", [{"name": "bay", "source": "recordings/",
                                                         "video": {"sample_fps": 2}}])
     with watching(cameras, tmp_path / "out", folder_poll_s=0.2) as watcher:
-        health = lambda: watcher.sink.health()["cameras"]["bay"]  # noqa: E731
+        health = lambda: watcher.sink.health()["cameras"]["bay"]
         wait_for(lambda: health()["status"] == "down", 20, what="the missing folder reported")
         assert health()["detail"] == "no such folder"
         (tmp_path / "recordings").mkdir()
