@@ -19,7 +19,8 @@ from ripdetect.errors import RipdetectError  # noqa: E402
 _PUBLIC = {
     # configs
     "ModelConfig": "config", "AugmentConfig": "config", "TrainConfig": "config", "InferenceConfig": "config",
-    "VideoConfig": "config", "SynthConfig": "config", "AppLimits": "config",
+    "VideoConfig": "config", "SynthConfig": "config", "AppLimits": "config", "WatchConfig": "config",
+    "AlertConfig": "config",
     # models
     "create_model": "models.classifier", "RipClassifier": "models.classifier", "rip_score": "models.classifier",
     "rip_prob": "models.classifier", "Checkpoint": "models.checkpoint", "load_checkpoint": "models.checkpoint",
@@ -34,10 +35,12 @@ _PUBLIC = {
     "train_model": "training.run", "fit": "training.engine", "finalise": "training.finalise",
     "evaluate_checkpoint": "training.evaluation",
     # inference
-    "Predictor": "inference.predictor", "Prediction": "inference.predictor",
+    "Predictor": "inference.predictor", "Prediction": "inference.predictor", "Roi": "inference.roi",
     # video
     "analyse_video": "video.analyse", "process_video": "video.report", "run_batch": "video.batch",
     "FrameAggregator": "video.aggregate", "VideoInfo": "video.io", "VideoWriter": "video.io", "probe": "video.io",
+    # cameras
+    "CameraProfile": "cameras.profiles", "load_profiles": "cameras.profiles", "Watcher": "cameras.watch",
 }
 
 __all__ = ["RipdetectError", "__version__", *_PUBLIC]

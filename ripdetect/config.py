@@ -383,6 +383,54 @@ class AppLimits:
         validate_fields(self)
 
 
+@dataclass(frozen=True)
+class AlertConfig:
+    """Where a camera's alerts go (an event starting and ending), and how often."""
+
+    webhook: str | None = knob(None, "URL that receives each alert as a JSON POST", none_means="none")
+    command: str | None = knob(None, "command run for each alert, with the alert JSON on its stdin (run through "
+                                     "the shell)", none_means="none")
+    min_interval_s: float = knob(600.0, "least time between two start alerts of one camera; events in between are "
+                                        "recorded but not alerted", low=0.0, high=7 * 86_400.0)
+    max_attempts: int = knob(8, "tries per alert before it is given up (the wait doubles from 1 s)", low=1, high=1000)
+    timeout_s: float = knob(10.0, "seconds a webhook call or the command may take", low=0.1, high=600.0)
+    snapshot: bool = knob(True, "attach the frame with its overlay (base64 JPEG) to the alert")
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        if self.webhook is not None:
+            _check(isinstance(self.webhook, str) and self.webhook.startswith(("http://", "https://")), "webhook",
+                   self.webhook, "an http:// or https:// URL")
+        if self.command is not None:
+            _check(isinstance(self.command, str) and bool(self.command.strip()), "command", self.command,
+                   "a command line")
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """How ``ripdetect watch`` follows its cameras."""
+
+    keep_days: float = knob(7.0, "days of clip results kept (older ones are removed)", low=0.0, high=36_500.0,
+                            low_exclusive=True)
+    reconnect_min_s: float = knob(1.0, "first wait before reconnecting a lost stream (it doubles up to "
+                                       "--reconnect-max-s)", low=0.01, high=3600.0)
+    reconnect_max_s: float = knob(60.0, "longest wait between reconnection attempts", low=0.01, high=86_400.0)
+    stall_s: float = knob(20.0, "a stream that delivers nothing for this long is dropped and reconnected", low=0.5,
+                          high=3600.0)
+    event_gap_s: float = knob(300.0, "an event open when a camera went down (or the watcher stopped) continues if "
+                                     "the camera comes back within this long still showing the rip; otherwise it "
+                                     "ends at the last frame seen", low=0.0, high=86_400.0)
+    snapshot_s: float = knob(5.0, "seconds between updates of a camera's latest frame (latest.jpg)", low=0.1,
+                             high=3600.0)
+    folder_poll_s: float = knob(30.0, "seconds between looks for new videos in a folder source", low=0.1,
+                                high=86_400.0)
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        _check(self.reconnect_max_s >= self.reconnect_min_s, "reconnect_max_s", self.reconnect_max_s,
+               f"at least reconnect_min_s ({self.reconnect_min_s:g})")
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """A JSON-ready dict of a config dataclass (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(config)))
@@ -410,6 +458,8 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.reason}") from None
 
 
 def load_json_config(cls: type[T], path: str | Path) -> T:
@@ -422,6 +472,27 @@ def load_json_config(cls: type[T], path: str | Path) -> T:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read config: {exc}", path) from None
     return from_dict(cls, data, where=str(path))
+
+
+def read_data_file(path: str | Path) -> Any:
+    """The data in a JSON file, or a YAML one (``.yaml``/``.yml``), with a one-line error naming the file."""
+    path = Path(path)
+    yaml_file = path.suffix.lower() in (".yaml", ".yml")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError("file not found", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", path) from None
+    try:
+        if yaml_file:
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - json and yaml raise their own kinds; one line either way
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"not valid {'YAML' if yaml_file else 'JSON'}: {reason}", path) from None
 
 
 def replace(config: T, **changes: Any) -> T:

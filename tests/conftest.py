@@ -178,3 +178,54 @@ def tiny_model():
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     return write_clip(tmp_path_factory.mktemp("clip") / "beach.mp4")
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
+@pytest.fixture(scope="session")
+def beach_stills() -> dict[str, np.ndarray]:
+    """The shipped synthetic oblique photos at 384x224: ``calm`` (no rip) and ``rip`` (a rip in the right half,
+    which the embedded model finds with p > 0.9)."""
+    import cv2
+
+    def read(name: str) -> np.ndarray:
+        image_bgr = cv2.resize(cv2.imread(str(SAMPLES / name)), (384, 224), interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+
+    return {"calm": read("synthetic_norip_oblique.jpg"), "rip": read("synthetic_rip_oblique.jpg")}
+
+
+FAST_VIDEO = "{sample_fps: 2, window_s: 2, min_event_s: 1}"  # camera settings that decide within seconds
+
+
+def two_cameras(folder: Path, beach_stills: dict[str, np.ndarray], rip_s: float = 4, more: str = "") -> Path:
+    """``north.mp4`` (calm 3 s, rip ``rip_s``, calm 4 s), ``south.mp4`` (calm 4 s) and their profile file
+    ``cameras.yaml`` in ``folder`` (``FAST_VIDEO`` settings; ``more`` adds camera lines after them)."""
+    calm, rip = beach_stills["calm"], beach_stills["rip"]
+    still_clip(folder / "north.mp4", [(calm, 3), (rip, rip_s), (calm, 4)])
+    still_clip(folder / "south.mp4", [(calm, 4)])
+    path = folder / "cameras.yaml"
+    path.write_text(f"cameras:\n  - {{name: north, source: north.mp4, video: {FAST_VIDEO}}}\n"
+                    f"  - {{name: south, source: south.mp4, video: {FAST_VIDEO}}}\n{more}")
+    return path
+
+
+def still_clip(path: Path, segments: list[tuple[np.ndarray, float]], fps: float = 5.0) -> Path:
+    """An H.264 clip made of still images, each shown for its seconds: e.g. calm 4 s, rip 6 s, calm 6 s."""
+    from ripdetect.video.io import VideoWriter
+
+    with VideoWriter(path, fps) as writer:
+        for image_rgb, seconds in segments:
+            for _ in range(round(seconds * fps)):
+                writer.write(image_rgb)
+    return path
+
+
+@pytest.fixture(scope="session")
+def default_predictor():
+    """The embedded default model (EfficientNet-Lite0), loaded once: it tells the shipped rip and calm photos
+    apart, so alerts and regions of interest are tested on real decisions."""
+    from ripdetect.inference.predictor import Predictor
+
+    return Predictor()

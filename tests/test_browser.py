@@ -3,6 +3,7 @@ would. A screenshot of each tab after use is saved to ``test-artifacts/`` for a 
 banner's verdict word is not covered, gallery images keep their aspect ratio, a bad file's reason is on the
 page, an upload the browser cannot play gets a preview that plays, and the annotated clip plays."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ffmpeg_clip
+from conftest import ffmpeg_clip, two_cameras
 from test_app import free_port
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -39,19 +40,26 @@ BANNER_UNCOVERED = """([selector, banner_fraction]) => {
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
     """The app as a user starts it: the embedded default model and the shipped samples."""
     from ripdetect.app.layout import launch
 
     port = free_port()
     demo = launch(None, port=port, block=False, samples_dir=SAMPLES)
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
-        yield page
-        browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(f"http://127.0.0.1:{port}/", wait_until="load")  # never network-idle: Gradio's heartbeat stays open
+    page.get_by_role("tab", name="About").wait_for(timeout=60_000)
+    yield page
+    page.close()
     demo.close()
 
 
@@ -177,3 +185,32 @@ def test_about_tab(page):
     page.get_by_text("Not a swim / no-swim tool").last.wait_for()
     page.screenshot(path=str(ARTIFACTS / "tab_about.png"), full_page=True)
     assert "Decision threshold" in page.locator("body").inner_text()
+
+
+def test_cameras_tab(browser, tmp_path, beach_stills):
+    """Two cameras watched to the end of their clips (one with a rip): the tab shows both, each with its state, its
+    latest frame, its events and today's timeline, without a click on Refresh."""
+    from ripdetect.app.layout import launch
+    from ripdetect.cameras.profiles import load_profiles
+    from ripdetect.cameras.watch import Watcher
+
+    two_cameras(tmp_path, beach_stills, rip_s=5)
+    Watcher(load_profiles(tmp_path / "cameras.yaml"), tmp_path / "out", once=True).run()
+    port = free_port()
+    demo = launch(None, port=port, block=False, cameras_path=tmp_path / "cameras.yaml", watch_dir=tmp_path / "out")
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+        page.get_by_role("tab", name="Cameras").click()
+        page.wait_for_function("""() => ['north', 'south'].every(name =>
+            [...document.querySelectorAll(`#camera-${name} img`)].filter(i => i.naturalWidth > 0).length === 2)""",
+                           timeout=120_000)
+        north, south = (page.locator(f"#camera-{name}").first.inner_text() for name in ("north", "south"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "tab_cameras.png"), full_page=True)
+        page.close()
+    finally:
+        demo.close()
+    assert "north: clear (files finished)" in north and "south: clear (files finished)" in south
+    event_row = re.compile(r"\d{4}-\d\d-\d\dT[\d:]+[+-]\d{4}\s+\d{4}-\d\d-\d\dT[\d:]+[+-]\d{4}\s+[\d.]+\s+0\.9\d+")
+    assert len(event_row.findall(north)) == 1 and not event_row.findall(south)  # north's rip event (p > 0.9)

@@ -10,9 +10,14 @@ from __future__ import annotations
 import atexit
 from pathlib import Path
 
+from ripdetect.app.camera_handlers import CameraHandlers
+from ripdetect.app.camera_layout import cameras_tab, profile_tab
+from ripdetect.app.cameras import CameraBoard
 from ripdetect.app.handlers import DISCLAIMER, RipApp
+from ripdetect.cameras.profiles import load_profiles
 from ripdetect.config import CAM_METHODS, AppLimits
 from ripdetect.data.images import IMAGE_EXTENSIONS
+from ripdetect.errors import ConfigError
 from ripdetect.video.io import VIDEO_EXTENSIONS
 
 CSS = """
@@ -28,10 +33,12 @@ def _examples(folder: Path | None, suffixes: tuple[str, ...]) -> list[str]:
     return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in suffixes)
 
 
-def build_demo(app: RipApp):
+def build_demo(app: RipApp, board: CameraBoard | None = None):
+    """The page; with ``board`` (``--cameras`` and ``--watch-dir``), a Cameras tab too."""
     import gradio as gr
 
     threshold = app.predictor.threshold  # already at the 2 decimals every threshold is used and shown with
+    camera_handlers = CameraHandlers(app, board)
     with gr.Blocks(title="ripdetect") as demo:
         gr.Markdown("# ripdetect: rip-current detection\nUpload a beach-camera frame or clip. " + DISCLAIMER)
         with gr.Tab("Image"):
@@ -87,6 +94,9 @@ def build_demo(app: RipApp):
             not_analysed_out = gr.Dataframe(headers=["file", "reason"], label="Files not analysed",
                                             elem_id="batch-not-analysed")
             batch_csv = gr.File(label="Results CSV")
+        if board is not None:
+            cameras_tab(gr, camera_handlers)
+        profile_tab(gr, camera_handlers, threshold)
         with gr.Tab("About"):
             gr.Markdown(app.model_card())
 
@@ -108,16 +118,23 @@ def build_demo(app: RipApp):
 
 
 def launch(model_path: str | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
-           limits: AppLimits | None = None, block: bool = True, samples_dir: str | Path | None = None):
+           limits: AppLimits | None = None, block: bool = True, samples_dir: str | Path | None = None,
+           cameras_path: str | Path | None = None, watch_dir: str | Path | None = None):
     """Build and start the app; returns the demo (non-blocking when ``block=False``). The request result
-    folders are removed when the process exits."""
+    folders are removed when the process exits. With ``cameras_path`` and ``watch_dir`` (a ``ripdetect watch``
+    ``--out``), the Cameras tab shows those cameras."""
     import torch
 
     torch.set_flush_denormal(True)  # faster CPU inference (see ripdetect.inference.predictor)
     limits = limits or AppLimits()
     app = RipApp(model_path, limits, samples_dir)
+    board = None
+    if cameras_path is not None or watch_dir is not None:
+        if cameras_path is None or watch_dir is None:
+            raise ConfigError("the Cameras tab needs both --cameras FILE and --watch-dir DIR")
+        board = CameraBoard(load_profiles(cameras_path), watch_dir, app.predictor.threshold)
     atexit.register(app.results.remove_all)
-    demo = build_demo(app)
+    demo = build_demo(app, board)
     demo.ripdetect_app = app  # the handlers, for whoever holds the demo (tests, embedding)
     demo.queue(default_concurrency_limit=limits.concurrency, max_size=64)
     demo.launch(server_name=host, server_port=port, share=share, max_file_size=f"{limits.max_upload_mb:.0f}mb",

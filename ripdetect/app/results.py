@@ -9,7 +9,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class ResultFolders:
@@ -33,6 +37,17 @@ class ResultFolders:
             self._timers[folder] = timer
         timer.start()
         return folder
+
+    def filled(self, kind: str, write: Callable[[Path], T]) -> T:
+        """``write(folder)`` into a new folder, which is removed at once if it fails, else ``ttl_s`` after."""
+        folder = self.new(kind)
+        try:
+            result = write(folder)
+        except BaseException:
+            self.remove(folder)
+            raise
+        self.ready(folder)
+        return result
 
     def remove(self, folder: Path) -> None:
         with self._lock:

@@ -6,6 +6,7 @@
     ripdetect eval --data DIR --model CKPT [--out DIR]
     ripdetect predict PATH... [--model CKPT] [--out DIR]
     ripdetect video INPUT... --out DIR
+    ripdetect watch --cameras cameras.yaml --out DIR [--metrics-port 9108] [--once]
     ripdetect synth --out DIR --n N --seed S
     ripdetect compare RUN_DIR... [--ensemble RUN_DIR...]
     ripdetect augment-preview --data DIR --out grid.png
@@ -21,8 +22,8 @@ import sys
 from ripdetect import __version__
 from ripdetect.errors import RipdetectError
 
-SUBCOMMANDS = ("train", "tune", "eval", "predict", "video", "synth", "composite", "compare", "augment_preview",
-               "export", "app")
+SUBCOMMANDS = ("train", "tune", "eval", "predict", "video", "watch", "synth", "composite", "compare",
+               "augment_preview", "export", "app")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,10 @@ def add_parser(sub) -> None:
     parser.add_argument("--share", action="store_true", help="create a public Gradio share link (default: off)")
     parser.add_argument("--samples", default="data/samples",
                         help="folder of example images/clips shown in the app (default: data/samples)")
+    parser.add_argument("--cameras", default=None, metavar="FILE",
+                        help="camera profile file: with --watch-dir, a Cameras tab shows them (default: no tab)")
+    parser.add_argument("--watch-dir", default=None, metavar="DIR",
+                        help="the --out folder of the ripdetect watch that follows those cameras (default: none)")
     names = add_config_flags(parser, AppLimits, rename=RENAMED)
     parser.set_defaults(run=run, limit_flags=names)
 
@@ -26,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
     from ripdetect.app.layout import launch
 
     launch(args.model, args.host, args.port, args.share, AppLimits(**given(args, args.limit_flags)),
-           samples_dir=args.samples)
+           samples_dir=args.samples, cameras_path=args.cameras, watch_dir=args.watch_dir)
     return 0

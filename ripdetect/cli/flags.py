@@ -71,3 +71,46 @@ def print_json(obj: Any) -> None:
 
     sys.stdout.write(json.dumps(json_safe(obj), allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def add_executor_flags(parser: argparse.ArgumentParser) -> None:
+    """``--executor local|ray`` and ``--ray-address``."""
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where the work runs: this machine, or Ray workers (pip install 'ripdetect[ray]') "
+                             "(default: local)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR",
+                        help="the Ray cluster to use, e.g. auto or ray://head:10001 (default: start a local Ray)")
+
+
+def add_camera_flags(parser: argparse.ArgumentParser) -> None:
+    """``--cameras FILE --camera NAME`` (a camera profile's model, settings and region of interest) and
+    ``--roi``."""
+    group = parser.add_argument_group("camera profile")
+    group.add_argument("--cameras", metavar="FILE", default=None, help="camera profile file, YAML or JSON (default: "
+                       "none)")
+    group.add_argument("--camera", metavar="NAME", default=None,
+                       help="use this camera of --cameras: its region of interest, model and settings (flags given "
+                            "here win) and, without inputs, its source (default: none)")
+    group.add_argument("--roi", metavar="POLYGONS", default=None,
+                       help="region of interest where rips can be: JSON polygons of [x, y] points in 0..1, e.g. "
+                            "'[[[0,0.4],[1,0.4],[1,1],[0,1]]]', or a JSON/YAML file holding them (default: the "
+                            "camera's, else the whole image)")
+
+
+def camera_choice(args: argparse.Namespace):
+    """``(profile or None, roi or None)`` from ``--cameras``/``--camera``/``--roi``; ``--roi`` wins over the
+    profile's."""
+    from ripdetect.cameras.profiles import find_camera, load_profiles
+    from ripdetect.errors import ConfigError
+    from ripdetect.inference.roi import Roi
+
+    if bool(args.camera) != bool(args.cameras):
+        raise ConfigError("--camera NAME and --cameras FILE go together")
+    profile = find_camera(load_profiles(args.cameras), args.camera, args.cameras) if args.camera else None
+    roi = Roi.load(args.roi) if args.roi else (profile.roi if profile else None)
+    return profile, roi
+
+
+def with_flags(base: Any, args: argparse.Namespace, names: list[str]) -> Any:
+    """``base`` (a config: a camera's, or the defaults) with the flags among ``names`` that the user set."""
+    return dataclasses.replace(base, **given(args, names))

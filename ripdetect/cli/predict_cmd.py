@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import add_config_flags, add_model_flag, given, print_json
+from ripdetect.cli.flags import (add_camera_flags, add_config_flags, add_model_flag, camera_choice, print_json,
+                                 with_flags)
 from ripdetect.config import InferenceConfig
 
 RENAMED = {"cam_method": "cam", "region_when_negative": "regions_always", "map_when_negative": "map_always"}
@@ -20,6 +21,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--out", default=None, help="folder for overlay PNGs (default: none written)")
     parser.add_argument("--overwrite", action="store_true", help="replace overlay files that already exist in --out")
     names = add_config_flags(parser, InferenceConfig, rename=RENAMED)
+    add_camera_flags(parser)
     parser.set_defaults(run=run, config_flags=names)
 
 
@@ -31,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from ripdetect.files import write_image
     from ripdetect.inference.predictor import Predictor
 
-    predictor = Predictor(args.model, InferenceConfig(**given(args, args.config_flags)))
+    profile, roi = camera_choice(args)
+    inference_config = with_flags(profile.inference if profile else InferenceConfig(), args, args.config_flags)
+    predictor = Predictor(args.model or (profile.model if profile else None), inference_config, roi=roi)
     out_dir = Path(args.out) if args.out else None
     paths = expand_inputs(args.paths, skip=_own_overlays(out_dir))
     failed = 0

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import add_config_flags, add_model_flag, given, print_json
+from ripdetect.cli.flags import (add_camera_flags, add_config_flags, add_executor_flags, add_model_flag,
+                                 camera_choice, print_json, with_flags)
 from ripdetect.config import InferenceConfig, VideoConfig
 
 RENAMED = {"window_s": "window", "min_event_s": "min_event", "write_video": "video"}
@@ -15,14 +16,18 @@ RENAMED = {"window_s": "window", "min_event_s": "min_event", "write_video": "vid
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("video", help="analyse videos: timeline, events, per-clip summary, annotated MP4")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="video files, folders (recursive), globs or stream URLs")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="video files, folders (recursive), globs or stream URLs (default with --camera: its "
+                             "source)")
     parser.add_argument("--out", required=True, help="output root; one folder per input")
     add_model_flag(parser)
     video_flags = add_config_flags(parser, VideoConfig, rename=RENAMED)
     inference_flags = add_config_flags(parser, InferenceConfig, only=("batch_size", "map_when_negative"),
                                        rename={"map_when_negative": "map_always"})
-    parser.add_argument("--jobs", type=int, default=1, help="videos processed at once (default: 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="videos processed at once (default: 1; with --executor ray: one per CPU of the cluster)")
+    add_executor_flags(parser)
+    add_camera_flags(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files in --out that ripdetect did not write (default: refuse; finished results "
                              "made from the same input, settings and model are always reused, others always redone)")
@@ -38,11 +43,22 @@ def run(args: argparse.Namespace) -> int:
     from ripdetect.video.io import VIDEO_EXTENSIONS, is_stream
     from ripdetect.video.provenance import is_result_folder
 
-    video_config = VideoConfig(**given(args, args.video_flags))
-    predictor = Predictor(args.model, InferenceConfig(**given(args, args.inference_flags)))
+    from ripdetect.errors import ConfigError
+
+    profile, roi = camera_choice(args)
+    video_config = with_flags(profile.video if profile else VideoConfig(), args, args.video_flags)
+    inference_config = with_flags(profile.inference if profile else InferenceConfig(), args, args.inference_flags)
+    predictor = Predictor(args.model or (profile.model if profile else None), inference_config, roi=roi)
     video_config.thresholds(predictor.threshold)  # checked once, before any input is processed
+    if args.executor == "ray":
+        from ripdetect.cluster import require_ray
+
+        require_ray()
+    if not args.inputs and profile is None:
+        raise ConfigError("no INPUT given: name videos or streams, or --camera NAME --cameras FILE")
     inputs: list = []
-    for item in args.inputs:  # our own result folders (an --out inside an input folder) are never inputs
+    # our own result folders (an --out inside an input folder) are never inputs
+    for item in args.inputs or [profile.source]:
         inputs += [item] if is_stream(item) else [p if isinstance(p, Exception) else str(p) for p in
                                                   expand_inputs([item], VIDEO_EXTENSIONS, skip=is_result_folder)]
     overall = tqdm(total=len(inputs), desc="videos", file=sys.stderr, position=0)
@@ -58,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     failed = 0
     for item in run_batch(inputs, args.out, predictor, video_config, jobs=args.jobs,
-                          on_frame_factory=on_frame_factory, overwrite=args.overwrite):
+                          on_frame_factory=on_frame_factory, overwrite=args.overwrite, executor=args.executor,
+                          ray_address=args.ray_address):
         overall.update(1)
         if item.status == "error":
             failed += 1

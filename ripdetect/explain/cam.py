@@ -61,8 +61,9 @@ class BaseCAM:
         """``(logits, cam)`` with ``cam`` raw, shape (B, h, w), at the layer's resolution."""
         return self.run(x)[:2]
 
-    def run(self, x: torch.Tensor) -> CamOutput:
-        """Logits, raw CAM and (for a model with a water head) the water probability, from one forward pass."""
+    def run(self, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> CamOutput:
+        """Logits, raw CAM and (for a model with a water head) the water probability, from one forward pass;
+        ``evidence_mask`` restricts a ``RipClassifier``'s evidence to a region (see ``RipClassifier.outputs``)."""
         captured: list[torch.Tensor] = []
         water: list[torch.Tensor] = []
         handles = [self.layer.register_forward_hook(lambda module, inputs, output: captured.append(output))]
@@ -70,7 +71,7 @@ class BaseCAM:
             handles.append(self.model.water.register_forward_hook(lambda m, i, output: water.append(output)))
         try:
             with eval_mode(self.model), torch.enable_grad():
-                logits = self.model(x)
+                logits = self.model(x) if evidence_mask is None else self.model(x, evidence_mask=evidence_mask)
                 if not captured:
                     raise RuntimeError("the target layer was not called in the forward pass")
                 activations = captured[-1]
@@ -120,9 +121,9 @@ def supports_fast_path(model: nn.Module, layer: str | None) -> bool:
 
 
 @torch.no_grad()
-def _fast_path(model: RipClassifier, x: torch.Tensor) -> CamOutput:
+def _fast_path(model: RipClassifier, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> CamOutput:
     with eval_mode(model):
-        out = model.outputs(x)
+        out = model.outputs(x, evidence_mask)
     height, width = out.evidence.shape[-2:]
     water = torch.sigmoid(out.water_logits) if out.water_logits is not None else None
     return CamOutput(out.logits, torch.relu(out.evidence) / (height * width), water)
@@ -133,12 +134,14 @@ def fast_gradcam(model: RipClassifier, x: torch.Tensor) -> tuple[torch.Tensor, t
     return _fast_path(model, x)[:2]
 
 
-def compute_cam(model: nn.Module, x: torch.Tensor, method: str = "gradcam", layer: str | None = None) -> CamOutput:
+def compute_cam(model: nn.Module, x: torch.Tensor, method: str = "gradcam", layer: str | None = None,
+                evidence_mask: torch.Tensor | None = None) -> CamOutput:
     """Logits, raw CAM and (with a water head) the water probability for a batch. ``gradcam`` uses the fast
-    path where it is exact; ``gradcam_fast`` requires it; other methods use gradients."""
+    path where it is exact; ``gradcam_fast`` requires it; other methods use gradients. ``evidence_mask`` (B or 1,
+    H, W in 0..1) keeps a ``RipClassifier``'s evidence, and so the logits, inside a region of interest."""
     if method in ("gradcam", "gradcam_fast"):
         if supports_fast_path(model, layer):
-            return _fast_path(model, x)
+            return _fast_path(model, x, evidence_mask)
         if method == "gradcam_fast":
             raise ConfigError(f"the forward-pass CAM needs the CAM layer '{getattr(model, 'cam_layer', 'features')}' "
                               f"of a GAP + linear head model; got layer {layer!r}")
@@ -147,5 +150,5 @@ def compute_cam(model: nn.Module, x: torch.Tensor, method: str = "gradcam", laye
     cam_cls = GRADIENT_METHODS.get(method)
     if cam_cls is None:
         raise ConfigError(f"unknown CAM method '{method}'; choose one of {', '.join(CAM_METHODS)}")
-    return cam_cls(model, layer).run(x)
+    return cam_cls(model, layer).run(x, evidence_mask)
 

@@ -1,5 +1,9 @@
 """One Predictor: images in, ``Prediction(prob, label, cam, region)`` out. Used by the CLI, the app and video.
 
+With a region of interest (``Roi``, a camera's water), the evidence behind the decision comes from the region
+alone (the model pools its feature map gated by the share of each cell inside it, as a water head gates by the
+sea), the map is zero outside it and regions never leave it.
+
 Speed: on CPU, call ``torch.set_flush_denormal(True)`` once at program start (the CLI and the app do).
 Trained weights produce denormal activations that slow convolutions by about a third; flushing them does
 not change predictions measurably. The Predictor itself changes no process-wide setting.
@@ -8,6 +12,7 @@ not change predictions measurably. The Predictor itself changes no process-wide 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +26,7 @@ from ripdetect.errors import InputError
 from ripdetect.explain.cam import compute_cam
 from ripdetect.explain.display import display_scale
 from ripdetect.explain.regions import Region, region_from_cam, upsample_cam
+from ripdetect.inference.roi import Roi
 from ripdetect.models.checkpoint import Checkpoint, load_checkpoint
 from ripdetect.models.classifier import rip_prob
 
@@ -38,6 +44,7 @@ class Prediction:
     region: Region | None
     image_size: tuple[int, int]  # (width, height)
     water: np.ndarray | None = None  # p(sea) on the water head's grid; regions never leave it
+    roi: Roi | None = None  # the region of interest the evidence came from (None: the whole image)
 
     @property
     def is_rip(self) -> bool:
@@ -48,16 +55,19 @@ class Prediction:
         record = {"path": path} if path is not None else {}
         record.update({"label": self.label, "prob_rip": round(self.prob_rip, 5), "threshold": self.threshold,
                        "region": self.region.to_dict() if self.region else None})
+        if self.roi is not None:
+            record["roi"] = self.roi.to_list()
         if overlay is not None:
             record["overlay"] = overlay
         return record
 
 
 class Predictor:
-    """Batched classification + CAM + region for a loaded checkpoint (the model runs channels-last)."""
+    """Batched classification + CAM + region for a loaded checkpoint (the model runs channels-last), restricted to
+    a region of interest when ``roi`` is given."""
 
     def __init__(self, checkpoint: Checkpoint | str | Path | None = None,
-                 inference_config: InferenceConfig | None = None, device: str = "cpu"):
+                 inference_config: InferenceConfig | None = None, device: str = "cpu", roi: Roi | None = None):
         if isinstance(checkpoint, Checkpoint):  # the caller's model: work on a copy, never change theirs
             checkpoint = copy.copy(checkpoint)
             checkpoint.model = copy.deepcopy(checkpoint.model)
@@ -67,6 +77,15 @@ class Predictor:
         self.checkpoint = checkpoint
         self.config = inference_config or InferenceConfig()
         self.device = device
+        self.roi = roi
+        self._lock = threading.Lock()  # one model call at a time (gradient CAMs hook the model); clones share it
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}  # sent to worker processes
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     @property
     def model(self) -> torch.nn.Module:
@@ -87,15 +106,35 @@ class Predictor:
         clone.config = inference_config
         return clone
 
+    def with_roi(self, roi: Roi | None) -> Predictor:
+        """The same loaded model restricted to another region of interest (``None``: the whole image)."""
+        clone = copy.copy(self)
+        clone.roi = roi
+        return clone
+
     def forward(self, images_rgb: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Rip probabilities (B,), raw CAMs (B, h, w) and water probabilities (B, h', w'; ``None`` without a
         water head) from one batched call."""
         preprocess = self.model.preprocessing
         batch = torch.stack([preprocess(image) for image in images_rgb]).to(self.device)
         batch = batch.contiguous(memory_format=torch.channels_last)
-        logits, cams, water = compute_cam(self.model, batch, self.config.cam_method, self.config.cam_layer)
+        evidence_mask = None if self.roi is None else self._evidence_mask(batch.shape[-1])
+        with self._lock:
+            logits, cams, water = compute_cam(self.model, batch, self.config.cam_method, self.config.cam_layer,
+                                              evidence_mask)
         probs = rip_prob(logits, self.checkpoint.temperature).float().cpu().numpy()
-        return probs, cams.float().cpu().numpy(), None if water is None else water.float().cpu().numpy()
+        cams = cams.float().cpu().numpy()
+        if self.roi is not None:  # gradient maps of other layers spread their channel weights everywhere
+            cams = cams * (self.roi.weights(*cams.shape[-2:]) > 0)
+        return probs, cams, None if water is None else water.float().cpu().numpy()
+
+    def _evidence_mask(self, size: int) -> torch.Tensor:
+        """The ROI as the model's evidence gate (1, size, size): each pixel's share inside the ROI divided by the
+        ROI's share of the image. The decision then rests on the mean evidence over the ROI, as if the ROI filled
+        the frame. (Zeroing the evidence outside without dividing would pull every small ROI towards the head's
+        bias, p = 0.5 for the default model, a false alarm on calm water.)"""
+        weights = self.roi.weights(size, size)
+        return torch.from_numpy(weights / max(float(weights.mean()), 1e-6))[None].to(self.device)
 
     def predict_images(self, images_rgb: list[np.ndarray]) -> list[Prediction]:
         predictions = []
@@ -120,12 +159,14 @@ class Predictor:
             scale = min(1.0, REGION_MAX_SIDE / max(height, width))
             grid_h, grid_w = max(1, round(height * scale)), max(1, round(width * scale))
             inside = None if water is None else upsample_cam(water, grid_h, grid_w) >= WATER_THRESHOLD
+            if self.roi is not None:
+                inside = self.roi.mask(grid_h, grid_w) & (True if inside is None else inside)
             region = region_from_cam(upsample_cam(cam, grid_h, grid_w), self.config.cam_threshold_mode,
                                      self.config.cam_threshold, self.config.min_region_fraction, inside)
             if region is not None and scale < 1.0:
                 region = region.scaled(height, width)
         return Prediction(prob, self.threshold, self.checkpoint.label_of(prob, self.threshold), cam,
-                          display_scale(cam, self.cam_scale), region, (width, height), water)
+                          display_scale(cam, self.cam_scale), region, (width, height), water, self.roi)
 
     def load(self, path: str | Path) -> np.ndarray:
         return load_image_rgb(path, max_pixels=self.config.max_pixels, max_side=self.config.max_side)
@@ -170,5 +211,6 @@ class Predictor:
         heat = None
         if show_map:  # like the regions, the heat map stays in the estimated sea
             heat = prediction.cam_display if sea is None else upsample_cam(prediction.cam_display, *sea.shape) * sea
+        roi = None if prediction.roi is None else prediction.roi.mask(*image_rgb.shape[:2])
         return render_prediction(image_rgb, heat, mask, prediction.prob_rip, prediction.threshold, opacity, banner,
-                                 sea if self.config.show_water else None)
+                                 sea if self.config.show_water else None, roi)

@@ -9,6 +9,10 @@ With ``water_head`` the model also predicts where the sea is (``WaterHead``, tra
 exist) and multiplies the feature map by that probability before pooling (``EvidenceGate``): rip evidence,
 and so the decision, the map and the regions, can only come from the water. The gate is detached, so the
 classification loss never teaches the water head to hide evidence.
+
+A region of interest (a camera's water, drawn once by its operator) is the same kind of gate with a fixed map:
+``outputs(x, evidence_mask=...)`` multiplies the feature map by the share of each feature cell inside the region
+before pooling, so the logits, the evidence map and everything built on them come from the region alone.
 """
 
 from __future__ import annotations
@@ -52,13 +56,19 @@ class WaterHead(nn.Module):
         return (coarse + self.fine(tap))[:, 0]
 
 
+def gate_features(feature_map: torch.Tensor, weight_map: torch.Tensor) -> torch.Tensor:
+    """``feature_map`` (B, C, h, w) times ``weight_map`` (B or 1, H, W; 0..1, any resolution at least the grid's)
+    averaged over each feature cell: evidence kept in proportion to how much of the cell the map covers."""
+    pooled = F.adaptive_avg_pool2d(weight_map[:, None].to(feature_map.dtype), feature_map.shape[-2:])
+    return feature_map * pooled
+
+
 class EvidenceGate(nn.Module):
     """Feature map times the (detached) water probability pooled to the feature grid; the CAM layer of a model
     with a water head."""
 
     def forward(self, feature_map: torch.Tensor, water_logits: torch.Tensor) -> torch.Tensor:
-        water = F.adaptive_avg_pool2d(torch.sigmoid(water_logits.detach())[:, None], feature_map.shape[-2:])
-        return feature_map * water
+        return gate_features(feature_map, torch.sigmoid(water_logits.detach()))
 
 
 @dataclass
@@ -105,20 +115,27 @@ class RipClassifier(nn.Module):
                 tap = x
         return x, self.water(x, tap)
 
-    def outputs(self, x: torch.Tensor) -> ModelOutputs:
+    def _gated(self, feature_map: torch.Tensor, water_logits: torch.Tensor | None,
+               evidence_mask: torch.Tensor | None) -> torch.Tensor:
+        """The feature map the head pools: gated by the water (a water head) and by ``evidence_mask`` (a region of
+        interest, (B or 1, H, W) in 0..1), when given."""
+        if water_logits is not None:
+            feature_map = self.gate(feature_map, water_logits)
+        return feature_map if evidence_mask is None else gate_features(feature_map, evidence_mask)
+
+    def outputs(self, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> ModelOutputs:
         feature_map, water_logits = self._features(x)
-        gated = self.gate(feature_map, water_logits) if water_logits is not None else feature_map
+        gated = self._gated(feature_map, water_logits, evidence_mask)
         logits = self.head(self.dropout(torch.flatten(self.pool(gated), 1)))
         weight = self.rip_head_weight()
         raw = torch.einsum("c,bchw->bhw", weight, feature_map)
-        evidence = torch.einsum("c,bchw->bhw", weight, gated) if water_logits is not None else raw
+        evidence = torch.einsum("c,bchw->bhw", weight, gated) if gated is not feature_map else raw
         return ModelOutputs(logits, evidence, raw, water_logits)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> torch.Tensor:
         feature_map, water_logits = self._features(x)
-        if water_logits is not None:
-            feature_map = self.gate(feature_map, water_logits)
-        return self.head(self.dropout(torch.flatten(self.pool(feature_map), 1)))
+        gated = self._gated(feature_map, water_logits, evidence_mask)
+        return self.head(self.dropout(torch.flatten(self.pool(gated), 1)))
 
     def rip_head_weight(self) -> torch.Tensor:
         """Linear weights of ``rip_score`` over feature channels (C,)."""

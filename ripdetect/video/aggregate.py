@@ -37,6 +37,19 @@ class Event:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
+    @classmethod
+    def starting(cls, time_s: float, prob: float, cam: np.ndarray | None = None) -> Event:
+        return cls(time_s, time_s, prob, prob, 1, None if cam is None else cam.astype(np.float64))
+
+    def add(self, time_s: float, prob: float, cam: np.ndarray | None = None) -> None:
+        """Extend the event to a frame at ``time_s``: its end, peak, running mean and CAM sum."""
+        self.end_s = time_s
+        self.peak_prob = max(self.peak_prob, prob)
+        self.mean_prob = (self.mean_prob * self.n_frames + prob) / (self.n_frames + 1)
+        self.n_frames += 1
+        if cam is not None:
+            self.cam_sum = cam.astype(np.float64) if self.cam_sum is None else self.cam_sum + cam
+
     def to_dict(self) -> dict:
         return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3),
                 "duration_s": round(self.duration_s, 3), "peak_prob": round(self.peak_prob, 5),
@@ -105,26 +118,17 @@ class FrameAggregator:
                 self.events.append(self._active)
                 self._active = None
             else:
-                self._extend(self._active, time_s, prob, cam)
+                self._active.add(time_s, prob, cam)
         elif aggregated >= self.on_threshold:
             if self._candidate is None:
-                self._candidate = Event(time_s, time_s, prob, prob, 1, None if cam is None else cam.astype(np.float64))
+                self._candidate = Event.starting(time_s, prob, cam)
             else:
-                self._extend(self._candidate, time_s, prob, cam)
+                self._candidate.add(time_s, prob, cam)
             if self._candidate.duration_s >= self.min_event_s:
                 self._active, self._candidate = self._candidate, None
         else:
             self._candidate = None
         return AggregatedFrame(time_s, prob, aggregated, self.state)
-
-    @staticmethod
-    def _extend(event: Event, time_s: float, prob: float, cam: np.ndarray | None) -> None:
-        event.end_s = time_s
-        event.peak_prob = max(event.peak_prob, prob)
-        event.mean_prob = (event.mean_prob * event.n_frames + prob) / (event.n_frames + 1)
-        event.n_frames += 1
-        if cam is not None:
-            event.cam_sum = cam.astype(np.float64) if event.cam_sum is None else event.cam_sum + cam
 
     def finish(self) -> list[Event]:
         """Close the open event. A clip shorter than the minimum duration still gets its event if the rip was

@@ -33,14 +33,16 @@ class FrameResult:
 class VideoAnalysis:
     """Per-frame results of one source, in time order, each with its settled state; iterate it once. ``info``
     and ``interval_s`` are known as soon as it is created (the source is opened then); after iterating,
-    ``events`` holds the events and ``stream`` the decoded duration and whether decoding stopped early."""
+    ``events`` holds the events and ``stream`` the decoded duration and whether decoding stopped early. A ``live``
+    source (a camera) is timed and sampled by the clock, and its oldest decoded frames are dropped when analysis
+    falls behind (see ``FrameStream`` and ``prefetch``)."""
 
     def __init__(self, source: str | Path, predictor: Predictor, video_config: VideoConfig,
-                 max_duration_s: float | None = None):
+                 max_duration_s: float | None = None, live: bool = False, timeout_s: float | None = None):
         self.predictor, self.video_config = predictor, video_config
         self.aggregator = FrameAggregator.from_config(video_config, predictor.threshold)
         self.stream = FrameStream(source, video_config.sample_fps, video_config.stride, video_config.max_side,
-                                  max_duration_s)
+                                  max_duration_s, live, timeout_s)
         self.events: list[Event] = []
 
     @property
@@ -60,12 +62,13 @@ class VideoAnalysis:
 
     def _live(self) -> Iterator[FrameResult]:
         """Results with the aggregator's state at the time of each frame."""
-        frames = prefetch(iter(self.stream), self.video_config.queue_size)
+        frames = prefetch(iter(self.stream), self.video_config.queue_size, drop_oldest=self.stream.live)
+        batch_size = 1 if self.stream.live else self.predictor.config.batch_size  # a camera's frame waits for none
         batch: list[Frame] = []
         try:
             for frame in frames:
                 batch.append(frame)
-                if len(batch) >= self.predictor.config.batch_size:
+                if len(batch) >= batch_size:
                     yield from self._run_batch(batch)
                     batch = []
             if batch:

@@ -8,7 +8,9 @@ ripdetect did not write are never replaced without ``overwrite``.
 
 With ``jobs > 1`` the inputs are shared among worker processes. Each worker receives the caller's own
 model (the Predictor's checkpoint, sent once when the worker starts) and reports per-frame progress back,
-so a batch gives the same results whatever the number of jobs.
+so a batch gives the same results whatever the number of jobs. ``executor="ray"`` shares them among Ray workers
+instead (``ripdetect.cluster``; a local Ray, or the cluster at ``ray_address``), with the same folders, resume
+and error records, without per-frame progress.
 """
 
 from __future__ import annotations
@@ -138,8 +140,8 @@ def _write_error(exc: OSError) -> str:
 
 
 def run_batch(inputs: list[str | InputError], out_root: str | Path, predictor: Predictor, video_config: VideoConfig,
-              jobs: int = 1, on_frame_factory: OnFrameFactory | None = None,
-              overwrite: bool = False) -> Iterator[BatchItem]:
+              jobs: int = 1, on_frame_factory: OnFrameFactory | None = None, overwrite: bool = False,
+              executor: str = "local", ray_address: str | None = None) -> Iterator[BatchItem]:
     """Items in completion order (input order when ``jobs == 1``); ``batch.csv``/``batch.json`` are rewritten
     after each. ``on_frame_factory(source)`` gives a per-frame progress callback, in every mode. An
     ``InputError`` in ``inputs`` (an argument that named nothing usable) becomes its error record. An unusable
@@ -150,8 +152,14 @@ def run_batch(inputs: list[str | InputError], out_root: str | Path, predictor: P
     sources = [item for item in inputs if not isinstance(item, InputError)]
     items: list[BatchItem] = []
     results: Iterator[BatchItem]
+    in_order = jobs <= 1 and executor == "local"
     if root_error is not None:
         results = iter([BatchItem(source, str(out_root), "error", root_error) for source in sources])
+    elif executor == "ray":
+        from ripdetect.cluster import run_batch_on_ray
+
+        results = run_batch_on_ray(list(zip(sources, output_dirs(sources, out_root))), predictor, video_config,
+                                   jobs if jobs > 1 else None, overwrite, ray_address)
     elif jobs <= 1:
         results = (process_one(source, out_dir, predictor, video_config,
                                on_frame_factory(source) if on_frame_factory else None, overwrite)
@@ -159,19 +167,21 @@ def run_batch(inputs: list[str | InputError], out_root: str | Path, predictor: P
     else:
         results = _in_workers(list(zip(sources, output_dirs(sources, out_root))), predictor, video_config, jobs,
                               on_frame_factory, overwrite)
-    for item in _in_input_order(inputs, results, jobs):
+    for item in _in_input_order(inputs, results, in_order):
         items.append(item)
         if root_error is None:
             _write_report_or_warn(out_root, items)
         yield item
 
 
-def _in_input_order(inputs: list[str | InputError], results: Iterator[BatchItem], jobs: int) -> Iterator[BatchItem]:
-    """The error records of bad input arguments in their place (first, with several jobs) among the results."""
+def _in_input_order(inputs: list[str | InputError], results: Iterator[BatchItem],
+                    in_order: bool) -> Iterator[BatchItem]:
+    """The error records of bad input arguments in their place (first, when the results come in completion
+    order) among the results."""
     for item in inputs:
         if isinstance(item, InputError):
             yield BatchItem(item.path or "", "", "error", item.reason)
-        elif jobs <= 1:
+        elif in_order:
             yield next(results)
     yield from results
 

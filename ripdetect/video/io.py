@@ -7,8 +7,9 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -52,14 +53,27 @@ class Frame:
     index: int
     time_s: float
     image_rgb: np.ndarray
+    decoded_at: float = field(default_factory=time.monotonic)  # when it was decoded (monotonic clock)
 
 
 def is_stream(source: str | Path) -> bool:
-    return "://" in str(source) or str(source).isdigit()
+    """A URL or a capture device (``0``, ``/dev/video0``): live, not a file."""
+    return "://" in str(source) or str(source).isdigit() or str(source).startswith("/dev/")
 
 
-def open_capture(source: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    """Open a file, URL or device; one-line ``InputError`` when it cannot be decoded."""
+def _capture(source: str, timeout_s: float | None) -> cv2.VideoCapture:
+    if source.isdigit():
+        return cv2.VideoCapture(int(source))
+    if timeout_s is None or "://" not in source:  # the timeouts are the network backend's (a device has its own)
+        return cv2.VideoCapture(source)
+    timeout_ms = max(1, round(timeout_s * 1000))
+    return cv2.VideoCapture(source, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
+                                                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+
+
+def open_capture(source: str | Path, timeout_s: float | None = None) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a file, URL or device; one-line ``InputError`` when it cannot be decoded. ``timeout_s`` bounds how
+    long opening a stream and reading each of its frames may block (a stalled stream then ends)."""
     source = str(source)
     if not is_stream(source):
         path = Path(source)
@@ -69,7 +83,7 @@ def open_capture(source: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
             raise InputError("empty file (0 bytes)", source)
         if not os.access(path, os.R_OK):
             raise InputError("permission denied", source)
-    capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
+    capture = _capture(source, timeout_s)
     if not capture.isOpened():
         capture.release()
         reason = "cannot open stream" if is_stream(source) else "not a video, or an unsupported codec/container"
@@ -110,14 +124,19 @@ class FrameStream:
     frame) and released when iteration ends. Iterating raises ``InputError`` if no frame decodes, or once the
     decoded time passes ``max_duration_s`` (decoded time, not what the container claims). After iterating,
     ``duration_s`` is the decoded duration and ``partial`` says whether decoding stopped well before the end
-    the container claims (a truncated or damaged file)."""
+    the container claims (a truncated or damaged file).
+
+    A ``live`` source (a camera) is timed by the clock since it was opened, not by its own timestamps, so frames
+    are sampled in real time; ``timeout_s`` ends it when opening or reading blocks that long."""
 
     def __init__(self, source: str | Path, sample_fps: float | None, stride: int | None = None,
-                 max_side: int | None = None, max_duration_s: float | None = None):
+                 max_side: int | None = None, max_duration_s: float | None = None, live: bool = False,
+                 timeout_s: float | None = None):
         self.source = str(source)
         self.sample_fps, self.stride, self.max_side = sample_fps, stride, max_side
-        self.max_duration_s = max_duration_s
-        self.capture, self.info = open_capture(source)
+        self.max_duration_s, self.live = max_duration_s, live
+        self.capture, self.info = open_capture(source, timeout_s)
+        self.opened_at = time.monotonic()
         self.last_time_s: float | None = None  # timestamp of the last frame decoded (grabbed)
 
     @property
@@ -137,16 +156,14 @@ class FrameStream:
         return self.stride / self.info.fps if self.stride else 1.0 / self.sample_fps
 
     def __iter__(self) -> Iterator[Frame]:
-        capture, info = self.capture, self.info
+        capture = self.capture
         next_time, index, yielded = 0.0, -1, 0
         try:
             while True:
                 if not capture.grab():
                     break
                 index += 1
-                position_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
-                use_container = info.fps_from_container and (position_ms > 0 or index == 0)
-                time_s = position_ms / 1000.0 if use_container else index / info.fps
+                time_s = self._time_s(index)
                 if self.max_duration_s is not None and time_s >= self.max_duration_s:
                     raise InputError(f"lasts longer than the limit of {self.max_duration_s:g} s (stopped after "
                                      f"decoding {self.max_duration_s:g} s)", self.source)
@@ -169,6 +186,15 @@ class FrameStream:
         if yielded == 0:
             raise InputError("no decodable frames (empty, truncated or unsupported video)", self.source)
 
+    def _time_s(self, index: int) -> float:
+        """The grabbed frame's time: the clock (live), the container's timestamp, or index / fps."""
+        if self.live:
+            return time.monotonic() - self.opened_at
+        position_ms = self.capture.get(cv2.CAP_PROP_POS_MSEC)
+        if self.info.fps_from_container and (position_ms > 0 or index == 0):
+            return position_ms / 1000.0
+        return index / self.info.fps
+
 
 def iter_frames(source: str | Path, sample_fps: float | None = 2.0, stride: int | None = None,
                 max_side: int | None = None, max_duration_s: float | None = None) -> Iterator[Frame]:
@@ -176,22 +202,30 @@ def iter_frames(source: str | Path, sample_fps: float | None = 2.0, stride: int 
     return iter(FrameStream(source, sample_fps, stride, max_side, max_duration_s))
 
 
-def prefetch(frames: Iterator, size: int = 16) -> Iterator:
+def prefetch(frames: Iterator, size: int = 16, drop_oldest: bool = False) -> Iterator:
     """Run ``frames`` in a background thread behind a bounded queue, so decoding overlaps inference.
-    Exceptions from the producer are re-raised in the consumer; closing the consumer stops the producer."""
+    Exceptions from the producer are re-raised in the consumer; closing the consumer stops the producer.
+    With ``drop_oldest`` (a live camera) the producer never waits: when the queue is full, its oldest item is
+    dropped, so a slow consumer sees the latest frames instead of falling ever further behind."""
     items: queue.Queue = queue.Queue(maxsize=size)
     stop = threading.Event()
     done = object()
+    dropped = 0
 
     def produce() -> None:
+        nonlocal dropped
         try:
             for item in frames:
                 while not stop.is_set():
                     try:
-                        items.put(item, timeout=0.1)
+                        if drop_oldest:
+                            items.put_nowait(item)
+                        else:
+                            items.put(item, timeout=0.1)
                         break
                     except queue.Full:
-                        continue
+                        if drop_oldest:
+                            dropped += _drop_one(items)
                 if stop.is_set():
                     return
             items.put(done)
@@ -215,6 +249,16 @@ def prefetch(frames: Iterator, size: int = 16) -> Iterator:
     finally:
         stop.set()
         thread.join(timeout=5)
+        if dropped:
+            log.warning("%d decoded frames were dropped because analysis fell behind the live source", dropped)
+
+
+def _drop_one(items: queue.Queue) -> int:
+    try:
+        items.get_nowait()
+        return 1
+    except queue.Empty:
+        return 0
 
 
 class VideoWriter:

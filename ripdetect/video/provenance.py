@@ -2,9 +2,10 @@
 
 Every result folder holds ``provenance.json``: the input's identity (resolved path, size and modification time;
 the URL for a stream), the video settings, the model (its id and a fingerprint of its weights), the decision
-thresholds and the region settings. A re-run reuses a finished result only when all of these match, so no
-result made from another input, other settings or another model is ever reported. ``provenance.json`` is
-written first when results are published and ``.done`` last, so a folder holding either is ripdetect's own.
+thresholds, the region settings and the region of interest. A re-run reuses a finished result only when all of
+these match, so no result made from another input, other settings or another model is ever reported.
+``provenance.json`` is written first when results are published and ``.done`` last, so a folder holding either is
+ripdetect's own.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def made_from(source: str | Path, predictor: Predictor, video_config: VideoConfi
         "model": {"id": predictor.checkpoint.model_id, "weights": model_fingerprint(predictor.model),
                   "threshold": predictor.threshold},
         "inference": {k: getattr(predictor.config, k) for k in _RESULT_INFERENCE_KNOBS},
+        "roi": None if predictor.roi is None else predictor.roi.to_list(),
     }
 
 

@@ -130,7 +130,7 @@ def process_video(source: str | Path, predictor: Predictor, video_config: VideoC
                 if on_frame:
                     on_frame(result.frame.time_s, result.prediction.prob_rip)
         summary = _summary(source, analysis, rows, predictor, video_config, started)
-        _write_outputs(staging, rows, analysis.events, summary, timex.mean, predictor)
+        write_outputs(staging, rows, analysis.events, summary, timex.mean, predictor)
         _publish(staging, out_dir, record, overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # our own staging folder; empty after a clean publish
@@ -172,6 +172,7 @@ def _summary(source: str | Path, analysis: VideoAnalysis, rows: list[dict], pred
         "min_event_s": video_config.min_event_s,
         "sample_fps": video_config.sample_fps,
         "stride": video_config.stride,
+        "roi": None if predictor.roi is None else predictor.roi.to_list(),
         "processing_s": round(time.time() - started, 3),
     }
 
@@ -191,8 +192,10 @@ def remove_stale_staging(out_dir: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def _write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: dict,
+def write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: dict,
                    timex: np.ndarray | None, predictor: Predictor) -> None:
+    """timeline.csv/.json/.png, events.json, summary.json and summary.png of one result, into ``folder``. The
+    summary must hold ``events``, ``on_threshold``, ``off_threshold``, ``max_prob`` and ``duration_s``."""
     from ripdetect.viz.draw import draw_banner, overlay_heatmap
     from ripdetect.viz.plots import plot_timeline
 

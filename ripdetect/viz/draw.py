@@ -9,6 +9,7 @@ RIP_COLOUR = (255, 64, 32)
 POSSIBLE_RIP_COLOUR = (230, 140, 0)
 CLEAR_COLOUR = (40, 160, 80)
 WATER_COLOUR = (0, 220, 255)
+ROI_COLOUR = (255, 210, 0)
 
 
 def heatmap_from_cam(cam_display: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -68,13 +69,18 @@ def verdict_banner(prob: float, threshold: float) -> tuple[str, tuple[int, int, 
 def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mask: np.ndarray | None, prob: float,
                       threshold: float, opacity: float = 0.45,
                       banner: tuple[str, tuple[int, int, int]] | None = None,
-                      water: np.ndarray | None = None) -> np.ndarray:
+                      water: np.ndarray | None = None, roi: np.ndarray | None = None) -> np.ndarray:
     """The full overlay: heatmap (none when ``cam_display`` is ``None``), region outline, the sea's outline
-    (``water``, when given) and a banner strip above. The banner shows verdict and probability unless ``banner``
-    gives its own ``(text, colour)`` (video frames show the aggregated state)."""
+    (``water``, when given), the region of interest's outline (``roi``, when given) and a banner strip above. The
+    banner shows verdict and probability unless ``banner`` gives its own ``(text, colour)`` (video frames show the
+    aggregated state)."""
     out = image_rgb if cam_display is None else overlay_heatmap(image_rgb, cam_display, opacity)
+    if roi is not None and cam_display is not None:
+        out = np.where(roi[..., None], out, image_rgb)  # no map outside the region of interest
     if water is not None:
         out = draw_outline(out, water, colour=WATER_COLOUR, thickness=max(1, round(max(out.shape[:2]) / 500)))
+    if roi is not None and not roi.all():
+        out = draw_outline(out, roi, colour=ROI_COLOUR, thickness=max(1, round(max(out.shape[:2]) / 500)))
     out = draw_outline(out, mask)
     return draw_banner(out, *(banner or verdict_banner(prob, threshold)))
 
@@ -108,3 +114,27 @@ def grid(tiles: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
             y, x = pad + r * (tile_h + pad), pad + c * (tile_w + pad)
             canvas[y:y + tile_h, x:x + tile_w] = tile
     return canvas
+
+
+def draw_polygons(image_rgb: np.ndarray, polygons: list[list[tuple[float, float]]],
+                  open_points: list[tuple[float, float]] = (), colour=ROI_COLOUR) -> np.ndarray:
+    """Normalised polygons (x, y in 0..1) filled lightly and outlined over a copy of the image, plus the points of
+    one still being drawn (``open_points``) joined in order: what a region-of-interest editor shows."""
+    out = image_rgb.copy()
+    height, width = out.shape[:2]
+    thickness = max(1, round(max(height, width) / 400))
+
+    def pixels(points) -> np.ndarray:
+        return np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2) * (width, height) - 0.5).astype(np.int32)
+
+    if polygons:
+        filled = out.copy()
+        cv2.fillPoly(filled, [pixels(p) for p in polygons], colour)
+        out = cv2.addWeighted(filled, 0.25, out, 0.75, 0)
+        cv2.polylines(out, [pixels(p) for p in polygons], True, colour, thickness, cv2.LINE_AA)
+    if len(open_points):
+        points = pixels(open_points)
+        cv2.polylines(out, [points], False, (255, 255, 255), thickness, cv2.LINE_AA)
+        for x, y in points:
+            cv2.circle(out, (int(x), int(y)), thickness * 3, colour, -1, cv2.LINE_AA)
+    return out

@@ -98,10 +98,12 @@ def _save(fig, path: str | Path) -> Path:
     return Path(path)
 
 
-def timeline_figure(rows: list[dict], events: list[dict], on_threshold: float, off_threshold: float):
+def timeline_figure(rows: list[dict], events: list[dict], on_threshold: float, off_threshold: float,
+                    xlabel: str = "time (s)", xlim: tuple[float, float] | None = None):
     """Per-frame and window-mean rip probability against time, the threshold lines, events shaded red and
     possible rips that were not confirmed shaded amber (the same states as the banner and the timeline table).
-    The legend sits outside the axes, off the data."""
+    The legend sits outside the axes, off the data. ``time_s`` may be in any unit ``xlabel`` names (a day's
+    timeline uses hours)."""
     fig, ax = _figure(10, 3.2)
     times = [row["time_s"] for row in rows]
     ax.plot(times, [row["prob_rip"] for row in rows], ".", color="grey", alpha=0.6, label="frame p(rip)")
@@ -114,7 +116,9 @@ def timeline_figure(rows: list[dict], events: list[dict], on_threshold: float, o
             ax.axvspan(row["time_s"] - step / 2, row["time_s"] + step / 2, color="orange", alpha=0.2, lw=0)
     for event in events:
         ax.axvspan(event["start_s"], max(event["end_s"], event["start_s"] + 0.1), color="C3", alpha=0.15, lw=0)
-    ax.set(xlabel="time (s)", ylabel="p(rip)", ylim=(-0.02, 1.02), title="Rip probability over time")
+    ax.set(xlabel=xlabel, ylabel="p(rip)", ylim=(-0.02, 1.02), title="Rip probability over time")
+    if xlim is not None:
+        ax.set_xlim(*xlim)
     from matplotlib.patches import Patch
 
     handles = ax.get_legend_handles_labels()[0] + [Patch(color="C3", alpha=0.15, label="rip event"),
@@ -125,6 +129,6 @@ def timeline_figure(rows: list[dict], events: list[dict], on_threshold: float, o
 
 
 def plot_timeline(rows: list[dict], events: list[dict], on_threshold: float, off_threshold: float,
-                  path: str | Path) -> Path:
+                  path: str | Path, xlabel: str = "time (s)", xlim: tuple[float, float] | None = None) -> Path:
     """``timeline_figure`` as a PNG."""
-    return _save(timeline_figure(rows, events, on_threshold, off_threshold), path)
+    return _save(timeline_figure(rows, events, on_threshold, off_threshold, xlabel, xlim), path)

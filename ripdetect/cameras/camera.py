@@ -1,0 +1,240 @@
+"""One camera followed without end: its source analysed frame by frame (``VideoAnalysis``), cut into clips,
+with events, snapshots and status told to the watcher as notes (``messages``). Nothing here writes a file.
+
+- A **stream** (URL or device) is timed by the clock. When it cannot be opened, drops or stalls for
+  ``stall_s``, the camera is reported down and reconnected after 1, 2, 4, ... s (at most ``reconnect_max_s``).
+  Its clips are aligned to the clock (10:00, 10:10, ...).
+- A **file** is analysed to its end; a **folder** is analysed file by file, in name order, and then looked at
+  again every ``folder_poll_s`` for new files (a file is taken once its size has stopped changing). Files already
+  done (``done_files``) are skipped, so a restart does not analyse them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+
+from ripdetect.cameras.clips import ClipAccumulator
+from ripdetect.cameras.events import EventTracker
+from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, EventNote, FileDoneNote, FrameNote,
+                                        SnapshotNote, StatusNote)
+from ripdetect.cameras.profiles import CameraProfile
+from ripdetect.config import WatchConfig
+from ripdetect.data.images import resize_long_side
+from ripdetect.data.inputs import expand_inputs
+from ripdetect.errors import InputError
+from ripdetect.inference.predictor import Predictor
+from ripdetect.video.aggregate import Event
+from ripdetect.video.analyse import FrameResult, VideoAnalysis
+from ripdetect.video.io import VIDEO_EXTENSIONS
+from ripdetect.video.provenance import input_identity
+from ripdetect.video.report import ANNOTATED_MAX_SIDE, annotate_frame
+
+log = logging.getLogger(__name__)
+Emit = Callable[[object], None]
+SNAPSHOT_QUALITY = 85
+
+
+def file_identity(path: str | Path) -> str:
+    """A short hash of a file's resolved path, size and modification time."""
+    return hashlib.blake2b(json.dumps(input_identity(path), sort_keys=True).encode(), digest_size=8).hexdigest()
+
+
+class CameraRunner:
+    def __init__(self, profile: CameraProfile, predictor: Predictor, watch_config: WatchConfig, emit: Emit,
+                 stop: threading.Event, once: bool = False, done_files: set[str] | None = None):
+        self.profile, self.predictor, self.watch_config = profile, predictor, watch_config
+        self.emit, self.stop, self.once = emit, stop, once
+        self.done_files = set(done_files or ())
+        self.on_threshold, self.off_threshold = profile.video.thresholds(predictor.threshold)
+        self.session = 0
+
+    def run(self) -> None:
+        name = self.profile.name
+        try:
+            if self.profile.live:
+                self._follow_stream()
+            elif self.profile.kind == "folder":
+                self._follow_folder()
+            else:
+                error = self._analyse_file(Path(self.profile.source))
+                if not self.stop.is_set():
+                    self._status(DOWN if error else FINISHED, error or "file analysed")
+        except Exception as exc:  # noqa: BLE001 - a camera's thread reports its failure instead of dying silently
+            log.exception("%s: camera stopped by an unexpected error", name)
+            self._status(DOWN, f"internal error: {type(exc).__name__}: {exc}")
+
+    # sources
+    def _follow_stream(self) -> None:
+        config = self.watch_config
+        delay = config.reconnect_min_s
+        while not self.stop.is_set():
+            self.session += 1
+            try:
+                analysis = VideoAnalysis(self.profile.source, self.predictor, self.profile.video, live=True,
+                                         timeout_s=config.stall_s)
+            except InputError as exc:
+                self._status(DOWN, exc.reason)
+            else:
+                self._status(UP, f"{analysis.info.width}x{analysis.info.height}")
+                frames, reason = self._analyse(analysis, None)
+                if self.stop.is_set():
+                    return
+                self._status(DOWN, reason or "the stream ended")
+                if frames:
+                    delay = config.reconnect_min_s
+            if self.once:
+                self._status(FINISHED, "stream ended (--once)")
+                return
+            log.info("%s: reconnecting in %.1f s", self.profile.name, delay)
+            if self.stop.wait(delay):
+                return
+            delay = min(delay * 2, config.reconnect_max_s)
+
+    def _follow_folder(self) -> None:
+        seen: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) at the previous look
+        folder, there = Path(self.profile.source), None
+        while not self.stop.is_set():
+            if folder.is_dir() != there:  # a recorder's folder may be made after the watcher starts, or vanish
+                there = folder.is_dir()
+                self._status(UP if there else DOWN, "watching the folder" if there else "no such folder")
+            for path in self._new_files(seen) if there else []:
+                if self.stop.is_set():
+                    return
+                self._analyse_file(path)
+            if self.once:
+                if there:
+                    self._status(FINISHED, "folder analysed")
+                return
+            if self.stop.wait(self.watch_config.folder_poll_s):
+                return
+
+    def _new_files(self, seen: dict[Path, tuple[int, int]]) -> list[Path]:
+        """Videos not done yet; outside ``--once``, only those whose size and time did not change since the last
+        look (a recorder may still be writing the newest one)."""
+        found = [p for p in expand_inputs([self.profile.source], VIDEO_EXTENSIONS) if isinstance(p, Path)]
+        ready = []
+        for path in sorted(found):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            signature = (stat.st_size, stat.st_mtime_ns)
+            stable = self.once or seen.get(path) == signature
+            seen[path] = signature
+            if stable and file_identity(path) not in self.done_files:
+                ready.append(path)
+        return ready
+
+    def _analyse_file(self, path: Path) -> str | None:
+        """Analyse one file (unless it was done before); why it could not be, or ``None``."""
+        identity = file_identity(path)
+        if identity in self.done_files:
+            log.info("%s: %s was analysed before; skipped", self.profile.name, path)
+            return None
+        self.session += 1
+        error = None
+        try:
+            analysis = VideoAnalysis(path, self.predictor, self.profile.video)
+        except InputError as exc:
+            error = exc.reason
+        else:
+            if not self.profile.kind == "folder":
+                self._status(UP, f"analysing {path.name}")
+            _, error = self._analyse(analysis, identity)
+        if self.stop.is_set():
+            return None  # not done: a restart analyses it again (its events keep their keys)
+        if error:
+            log.warning("%s: %s: %s", self.profile.name, path, error)
+        self.done_files.add(identity)
+        self.emit(FileDoneNote(self.profile.name, identity, str(path), error))
+        return error
+
+    # one connection or one file
+    def _analyse(self, analysis: VideoAnalysis, file_id: str | None) -> tuple[int, str | None]:
+        """Analyse until the source ends or the watcher stops: ``(frames, why it ended early or None)``. ``file_id``
+        is ``None`` for a live stream."""
+        live = file_id is None
+        source = self.profile.source if live else str(analysis.stream.source)
+        wall_offset = time.time() - (time.monotonic() - analysis.stream.opened_at) if live else time.time()
+        clip_s = self.profile.video.clip_minutes * 60
+        tracker, clip, clip_index = EventTracker(), None, None
+        frames, last_snapshot, last_s, reason, unseen = 0, -math.inf, 0.0, None, None
+        try:
+            for result in analysis:
+                time_s = result.frame.time_s
+                shift = wall_offset if live else 0.0  # live clips follow the clock: 10:00, 10:10, ...
+                index = math.floor((time_s + shift) / clip_s)
+                if index != clip_index:
+                    if clip is not None:
+                        self._publish(clip, index * clip_s - shift, True)
+                    clip_index = index
+                    key = f"{time_s + wall_offset:.3f}" if live else f"{file_id}-{index}"
+                    clip = self._clip(source, key, max(index * clip_s - shift, time_s if live else 0.0), wall_offset)
+                clip.add(result)
+                frames, last_s = frames + 1, time_s
+                self._frame(result, wall_offset)
+                change = tracker.push(time_s, result.prediction.prob_rip, result.aggregated.state)
+                if change is not None:
+                    self._event(*change, result, source, live, wall_offset, file_id)
+                unseen = result  # the latest frame not yet in latest.jpg
+                if time.monotonic() - last_snapshot >= self.watch_config.snapshot_s:
+                    last_snapshot, unseen = time.monotonic(), None
+                    self.emit(SnapshotNote(self.profile.name, time_s + wall_offset, self._jpeg(result)))
+                if self.stop.is_set():
+                    reason = "stopped"
+                    break
+        except InputError as exc:
+            reason = exc.reason
+        ended = reason is None
+        if unseen is not None:  # the last frame is what latest.jpg shows once a file ends or a stream drops
+            self.emit(SnapshotNote(self.profile.name, unseen.frame.time_s + wall_offset, self._jpeg(unseen)))
+        if clip is not None:
+            self._publish(clip, last_s + analysis.interval_s, ended and not live)
+        if ended and not live and tracker.open is not None:  # the file ended during an event
+            self._event("end", tracker.close(), None, source, live, wall_offset, file_id)
+        return frames, reason
+
+    def _clip(self, source: str, key: str, start_s: float, wall_offset: float) -> ClipAccumulator:
+        video = self.profile.video
+        settings = {"window_s": video.window_s, "min_event_s": video.min_event_s, "sample_fps": video.sample_fps,
+                    "stride": video.stride, "clip_minutes": video.clip_minutes}
+        return ClipAccumulator(self.profile.name, source, key, start_s, wall_offset, self.predictor,
+                               self.on_threshold, self.off_threshold, settings)
+
+    def _publish(self, clip: ClipAccumulator, end_s: float, complete: bool) -> None:
+        summary, files = clip.finish(end_s, complete)
+        start_wall = clip.start_s + clip.wall_offset
+        self.emit(ClipNote(self.profile.name, clip.key, start_wall, end_s + clip.wall_offset, summary, files))
+
+    # notes
+    def _status(self, status: str, detail: str) -> None:
+        (log.info if status != DOWN else log.warning)("%s: %s (%s)", self.profile.name, status, detail)
+        self.emit(StatusNote(self.profile.name, status, detail, time.time(), self.session))
+
+    def _frame(self, result: FrameResult, wall_offset: float) -> None:
+        agg = result.aggregated
+        self.emit(FrameNote(self.profile.name, result.frame.time_s + wall_offset, result.prediction.prob_rip,
+                            agg.aggregated_prob, agg.state, time.monotonic() - result.frame.decoded_at, self.session))
+
+    def _event(self, kind: str, event: Event, result: FrameResult | None, source: str, live: bool,
+               wall_offset: float, file_id: str | None) -> None:
+        key = f"{self.profile.name}:{event.start_s + wall_offset:.3f}" if live else \
+            f"{self.profile.name}:{file_id}:{event.start_s:.3f}"
+        self.emit(EventNote(self.profile.name, kind, key, event.start_s + wall_offset, event.end_s + wall_offset,
+                            event.start_s, event.end_s, event.peak_prob, event.mean_prob, source, live,
+                            None if result is None else self._jpeg(result)))
+
+    def _jpeg(self, result: FrameResult) -> bytes:
+        image = resize_long_side(annotate_frame(self.predictor, result, self.on_threshold), ANNOTATED_MAX_SIDE)
+        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                                   [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
+        return encoded.tobytes() if ok else b""
