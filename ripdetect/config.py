@@ -23,6 +23,7 @@ CLASS_NAMES = ("no_rip", "rip")
 CAM_METHODS = ("gradcam", "gradcam_fast", "gradcampp", "layercam")
 CAM_THRESHOLD_MODES = ("fraction", "percentile", "otsu")
 THRESHOLD_DECIMALS = 2  # decision thresholds are used, shown and echoed at this precision, everywhere
+FAITHFULNESS_DEFAULT = 50  # labelled rip images that ``eval`` gives deletion/insertion AUCs (34 passes each)
 
 
 def decision_threshold(value: float) -> float:
@@ -250,6 +251,27 @@ class VideoConfig:
         if off > on:
             raise ConfigError(f"off threshold {off:g} must not exceed the on threshold {on:g}")
         return on, off
+
+
+KEEP_FLOAT_CHOICES = ("none", "stem", "head", "stem+head")
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """Static int8 quantisation of an exported ONNX model (``ripdetect export OUT.onnx --int8``). The defaults
+    were chosen by measurement against the float model (``bench/onnx_bench.py``)."""
+
+    calib_n: int = knob(200, "calibration images used (evenly spaced over those given)", low=1, high=100_000)
+    calib_method: str = knob("minmax", "how activation ranges are calibrated",
+                             choices=("minmax", "percentile", "entropy"))
+    per_channel: bool = knob(True, "one weight scale per output channel (else one per tensor)")
+    reduce_range: bool = knob(False, "7-bit weights: avoids the int16 saturation of u8 x s8 products on CPUs "
+                                     "without VNNI (AVX2), at some precision")
+    keep_float: str = knob("head", "layers left in float: the first conv (stem), the last conv and everything after "
+                                   "it (head: the CAM and the logits)", choices=KEEP_FLOAT_CHOICES)
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import add_config_flags, add_model_flag, given, print_json
+from ripdetect.cli.flags import DEPLOYMENT_DEFAULT, add_config_flags, add_model_flag, given, print_json
 from ripdetect.config import InferenceConfig, VideoConfig
 
 RENAMED = {"window_s": "window", "min_event_s": "min_event", "write_video": "video"}
@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="video files, folders (recursive), globs or stream URLs")
     parser.add_argument("--out", required=True, help="output root; one folder per input")
-    add_model_flag(parser)
+    add_model_flag(parser, DEPLOYMENT_DEFAULT)
     video_flags = add_config_flags(parser, VideoConfig, rename=RENAMED)
     inference_flags = add_config_flags(parser, InferenceConfig, only=("batch_size", "map_when_negative"),
                                        rename={"map_when_negative": "map_always"})
@@ -33,13 +33,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ripdetect.data.inputs import expand_inputs
+    from ripdetect.inference.backends import load_model
     from ripdetect.inference.predictor import Predictor
     from ripdetect.video.batch import run_batch
     from ripdetect.video.io import VIDEO_EXTENSIONS, is_stream
     from ripdetect.video.provenance import is_result_folder
 
     video_config = VideoConfig(**given(args, args.video_flags))
-    predictor = Predictor(args.model, InferenceConfig(**given(args, args.inference_flags)))
+    predictor = Predictor(load_model(args.model, deployment=True), InferenceConfig(**given(args, args.inference_flags)))
     video_config.thresholds(predictor.threshold)  # checked once, before any input is processed
     inputs: list = []
     for item in args.inputs:  # our own result folders (an --out inside an input folder) are never inputs

@@ -1,4 +1,6 @@
-"""One Predictor: images in, ``Prediction(prob, label, cam, region)`` out. Used by the CLI, the app and video.
+"""One Predictor: images in, ``Prediction(prob, label, cam, region)`` out. Used by the CLI, the app, video and
+evaluation. It runs on a backend (``ripdetect.inference.backends``): PyTorch for a ``.safetensors`` checkpoint,
+ONNX Runtime for a ``.onnx`` export; everything after the forward pass is the same code.
 
 Speed: on CPU, call ``torch.set_flush_denormal(True)`` once at program start (the CLI and the app do).
 Trained weights produce denormal activations that slow convolutions by about a third; flushing them does
@@ -18,10 +20,11 @@ import torch
 from ripdetect.config import InferenceConfig, decision_threshold
 from ripdetect.data.images import load_image_rgb
 from ripdetect.errors import InputError
-from ripdetect.explain.cam import compute_cam
+from ripdetect.explain.cam import CamOutput
 from ripdetect.explain.display import display_scale
 from ripdetect.explain.regions import Region, region_from_cam, upsample_cam
-from ripdetect.models.checkpoint import Checkpoint, load_checkpoint
+from ripdetect.inference.backends import Backend, backend_for, load_model
+from ripdetect.models.checkpoint import Checkpoint
 from ripdetect.models.classifier import rip_prob
 
 REGION_MAX_SIDE = 640  # regions are thresholded on a grid of at most this many pixels (the CAM is coarse)
@@ -54,23 +57,30 @@ class Prediction:
 
 
 class Predictor:
-    """Batched classification + CAM + region for a loaded checkpoint (the model runs channels-last)."""
+    """Batched classification + CAM + region for a loaded checkpoint or ONNX export (``.onnx``)."""
 
     def __init__(self, checkpoint: Checkpoint | str | Path | None = None,
                  inference_config: InferenceConfig | None = None, device: str = "cpu"):
         if isinstance(checkpoint, Checkpoint):  # the caller's model: work on a copy, never change theirs
             checkpoint = copy.copy(checkpoint)
-            checkpoint.model = copy.deepcopy(checkpoint.model)
+            if isinstance(checkpoint.model, torch.nn.Module):
+                checkpoint.model = copy.deepcopy(checkpoint.model)
         else:
-            checkpoint = load_checkpoint(checkpoint, device)
-        checkpoint.model.to(device).eval().to(memory_format=torch.channels_last)  # ~1.4x faster convs on CPU
+            checkpoint = load_model(checkpoint, device)
         self.checkpoint = checkpoint
+        self.backend: Backend = backend_for(checkpoint, device)
         self.config = inference_config or InferenceConfig()
+        self.backend.check(self.config)
         self.device = device
 
     @property
-    def model(self) -> torch.nn.Module:
+    def model(self):
+        """The PyTorch model, or the ``OnnxBackend`` of an ONNX export."""
         return self.checkpoint.model
+
+    @property
+    def preprocessing(self):
+        return self.backend.preprocessing
 
     @property
     def threshold(self) -> float:
@@ -82,18 +92,22 @@ class Predictor:
         return self.checkpoint.cam_scale
 
     def with_config(self, inference_config: InferenceConfig) -> Predictor:
-        """The same loaded model with other runtime knobs (cheap: no reload)."""
+        """The same loaded model with other runtime knobs (cheap: no reload); knobs the backend cannot honour (a
+        gradient CAM method with an ONNX model) are a one-line ``ConfigError``."""
+        self.backend.check(inference_config)
         clone = copy.copy(self)
         clone.config = inference_config
         return clone
 
+    def run(self, images_rgb: list[np.ndarray]) -> CamOutput:
+        """Logits, raw CAMs and water probabilities (tensors) of a batch of images, from one backend call."""
+        batch = torch.stack([self.preprocessing(image) for image in images_rgb])
+        return self.backend.run(batch, self.config.cam_method, self.config.cam_layer)
+
     def forward(self, images_rgb: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Rip probabilities (B,), raw CAMs (B, h, w) and water probabilities (B, h', w'; ``None`` without a
         water head) from one batched call."""
-        preprocess = self.model.preprocessing
-        batch = torch.stack([preprocess(image) for image in images_rgb]).to(self.device)
-        batch = batch.contiguous(memory_format=torch.channels_last)
-        logits, cams, water = compute_cam(self.model, batch, self.config.cam_method, self.config.cam_layer)
+        logits, cams, water = self.run(images_rgb)
         probs = rip_prob(logits, self.checkpoint.temperature).float().cpu().numpy()
         return probs, cams.float().cpu().numpy(), None if water is None else water.float().cpu().numpy()
 

@@ -57,7 +57,13 @@ class EvidenceGate(nn.Module):
     with a water head."""
 
     def forward(self, feature_map: torch.Tensor, water_logits: torch.Tensor) -> torch.Tensor:
-        water = F.adaptive_avg_pool2d(torch.sigmoid(water_logits.detach())[:, None], feature_map.shape[-2:])
+        water = torch.sigmoid(water_logits.detach())[:, None]
+        grid = [int(size) for size in feature_map.shape[-2:]]
+        ratio = [int(size) // side for size, side in zip(water.shape[-2:], grid)]
+        if [r * side for r, side in zip(ratio, grid)] == [int(size) for size in water.shape[-2:]]:
+            water = F.avg_pool2d(water, ratio)  # the same windows as adaptive pooling, and it exports to ONNX
+        else:
+            water = F.adaptive_avg_pool2d(water, grid)
         return feature_map * water
 
 
