@@ -212,6 +212,23 @@ class InferenceConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """What a student learns from its teacher (``ripdetect distill``); the optimiser, data and the student's
+    architecture come from ``TrainConfig``."""
+
+    steps: int = knob(300, "optimisation steps", low=1, high=10**8)
+    temperature: float = knob(4.0, "softening temperature T of the teacher's soft targets", low=0.1, high=100.0)
+    alpha: float = knob(0.7, "weight of the soft targets (1 - alpha: the labels)", low=0.0, high=1.0)
+    cam_weight: float = knob(1.0, "weight of the map loss: the student's CAM matches the teacher's", low=0.0,
+                             high=100.0)
+    init_from_teacher: bool = knob(True, "start the student from the teacher's weights when the architectures match "
+                                         "(else from ImageNet weights)")
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+
+
+@dataclass(frozen=True)
 class VideoConfig:
     """Sampling and temporal aggregation of a video."""
 

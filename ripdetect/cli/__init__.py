@@ -6,6 +6,8 @@
     ripdetect video INPUT... --out DIR
     ripdetect synth --out DIR --n N --seed S
     ripdetect augment-preview --data DIR --out grid.png
+    ripdetect export CKPT OUT.onnx [--int8 --calib DIR...]
+    ripdetect distill --teacher CKPT --data DIR --out RUN [--input-size 160]
     ripdetect app [--port 7860]
 """
 
@@ -18,7 +20,8 @@ import sys
 from ripdetect import __version__
 from ripdetect.errors import RipdetectError
 
-SUBCOMMANDS = ("train", "eval", "predict", "video", "synth", "composite", "augment_preview", "export", "app")
+SUBCOMMANDS = ("train", "eval", "predict", "video", "synth", "composite", "augment_preview", "export", "distill",
+               "app")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

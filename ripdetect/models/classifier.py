@@ -48,8 +48,20 @@ class WaterHead(nn.Module):
         self.fine = nn.Sequential(nn.Conv2d(tap_channels, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, 1, 1))
 
     def forward(self, feature_map: torch.Tensor, tap: torch.Tensor) -> torch.Tensor:
-        coarse = F.interpolate(self.coarse(feature_map), size=tap.shape[-2:], mode="bilinear", align_corners=False)
+        coarse = self.coarse(feature_map)
+        ratio = whole_ratio(tap.shape[-2:], coarse.shape[-2:])
+        if ratio:  # the same sampling as size=, and an exported graph keeps its batch size free
+            coarse = F.interpolate(coarse, scale_factor=ratio, mode="bilinear", align_corners=False)
+        else:
+            coarse = F.interpolate(coarse, size=tap.shape[-2:], mode="bilinear", align_corners=False)
         return (coarse + self.fine(tap))[:, 0]
+
+
+def whole_ratio(larger, smaller) -> tuple[int, ...] | None:
+    """``larger / smaller`` per dimension when every ratio is a whole number, else ``None``."""
+    larger, smaller = [int(side) for side in larger], [int(side) for side in smaller]
+    ratio = tuple(big // small for big, small in zip(larger, smaller))
+    return ratio if [r * small for r, small in zip(ratio, smaller)] == larger else None
 
 
 class EvidenceGate(nn.Module):
@@ -58,12 +70,11 @@ class EvidenceGate(nn.Module):
 
     def forward(self, feature_map: torch.Tensor, water_logits: torch.Tensor) -> torch.Tensor:
         water = torch.sigmoid(water_logits.detach())[:, None]
-        grid = [int(size) for size in feature_map.shape[-2:]]
-        ratio = [int(size) // side for size, side in zip(water.shape[-2:], grid)]
-        if [r * side for r, side in zip(ratio, grid)] == [int(size) for size in water.shape[-2:]]:
+        ratio = whole_ratio(water.shape[-2:], feature_map.shape[-2:])
+        if ratio:
             water = F.avg_pool2d(water, ratio)  # the same windows as adaptive pooling, and it exports to ONNX
         else:
-            water = F.adaptive_avg_pool2d(water, grid)
+            water = F.adaptive_avg_pool2d(water, feature_map.shape[-2:])
         return feature_map * water
 
 

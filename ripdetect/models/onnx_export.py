@@ -71,18 +71,34 @@ def onnx_metadata(checkpoint: Checkpoint, source: str | Path, precision: str, op
 
 
 def export_graph(model: nn.Module, path: Path, opset: int = DEFAULT_OPSET) -> Path:
-    """Write the float graph of ``model`` (dynamic batch) to ``path``."""
+    """Write the float graph of ``model`` to ``path``, with a dynamic batch size.
+
+    The graph is traced at batch 1 and folded by ONNX Runtime's basic (standard-ops) optimiser, so everything
+    computed from the fixed image size (TF "same" padding, the CAM's ``h * w``) becomes a constant: quantisation
+    then never touches shape arithmetic. The batch dimension is made symbolic afterwards."""
+    import onnx
+    import onnxruntime as ort
+
     model = model.eval()
     size = model.model_config.input_size
     names = output_names(model.model_config)
-    axes = {name: {0: "batch"} for name in (ONNX_INPUT, *names)}
+    traced = path.with_name(f"{path.stem}.traced.onnx")
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
-            torch.onnx.export(CamGraph(model), (torch.zeros(2, 3, size, size),), str(path), input_names=[ONNX_INPUT],
-                              output_names=list(names), dynamic_axes=axes, opset_version=opset, dynamo=False)
+            torch.onnx.export(CamGraph(model), (torch.zeros(1, 3, size, size),), str(traced),
+                              input_names=[ONNX_INPUT], output_names=list(names), opset_version=opset, dynamo=False)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(path)
+        ort.InferenceSession(str(traced), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - the exporter's failures are many; one line says which
         raise RipdetectError(f"ONNX export at opset {opset} failed: {type(exc).__name__}: {exc}") from None
+    graph = onnx.load(str(path))
+    del graph.graph.value_info[:]  # intermediate shapes were inferred at batch 1
+    for value in (*graph.graph.input, *graph.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    onnx.save(graph, str(path))
     return path
 
 
