@@ -27,7 +27,7 @@ Seeds share their folds across feature sets, so the differences to Lite0 are pai
 bootstrap of the seed-averaged probabilities gives a 95% interval on the AUC difference.
 
 Cost: forward time per image at batch 8 on ``--threads`` CPU threads, both backbones interleaved in one run
-(bench/timing.py), the parameter count and the size of the shipped weights file.
+(wall and process-CPU time), the parameter count and the size of the shipped weights file.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ import argparse
 import importlib.util
 import json
 import math
+import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,13 +52,12 @@ from ripdetect.data.layouts import Sample, load_samples
 from ripdetect.models.classifier import create_model
 from ripdetect.models.preprocess import Preprocessing
 from ripdetect.models.registry import IMAGENET_MEAN, IMAGENET_STD
-from timing import interleaved_medians
 
 TIMM_DINOV2 = "vit_small_patch14_dinov2"
 DINOV2_INPUT = 224
 ONNX_BACKBONE = "backbone."
 CLASS_POS, PATCH_POS = "embeddings.position_embeddings.class", "embeddings.position_embeddings.patches"
-C_GRID = tuple(float(c) for c in np.logspace(-2, 1, 7))
+C_GRID = (0.01, 0.1, 1.0, 10.0)
 N_SPLITS = 5
 BOOTSTRAP_DRAWS = 2000
 REFERENCE = "lite0_gap"
@@ -314,8 +315,24 @@ def extract_features(backbone: Backbone, inputs: torch.Tensor, batch: int) -> di
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
+def interleaved_wall_and_cpu(functions: dict, repeats: int, warmup: int = 1) -> dict[str, tuple[float, float]]:
+    """Median wall and process-CPU seconds per call, the functions run in turn (A B A B ...) so that drift and
+    other jobs on the machine hit all alike; CPU time is the steadier of the two on shared cores."""
+    for _ in range(warmup):
+        for function in functions.values():
+            function()
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            function()
+            samples[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+            for name, values in samples.items()}
+
+
 def measure_cost(backbones: list[Backbone], inputs: dict[str, torch.Tensor], batch: int, repeats: int) -> dict:
-    """Forward seconds per image at ``batch``, the backbones interleaved; parameters and weight-file size."""
+    """Forward time per image at ``batch`` (wall and CPU), the backbones interleaved; parameters, weight file."""
 
     def forward_of(backbone: Backbone):
         x = inputs[backbone.name][:batch]
@@ -326,8 +343,9 @@ def measure_cost(backbones: list[Backbone], inputs: dict[str, torch.Tensor], bat
 
         return run
 
-    seconds = interleaved_medians({b.name: forward_of(b) for b in backbones}, repeats=repeats, warmup=1)
-    return {b.name: {"ms_per_image": round(1000 * seconds[b.name] / batch, 2),
+    seconds = interleaved_wall_and_cpu({b.name: forward_of(b) for b in backbones}, repeats)
+    return {b.name: {"wall_ms_per_image": round(1000 * seconds[b.name][0] / batch, 1),
+                     "cpu_ms_per_image": round(1000 * seconds[b.name][1] / batch, 1),
                      "params_m": round(b.parameters / 1e6, 2), "fp32_params_mb": round(4 * b.parameters / 1e6, 1),
                      "weights_file": b.weights_file.name if b.weights_file else None,
                      "weights_file_mb": round(b.weights_file.stat().st_size / 1e6, 1) if b.weights_file else None}
@@ -338,20 +356,27 @@ def measure_cost(backbones: list[Backbone], inputs: dict[str, torch.Tensor], bat
 
 
 def feature_sanity(features: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> dict:
-    """Non-degeneracy (dimensions that vary, effective rank, mean cosine) and the cross-site nearest neighbour:
-    how often the most similar image from another site has the same label (chance about 0.5)."""
+    """Non-degeneracy (dimensions that vary, effective rank, mean cosine) and nearest neighbours (cosine on
+    standardised features): how often an image from a site with several images finds one of its own site
+    (frames of one camera should), and how often the nearest image from another site shares its label
+    (chance about 0.5)."""
     centred = features - features.mean(0)
     spectrum = np.linalg.svd(centred, compute_uv=False) ** 2
     unit = features / np.linalg.norm(features, axis=1, keepdims=True)
     scaled = centred / (features.std(0) + 1e-8)
     scaled /= np.linalg.norm(scaled, axis=1, keepdims=True)
     similarity = scaled @ scaled.T
-    similarity[groups[:, None] == groups[None, :]] = -np.inf
-    neighbour = similarity.argmax(1)
+    np.fill_diagonal(similarity, -np.inf)
+    same_site = groups[:, None] == groups[None, :]
+    shared = same_site.sum(1) > 1
+    nearest = similarity.argmax(1)
+    nearest_other_site = np.where(same_site, -np.inf, similarity).argmax(1)
     return {"varying_dims": int((features.std(0) > 1e-6).sum()), "dims": int(features.shape[1]),
             "effective_rank": round(float(spectrum.sum() ** 2 / (spectrum ** 2).sum()), 2),
             "mean_cosine": round(float((unit @ unit.T)[np.triu_indices(len(unit), 1)].mean()), 3),
-            "cross_site_1nn_same_label": round(float((labels[neighbour] == labels).mean()), 3)}
+            "same_site_1nn": round(float((groups[nearest] == groups)[shared].mean()), 3),
+            "images_in_shared_sites": int(shared.sum()),
+            "cross_site_1nn_same_label": round(float((labels[nearest_other_site] == labels).mean()), 3)}
 
 
 # ---------------------------------------------------------------- the probe
@@ -465,7 +490,8 @@ def grouped_bootstrap_auc_difference(labels, groups, reference: np.ndarray, othe
     for _ in range(BOOTSTRAP_DRAWS):
         index = np.concatenate([members[site] for site in rng.choice(sites, len(sites))])
         if len(set(labels[index])) == 2:
-            differences.append(roc_auc_score(labels[index], other[index]) - roc_auc_score(labels[index], reference[index]))
+            y = labels[index]
+            differences.append(roc_auc_score(y, other[index]) - roc_auc_score(y, reference[index]))
     low, high = np.percentile(differences, [2.5, 97.5])
     return [round(float(low), 3), round(float(high), 3)]
 
@@ -512,16 +538,17 @@ def print_tables(report: dict) -> None:
     for name, entry in report["paired_vs_lite0"].items():
         low, high = entry["delta_auc_site_bootstrap_95"]
         print(f"{name:24}{format_metric(entry['delta_auc']):>22}{f'[{low:+.3f}, {high:+.3f}]':>22}")
-    print(f"\n{'backbone':20}{'ms/image':>10}{'params M':>10}{'fp32 MB':>9}{'file MB':>9}  (batch "
-          f"{report['batch']}, {report['threads']} threads)")
+    print(f"\n{'backbone':20}{'wall ms/img':>12}{'CPU ms/img':>12}{'params M':>10}{'fp32 MB':>9}{'file MB':>9}  "
+          f"(batch {report['batch']}, {report['threads']} threads, interleaved)")
     for name, cost in report["cost"].items():
-        print(f"{name:20}{cost['ms_per_image']:>10}{cost['params_m']:>10}{cost['fp32_params_mb']:>9}"
-              f"{cost['weights_file_mb'] or '-':>9}  {cost['weights_file'] or ''}")
-    print(f"\n{'features':24}{'varying/dims':>14}{'eff.rank':>10}{'mean cos':>10}{'x-site 1NN same label':>23}")
+        print(f"{name:20}{cost['wall_ms_per_image']:>12}{cost['cpu_ms_per_image']:>12}{cost['params_m']:>10}"
+              f"{cost['fp32_params_mb']:>9}{cost['weights_file_mb'] or '-':>9}  {cost['weights_file'] or ''}")
+    print(f"\n{'features':24}{'varying/dims':>14}{'eff.rank':>10}{'mean cos':>10}{'same-site 1NN':>15}"
+          f"{'x-site 1NN same label':>23}")
     for name, entry in report["probes"].items():
         s = entry["sanity"]
         print(f"{name:24}{str(s['varying_dims']) + '/' + str(s['dims']):>14}{s['effective_rank']:>10}"
-              f"{s['mean_cosine']:>10}{s['cross_site_1nn_same_label']:>23}")
+              f"{s['mean_cosine']:>10}{s['same_site_1nn']:>15}{s['cross_site_1nn_same_label']:>23}")
     mapping, parity = report["dinov2_mapping"], report["dinov2_onnx_parity"]
     print(f"\nONNX -> timm: {mapping['timm_keys_filled']}/{mapping['timm_keys']} timm tensors filled, unused backbone "
           f"tensors {mapping['unused_backbone_tensors'] or 'none'}, decoder tensors left out "
@@ -542,6 +569,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def class_counts(dataset: Dataset) -> dict[str, int]:
+    return {f"{view}/{'rip' if label else 'no_rip'}":
+            int(((dataset.viewpoints == view) & (dataset.labels == label)).sum())
+            for view in sorted(set(dataset.viewpoints)) for label in (1, 0)}
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -553,17 +586,16 @@ def main() -> None:
     parity = parity_with_onnx(dinov2, proto, inputs["dinov2_vits14"][:4], args.threads)
     del proto
     cost = measure_cost(backbones, inputs, args.batch, args.repeats)
-    features = {name: values for b in backbones for name, values in extract_features(b, inputs[b.name], args.batch).items()}
+    features = {name: values for b in backbones
+                for name, values in extract_features(b, inputs[b.name], args.batch).items()}
     seeds = list(range(args.seeds))
     with threadpool_limits(limits=1):  # tiny matrices: one BLAS thread is ~10x faster than two on shared cores
         results = {name: [probe_one_seed(values, dataset.labels, dataset.groups, seed) for seed in seeds]
                    for name, values in features.items()}
     report = {
         "command": "python bench/backbone_probe.py", "manifest": str(args.manifest), "onnx": str(onnx_path),
-        "n_images": len(dataset.labels), "n_sites": len(set(dataset.groups)),
-        "counts": {f"{view}/{'rip' if label else 'no_rip'}": int(((dataset.viewpoints == view) & (dataset.labels == label)).sum())
-                   for view in sorted(set(dataset.viewpoints)) for label in (1, 0)},
-        "seeds": seeds, "c_grid": [round(c, 4) for c in C_GRID], "batch": args.batch, "threads": args.threads,
+        "n_images": len(dataset.labels), "n_sites": len(set(dataset.groups)), "counts": class_counts(dataset),
+        "seeds": seeds, "c_grid": list(C_GRID), "batch": args.batch, "threads": args.threads,
         "probes": {name: {"dim": int(values.shape[1]), "metrics": summarise(dataset, results[name]),
                           "sanity": feature_sanity(values, dataset.labels, dataset.groups)}
                    for name, values in features.items()},

@@ -233,3 +233,18 @@ def test_api_decodes_uploads_like_the_cli(server, tiny_checkpoint, tmp_path):
     with pytest.raises(Exception, match="above the cap of 120,000,000"):
         client.predict(handle_file(str(pixel_bomb_png(tmp_path / "bomb.png"))), 0.5, "gradcam", 0.5, 0.45, False,
                        api_name="/predict_image")
+
+
+def test_result_folders_count_down_only_once_the_results_are_ready():
+    """A request slower than the time-to-live keeps the folder it is still writing into."""
+    from ripdetect.app.results import ResultFolders
+
+    folders = ResultFolders(ttl_s=0.2)
+    folder = folders.new("video")
+    time.sleep(0.5)
+    assert folder.is_dir()  # still being written: no countdown yet
+    folders.ready(folder)
+    deadline = time.time() + 5
+    while folder.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert not folder.exists() and len(folders) == 0

@@ -71,8 +71,9 @@ class RipApp:
         mask_view = (image_rgb * 0.25).astype(np.uint8)
         if prediction.region is not None:
             mask_view[prediction.region.mask] = (255, 80, 40)
-        details = write_json(self.results.new("image") / f"{Path(name).stem}_details.json",
-                             prediction.to_json(name))
+        folder = self.results.new("image")
+        details = write_json(folder / f"{Path(name).stem}_details.json", prediction.to_json(name))
+        self.results.ready(folder)
         labels = {"rip": prediction.prob_rip, "no rip": 1 - prediction.prob_rip}
         return labels, overlay, mask_view, image_summary(prediction), str(details)
 
@@ -96,6 +97,7 @@ class RipApp:
         except RipdetectError as exc:
             self.results.remove(folder)
             return f"{line} · no preview: {exc.reason}", None
+        self.results.ready(folder)
         part = "" if facts.duration_s and facts.duration_s <= self.limits.preview_s else \
             f"the first {self.limits.preview_s:g} s, "
         return f"{line} · browsers cannot play {facts.codec}: preview shows {part}converted to H.264", str(preview)
@@ -136,6 +138,7 @@ class RipApp:
         except BaseException:
             self.results.remove(folder)
             raise
+        self.results.ready(folder)
         events = [[e["start_s"], e["end_s"], e["duration_s"], e["peak_prob"], e["mean_prob"]]
                   for e in summary["events"]]
         annotated = str(out_dir / "annotated.mp4") if (out_dir / "annotated.mp4").exists() else None
@@ -162,7 +165,9 @@ class RipApp:
         writer = csv.DictWriter(buffer, fieldnames=["file", "label", "prob_rip", "error"])
         writer.writeheader()
         writer.writerows(rows)
-        csv_path = write_text(self.results.new("batch") / "ripdetect_batch.csv", buffer.getvalue())
+        folder = self.results.new("batch")
+        csv_path = write_text(folder / "ripdetect_batch.csv", buffer.getvalue())
+        self.results.ready(folder)
         return gallery, not_analysed, str(csv_path)
 
     def model_card(self) -> str:
