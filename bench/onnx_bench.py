@@ -1,6 +1,6 @@
 """PyTorch fp32 vs ONNX Runtime fp32 vs ONNX Runtime int8: accuracy against PyTorch and speed, side by side.
 
-    python bench/onnx_bench.py [--model CKPT] [--search] [--write-default]
+    python bench/onnx_bench.py [--model CKPT] [--search | --try M:PC:RR:KEEP ...] [--work DIR] [--write-default]
 
 Accuracy, on the real-dev photos (train/real_dev.csv) and on 300 held-out synthetic scenes (seed 99, unseen in
 training): label agreement with PyTorch fp32, the change in balanced accuracy and ROC-AUC, mean and max |delta p|,
@@ -80,8 +80,18 @@ def meets_accuracy_goal(report: dict) -> bool:
                and (r["region_iou"] or 1.0) >= GOAL["region_iou"] for r in report.values())
 
 
-def candidates(search: bool, base) -> list:
-    """The QuantConfig defaults, or (``--search``) stage 1: method x per-channel, everything quantised."""
+def parse_try(text: str, base):
+    """``method:per_channel:reduce_range:keep_float``, e.g. ``minmax:1:1:head``."""
+    method, per_channel, reduce_range, keep_float = text.split(":")
+    return dataclasses.replace(base, calib_method=method, per_channel=per_channel == "1",
+                               reduce_range=reduce_range == "1", keep_float=keep_float)
+
+
+def candidates(search: bool, base, tries: list[str]) -> list:
+    """``--try`` configs, else the QuantConfig defaults, or (``--search``) stage 1: method x per-channel, everything
+    quantised."""
+    if tries:
+        return [parse_try(text, base) for text in tries]
     if not search:
         return [base]
     return [dataclasses.replace(base, calib_method=m, per_channel=pc, reduce_range=False, keep_float="none")
@@ -121,7 +131,6 @@ def throughput(backends: dict, images: list[np.ndarray], batch_sizes=(1, 8), rep
 
 def main() -> None:
     from ripdetect.config import InferenceConfig, QuantConfig
-    from ripdetect.data.inputs import expand_inputs
     from ripdetect.data.layouts import load_samples
     from ripdetect.inference.backends import DEPLOYMENT_RESOURCE, available_cores
     from ripdetect.inference.predictor import Predictor
@@ -132,6 +141,9 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="checkpoint (default: the embedded default model)")
     parser.add_argument("--work", default=None, help="folder for the synthetic sets and exports (default: a temp dir)")
     parser.add_argument("--search", action="store_true", help="choose the quantisation settings by measurement")
+    parser.add_argument("--try", dest="tries", nargs="+", default=[], metavar="M:PC:RR:KEEP",
+                        help="int8 settings to measure instead of the defaults, e.g. minmax:1:1:head "
+                             "(method, per-channel, reduced range, layers kept in float)")
     parser.add_argument("--calib-n", type=int, default=QuantConfig().calib_n)
     parser.add_argument("--write-default", action="store_true",
                         help=f"write ripdetect/weights/{DEPLOYMENT_RESOURCE} when the goal is met (default model only)")
@@ -143,7 +155,7 @@ def main() -> None:
     sets = {"real_dev": load_set(ROOT / "train" / "real_dev.csv"),
             "synthetic_300": load_set(synth(work / "synth-heldout", 300, 99))}
     calib_real = [Path(s.path) for s in load_samples(ROOT / "train" / "splits" / "real_dev_train.csv")]
-    calib_synth = [p for p in expand_inputs([str(synth(work / "synth-calib", 200, 1))]) if "masks" not in p.parts]
+    calib_synth = [Path(s.path) for s in load_samples(synth(work / "synth-calib", 200, 1))]  # not its masks
     calibration = calib_real + calib_synth[:max(0, args.calib_n - len(calib_real))]
     config = InferenceConfig(region_when_negative=True)
     reference = Predictor(source, config)
@@ -167,7 +179,7 @@ def main() -> None:
         return quant, result, path
 
     base = dataclasses.replace(QuantConfig(), calib_n=len(calibration))
-    tried = [quantised(q) for q in candidates(args.search, base)]
+    tried = [quantised(q) for q in candidates(args.search, base, args.tries)]
     if args.search:
         best = min(((q, r) for q, r, _ in tried), key=rank)[0]
         tried += [quantised(q) for q in stage_two(best, base)]

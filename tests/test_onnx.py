@@ -190,6 +190,30 @@ def test_int8_export_is_calibrated_on_readable_images_and_stays_close(tiny_pair,
     assert np.abs(expected - got).max() < 0.05
 
 
+def test_int8_keeps_the_water_head_and_the_backbone_head_in_float(tmp_path, class_folder, cli):
+    import onnx
+
+    from ripdetect.models.checkpoint import save_checkpoint
+    from ripdetect.models.classifier import create_model
+
+    torch.manual_seed(2)
+    source = save_checkpoint(tmp_path / "water.safetensors", create_model(tiny_model_config(water_head=True)), 0.5)
+    out = tmp_path / "water.int8.onnx"
+    result = cli("export", source, out, "--int8", "--calib", class_folder)
+    assert result.returncode == 0, result.stderr
+    graph = onnx.load(str(out)).graph
+    dequantised = {output for node in graph.node if node.op_type == "DequantizeLinear" for output in node.output}
+    computing = [node for node in graph.node if node.op_type not in ("QuantizeLinear", "DequantizeLinear")]
+    convs = [i for i, node in enumerate(computing) if node.op_type == "Conv"]
+    water = [node for node in computing if "/water/" in node.name or "/gate/" in node.name]
+    backbone_last = max(i for i in convs if computing[i] not in water)
+    in_float = water + computing[backbone_last:]
+    weighted = ("Conv", "Gemm")
+    assert any(node.op_type == "Conv" for node in water)
+    assert [node.name for node in in_float if node.op_type in weighted and node.input[1] in dequantised] == []
+    assert any(node.op_type == "Conv" and node.input[1] in dequantised for node in computing[:backbone_last])
+
+
 def test_a_calibration_set_without_readable_images_is_one_line(tiny_pair, tmp_path, cli):
     (tmp_path / "calib").mkdir()
     (tmp_path / "calib" / "a.jpg").write_bytes(b"broken")
@@ -197,6 +221,19 @@ def test_a_calibration_set_without_readable_images_is_one_line(tiny_pair, tmp_pa
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "no readable calibration image among the 1 given" in result.stderr
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_dataset_folder_calibrates_on_its_images_not_its_label_masks(tiny_pair, tmp_path, cli):
+    from ripdetect.inference.predictor import Predictor
+
+    data = tmp_path / "synth"
+    assert cli("synth", "--out", data, "--n", "6", "--seed", "3", "--size", "96x64").returncode == 0
+    masks = [p for p in data.rglob("*.png")]
+    assert masks  # the synthetic set has label masks beside its images
+    out = tmp_path / "m.int8.onnx"
+    result = cli("export", tiny_pair[0], out, "--int8", "--calib", data)
+    assert result.returncode == 0, result.stderr
+    assert Predictor(out).checkpoint.metadata["onnx"]["quantisation"]["calibration_images"] == 6
 
 
 @pytest.mark.parametrize("flags, message", [

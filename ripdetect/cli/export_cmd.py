@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     if args.int8 and not args.calib:
         raise ConfigError("--int8 needs calibration images: --calib DIR...")
     if is_onnx:
-        from ripdetect.data.inputs import expand_inputs
         from ripdetect.models.onnx_export import DEFAULT_OPSET, export_onnx
+        from ripdetect.models.quantise import calibration_inputs
 
-        calibration = expand_inputs(args.calib) if args.calib else None
+        calibration = calibration_inputs(args.calib) if args.calib else None
         print(export_onnx(args.model, args.out, args.opset or DEFAULT_OPSET, args.int8, calibration,
                           QuantConfig(**quant), args.model_id, args.overwrite))
         return 0

@@ -2,8 +2,9 @@
 
 Activation ranges are calibrated on real images run through the model's own preprocessing. What stays in float
 is named by layer group (``QuantConfig.keep_float``), found by position so it works for every backbone: ``stem``
-is the first convolution, ``head`` the last convolution and every node after it (pooling, the linear head and
-the CAM). The defaults in ``QuantConfig`` were chosen by measurement (``bench/onnx_bench.py``).
+is the first convolution, ``head`` the backbone's last convolution and every node after it (pooling, the linear
+head and the CAM), and the water head with its gate. The defaults in ``QuantConfig`` were chosen by measurement
+(``bench/onnx_bench.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,26 @@ from ripdetect.errors import DataError, InputError
 
 log = logging.getLogger(__name__)
 CALIBRATION_BATCH = 8
+WATER_HEAD_SCOPES = ("water", "gate")
 _METHODS = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
+
+
+def calibration_inputs(arguments: list[str]) -> list[Path | InputError]:
+    """The images that ``--calib`` names: files, folders (recursive) and globs; a dataset folder with a
+    ``manifest.csv`` (``ripdetect synth`` writes one) gives the images of its manifest, not its label masks."""
+    from ripdetect.data.inputs import expand_inputs
+    from ripdetect.data.layouts import load_samples
+
+    found: list[Path | InputError] = []
+    for argument in arguments:
+        if (Path(argument) / "manifest.csv").is_file():
+            try:
+                found += [Path(sample.path) for sample in load_samples(argument)]
+            except DataError as exc:
+                found.append(InputError(exc.reason, exc.path or argument))
+        else:
+            found += expand_inputs([argument])
+    return found
 
 
 def calibration_paths(paths: list[Path | InputError], n: int) -> list[Path]:
@@ -52,16 +72,26 @@ def calibration_batches(paths: list[Path], preprocessing, batch_size: int = CALI
     return [np.stack(tensors[i:i + batch_size]) for i in range(0, len(tensors), batch_size)]
 
 
+def _in_water_head(node) -> bool:
+    """A node of the water head or its evidence gate (``RipClassifier.water`` / ``.gate``): exported under those
+    module scopes."""
+    return any(f"/{scope}/" in node.name for scope in WATER_HEAD_SCOPES)
+
+
 def float_nodes(model, keep_float: str) -> list[str]:
-    """Names of the nodes that ``keep_float`` leaves unquantised in the ONNX ``model`` (topologically ordered)."""
+    """Names of the nodes that ``keep_float`` leaves unquantised in the ONNX ``model`` (topologically ordered).
+
+    ``head`` is the backbone's last convolution and every node after it, and the water head and its gate
+    wherever they are in the order (their maps gate the CAM, so they are part of what the regions see)."""
     groups = set(keep_float.split("+")) - {"none"}
     nodes = list(model.graph.node)
-    convs = [i for i, node in enumerate(nodes) if node.op_type == "Conv"]
+    convs = [i for i, node in enumerate(nodes) if node.op_type == "Conv" and not _in_water_head(node)]
     names: list[str] = []
     if "stem" in groups and convs:
         names.append(nodes[convs[0]].name)
     if "head" in groups and convs:
         names += [node.name for node in nodes[convs[-1]:]]
+        names += [node.name for node in nodes[:convs[-1]] if _in_water_head(node)]
     return names
 
 
