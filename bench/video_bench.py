@@ -1,6 +1,6 @@
 """Video throughput, where the time goes, and memory, measured in one run on the same 1080p clips.
 
-    python bench/video_bench.py [--model M] [--clip-dir DIR] [--fps 30] [--long-minutes 10] [--no-profile]
+    python bench/video_bench.py [--model M [M ...]] [--clip-dir DIR] [--fps 30] [--clip-seconds 60] [--long-minutes 10] [--no-profile]
 
 The clip has real texture: every frame is rendered by the synthetic renderer (waves move), upscaled to
 1920x1080 with a slow camera pan and fresh sensor noise, and encoded as a camera would (H.264, veryfast, a
@@ -11,7 +11,7 @@ Prints, at ``--sample-fps 2`` with the default outputs (annotated.mp4 included):
   (goal: end-to-end at least 0.7 of decode-only); the same without annotated.mp4 for reference;
 - a profile: one serial pass that times each stage (decode, resize, model, CAM and regions, rendering, H.264
   encoding) in seconds per minute of video;
-- peak memory (max RSS of a fresh process) for a 1-minute and a long clip (goal: within 10 %).
+- peak memory (max RSS of a fresh process) for the short and a long clip (goal: within 10 %).
 """
 
 from __future__ import annotations
@@ -58,14 +58,14 @@ def make_clip(path: Path, seconds: float, fps: float) -> Path:
     return path
 
 
-def long_clip(short: Path, minutes: float) -> Path:
-    """``minutes`` of video: the short clip repeated (stream copy, continuous timestamps)."""
+def long_clip(short: Path, minutes: float, seconds: float) -> Path:
+    """``minutes`` of video: the short clip (``seconds`` long) repeated (stream copy, continuous timestamps)."""
     import imageio_ffmpeg
 
     path = short.with_name(f"{short.stem}_x{minutes:g}.mp4")
     if not path.exists():
         listing = short.with_suffix(".txt")
-        listing.write_text(f"file '{short.name}'\n" * int(round(minutes)))
+        listing.write_text(f"file '{short.name}'\n" * max(1, int(round(minutes * 60 / seconds))))
         subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "concat",
                         "-safe", "0", "-i", str(listing), "-c", "copy", str(path)], check=True)
     return path
@@ -188,36 +188,45 @@ def profile(clip: Path, model: str | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default=None, help="checkpoint or .onnx (default: what video uses by default)")
+    parser.add_argument("--model", nargs="+", default=[None],
+                        help="checkpoints or .onnx files, each measured against the same decode-only runs "
+                             "(default: what video uses by default)")
     parser.add_argument("--clip-dir", default=None, help="folder that keeps the rendered clips (default: temp)")
     parser.add_argument("--fps", type=float, default=30.0, help="clip frame rate (default: 30, as beach cameras)")
-    parser.add_argument("--long-minutes", type=float, default=10.0)
+    parser.add_argument("--clip-seconds", type=float, default=60.0, help="length of the rendered clip (default: 60)")
+    parser.add_argument("--long-minutes", type=float, default=10.0, help="the long clip, for memory (default: 10)")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
     folder = Path(args.clip_dir or tempfile.mkdtemp(prefix="ripdetect-video-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    short = make_clip(folder / f"textured_1080p{args.fps:g}.mp4", 60.0, args.fps)
-    decode = measure("decode", short, args.model)
-    end_to_end = measure("full", short, args.model)
-    no_video = measure("no_video", short, args.model)
-    decode_again = measure("decode", short, args.model)  # decode-only before and after: the drift of the machine
+    name = f"textured_1080p{args.fps:g}_{args.clip_seconds:g}s.mp4"
+    short = make_clip(folder / name, args.clip_seconds, args.fps)
+    long = long_clip(short, args.long_minutes, args.clip_seconds)
+    decode = measure("decode", short, None)
+    runs = {model: {"full": measure("full", short, model), "no_video": measure("no_video", short, model)}
+            for model in args.model}
+    decode_again = measure("decode", short, None)  # decode-only before and after: the drift of the machine
     decode_s = (decode["seconds"] + decode_again["seconds"]) / 2
-    long_run = measure("full", long_clip(short, args.long_minutes), args.model)
     report = {
-        "clip": f"1920x1080 @ {args.fps:g} fps, rendered per frame, pan + noise; sample_fps 2",
-        "model": args.model or "video's default",
-        "decode_only_x_realtime": round(60 / decode_s, 2),
+        "clip": f"{args.clip_seconds:g} s, 1920x1080 @ {args.fps:g} fps, rendered per frame, pan + noise; sample_fps 2",
+        "decode_only_x_realtime": round(args.clip_seconds / decode_s, 2),
         "decode_only_runs_s": [round(decode["seconds"], 2), round(decode_again["seconds"], 2)],
-        "end_to_end_x_realtime": round(60 / end_to_end["seconds"], 2),
-        "ratio_end_to_end_over_decode_only": round(decode_s / end_to_end["seconds"], 3),
-        "ratio_without_annotated_mp4": round(decode_s / no_video["seconds"], 3),
-        "peak_rss_mb_1min": round(end_to_end["max_rss_mb"], 1),
-        f"peak_rss_mb_{args.long_minutes:g}min": round(long_run["max_rss_mb"], 1),
-        "peak_rss_ratio_long_over_1min": round(long_run["max_rss_mb"] / end_to_end["max_rss_mb"], 3),
-        "frames_analysed": [end_to_end["frames"], long_run["frames"]],
+        "models": {},
     }
-    if not args.no_profile:
-        report["profile"] = profile(short, args.model)
+    for model, measured in runs.items():
+        long_run = measure("full", long, model)
+        entry = {
+            "end_to_end_x_realtime": round(args.clip_seconds / measured["full"]["seconds"], 2),
+            "ratio_end_to_end_over_decode_only": round(decode_s / measured["full"]["seconds"], 3),
+            "ratio_without_annotated_mp4": round(decode_s / measured["no_video"]["seconds"], 3),
+            f"peak_rss_mb_{args.long_minutes:g}min": round(long_run["max_rss_mb"], 1),
+            "peak_rss_mb_short": round(measured["full"]["max_rss_mb"], 1),
+            "peak_rss_ratio_long_over_short": round(long_run["max_rss_mb"] / measured["full"]["max_rss_mb"], 3),
+            "frames_analysed": [measured["full"]["frames"], long_run["frames"]],
+        }
+        if not args.no_profile:
+            entry["profile"] = profile(short, model)
+        report["models"][model or "video's default"] = entry
     print(json.dumps(report, indent=1))
 
 
