@@ -1,6 +1,7 @@
 """PyTorch fp32 vs ONNX Runtime fp32 vs ONNX Runtime int8: accuracy against PyTorch and speed, side by side.
 
-    python bench/onnx_bench.py [--model CKPT] [--search | --try M:PC:RR:KEEP ...] [--work DIR] [--write-default]
+    python bench/onnx_bench.py [--model CKPT] [--search | --try M:PC:RR:KEEP ... | --speed INT8_ONNX] [--work DIR]
+        [--write-default]
 
 Accuracy, on the real-dev photos (train/real_dev.csv) and on 300 held-out synthetic scenes (seed 99, unseen in
 training): label agreement with PyTorch fp32, the change in balanced accuracy and ROC-AUC, mean and max |delta p|,
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -144,6 +146,8 @@ def main() -> None:
     parser.add_argument("--try", dest="tries", nargs="+", default=[], metavar="M:PC:RR:KEEP",
                         help="int8 settings to measure instead of the defaults, e.g. minmax:1:1:head "
                              "(method, per-channel, reduced range, layers kept in float)")
+    parser.add_argument("--speed", default=None, metavar="INT8_ONNX",
+                        help="speed only: PyTorch, ONNX fp32 and this int8 export of --model (no accuracy table)")
     parser.add_argument("--calib-n", type=int, default=QuantConfig().calib_n)
     parser.add_argument("--write-default", action="store_true",
                         help=f"write ripdetect/weights/{DEPLOYMENT_RESOURCE} when the goal is met (default model only)")
@@ -152,6 +156,14 @@ def main() -> None:
     torch.set_flush_denormal(True)  # as the CLI does
     work = Path(args.work or tempfile.mkdtemp(prefix="ripdetect-onnx-bench-"))
     source = Path(args.model) if args.model else default_model_path()
+    if args.speed:  # speed only: PyTorch, its fp32 export and the given int8 export, at batch 1 and 8
+        fp32 = export_onnx(source, work / "speed.fp32.onnx", overwrite=True)
+        backends = {"pytorch": Predictor(source).backend, "onnx_fp32": Predictor(fp32).backend,
+                    "onnx_int8": Predictor(args.speed).backend}
+        report = {"model": str(source), "int8": args.speed, "threads": available_cores(), "load_average":
+                  os.getloadavg(), "throughput": throughput(backends, load_set(ROOT / "train" / "real_dev.csv")[0])}
+        print(json.dumps(report, indent=1))
+        return
     sets = {"real_dev": load_set(ROOT / "train" / "real_dev.csv"),
             "synthetic_300": load_set(synth(work / "synth-heldout", 300, 99))}
     calib_real = [Path(s.path) for s in load_samples(ROOT / "train" / "splits" / "real_dev_train.csv")]
@@ -186,7 +198,7 @@ def main() -> None:
     chosen, chosen_report, chosen_path = min(tried, key=lambda item: rank(item[:2]))
     report["int8_tried"] = [{"config": dataclasses.asdict(q), **r} for q, r, _ in tried]
     report["int8_chosen"] = {"config": dataclasses.asdict(chosen), **chosen_report}
-    report["threads"] = available_cores()
+    report["threads"], report["load_average"] = available_cores(), os.getloadavg()
     report["throughput"] = throughput({"pytorch": reference.backend, "onnx_fp32": Predictor(fp32).backend,
                                        "onnx_int8": Predictor(chosen_path).backend}, sets["real_dev"][0])
     speedup = min(report["throughput"][b]["onnx_int8"]["vs_pytorch"] for b in report["throughput"])

@@ -223,6 +223,14 @@ def test_a_calibration_set_without_readable_images_is_one_line(tiny_pair, tmp_pa
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_exporting_a_graph_leaves_only_the_graph(tmp_path):
+    from ripdetect.models.classifier import create_model
+    from ripdetect.models.onnx_export import export_graph
+
+    export_graph(create_model(tiny_model_config()), tmp_path / "g.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.onnx"]
+
+
 def test_a_dataset_folder_calibrates_on_its_images_not_its_label_masks(tiny_pair, tmp_path, cli):
     from ripdetect.inference.predictor import Predictor
 

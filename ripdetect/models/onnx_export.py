@@ -94,6 +94,8 @@ def export_graph(model: nn.Module, path: Path, opset: int = DEFAULT_OPSET) -> Pa
         ort.InferenceSession(str(traced), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - the exporter's failures are many; one line says which
         raise RipdetectError(f"ONNX export at opset {opset} failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        traced.unlink(missing_ok=True)
     graph = onnx.load(str(path))
     del graph.graph.value_info[:]  # intermediate shapes were inferred at batch 1
     for value in (*graph.graph.input, *graph.graph.output):
