@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-
 from onnx_bench import ROOT, compare, load_set, predictions, synth
 from timing import interleaved_medians
+from torch import nn
 
 
 def _keep(module: nn.Module, name: str, index: torch.Tensor, dim: int) -> None:
@@ -45,7 +44,7 @@ def _keep(module: nn.Module, name: str, index: torch.Tensor, dim: int) -> None:
 def prune_block(block: nn.Module, ratio: float) -> int:
     """Remove the share ``ratio`` of the block's expansion channels (smallest L1 norm); returns channels removed."""
     channels = block.conv_pw.out_channels
-    keep_n = max(8, int(round(channels * (1 - ratio))))
+    keep_n = max(8, round(channels * (1 - ratio)))
     if keep_n >= channels:
         return 0
     norms = block.conv_pw.weight.detach().abs().sum(dim=(1, 2, 3))
@@ -108,12 +107,12 @@ def finetune(student: nn.Module, teacher: nn.Module, images: list[np.ndarray], s
 
 def main() -> None:
     from ripdetect.config import InferenceConfig
+    from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
     from ripdetect.data.layouts import load_samples
     from ripdetect.inference.backends import OnnxBackend, TorchBackend, available_cores
     from ripdetect.inference.predictor import Predictor
     from ripdetect.models.checkpoint import Checkpoint, load_checkpoint
     from ripdetect.models.onnx_export import export_graph, output_names
-    from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--teacher", required=True)

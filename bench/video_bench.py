@@ -65,7 +65,7 @@ def long_clip(short: Path, minutes: float, seconds: float) -> Path:
     path = short.with_name(f"{short.stem}_x{minutes:g}.mp4")
     if not path.exists():
         listing = short.with_suffix(".txt")
-        listing.write_text(f"file '{short.name}'\n" * max(1, int(round(minutes * 60 / seconds))))
+        listing.write_text(f"file '{short.name}'\n" * max(1, round(minutes * 60 / seconds)))
         subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "concat",
                         "-safe", "0", "-i", str(listing), "-c", "copy", str(path)], check=True)
     return path
