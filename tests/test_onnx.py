@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -214,12 +216,22 @@ def test_int8_keeps_the_water_head_and_the_backbone_head_in_float(tmp_path, clas
     assert any(node.op_type == "Conv" and node.input[1] in dequantised for node in computing[:backbone_last])
 
 
-def test_a_calibration_set_without_readable_images_is_one_line(tiny_pair, tmp_path, cli):
-    (tmp_path / "calib").mkdir()
-    (tmp_path / "calib" / "a.jpg").write_bytes(b"broken")
-    result = cli("export", tiny_pair[0], tmp_path / "m.onnx", "--int8", "--calib", tmp_path / "calib")
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "no readable calibration image among the 1 given" in result.stderr
+def _export_in_a_process(*args) -> subprocess.CompletedProcess:
+    """``ripdetect export`` as a user runs it: its log lines (warnings) are on stderr too."""
+    return subprocess.run([sys.executable, "-m", "ripdetect", "export", *map(str, args)], capture_output=True,
+                          text=True)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda folder: (folder.mkdir(), (folder / "a.jpg").write_bytes(b"broken")),
+     "no readable calibration image among the 1 given (first: "),
+    (lambda folder: None, "no calibration images: "),
+], ids=["unreadable-file", "missing-folder"])
+def test_a_calibration_set_without_readable_images_is_one_line_naming_it(tiny_pair, tmp_path, make, message):
+    make(tmp_path / "calib")
+    result = _export_in_a_process(tiny_pair[0], tmp_path / "m.onnx", "--int8", "--calib", tmp_path / "calib")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr and "calib" in result.stderr
     assert not (tmp_path / "m.onnx").exists()
 
 

@@ -45,9 +45,13 @@ def calibration_inputs(arguments: list[str]) -> list[Path | InputError]:
 
 def calibration_paths(paths: list[Path | InputError], n: int) -> list[Path]:
     """At most ``n`` of ``paths``, evenly spaced (deterministic); input arguments that named nothing are warned
-    about and left out."""
+    about and left out, and when nothing is left that is one ``DataError`` line naming the first."""
     good = [path for path in paths if not isinstance(path, InputError)]
-    for error in (path for path in paths if isinstance(path, InputError)):
+    errors = [path for path in paths if isinstance(path, InputError)]
+    if not good:
+        first = f": {errors[0]}" if errors else ""
+        raise DataError(f"no calibration images{first}")
+    for error in errors:
         log.warning("calibration: %s", error)
     if len(good) > n:
         good = [good[int(i)] for i in np.linspace(0, len(good) - 1, n).round()]
@@ -65,10 +69,11 @@ def calibration_batches(paths: list[Path], preprocessing, batch_size: int = CALI
             tensors.append(preprocessing(load_image_rgb(path, max_side=TRAINING_MAX_SIDE)).numpy())
         except InputError as exc:
             errors.append(exc)
-            log.warning("calibration: skipped %s", exc)
     if not tensors:
         first = f" (first: {errors[0]})" if errors else ""
         raise DataError(f"no readable calibration image among the {len(paths)} given{first}")
+    for error in errors:  # warned about only when the others calibrate
+        log.warning("calibration: skipped %s", error)
     return [np.stack(tensors[i:i + batch_size]) for i in range(0, len(tensors), batch_size)]
 
 
