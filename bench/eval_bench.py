@@ -57,6 +57,9 @@ def main() -> None:
         "eval_faithfulness_0_s": round(eval_no_faithfulness_s, 1),
         "ratio_eval_over_predict": round(eval_s / mean_predict, 2),
         "ratio_eval_faithfulness_0_over_predict": round(eval_no_faithfulness_s / mean_predict, 2),
+        # the neighbours in time, for when the machine's load drifts between the two predict runs
+        "ratio_eval_over_the_predict_before": round(eval_s / predict_s[0], 2),
+        "ratio_eval_faithfulness_0_over_the_predict_after": round(eval_no_faithfulness_s / predict_s[1], 2),
         "seconds_per_image": {"predict": round(mean_predict / args.n, 4), "eval": round(eval_s / args.n, 4)},
     }, indent=1))
 
