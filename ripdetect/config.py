@@ -25,6 +25,7 @@ CLASS_NAMES = ("no_rip", "rip")
 CAM_METHODS = ("gradcam", "gradcam_fast", "gradcampp", "layercam")
 CAM_THRESHOLD_MODES = ("fraction", "percentile", "otsu")
 THRESHOLD_DECIMALS = 2  # decision thresholds are used, shown and echoed at this precision, everywhere
+FAITHFULNESS_DEFAULT = 50  # labelled rip images that ``eval`` gives deletion/insertion AUCs (34 passes each)
 
 
 def decision_threshold(value: float) -> float:
@@ -303,6 +304,23 @@ class InferenceConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """What a student learns from its teacher (``ripdetect distill``); the optimiser, data and the student's
+    architecture come from ``TrainConfig``."""
+
+    steps: int = knob(300, "optimisation steps", low=1, high=10**8)
+    temperature: float = knob(4.0, "softening temperature T of the teacher's soft targets", low=0.1, high=100.0)
+    alpha: float = knob(0.7, "weight of the soft targets (1 - alpha: the labels)", low=0.0, high=1.0)
+    cam_weight: float = knob(1.0, "weight of the map loss: the student's CAM matches the teacher's", low=0.0,
+                             high=100.0)
+    init_from_teacher: bool = knob(True, "start the student from the teacher's weights when the architectures match "
+                                         "(else from ImageNet weights)")
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+
+
+@dataclass(frozen=True)
 class VideoConfig:
     """Sampling and temporal aggregation of a video."""
 
@@ -342,6 +360,27 @@ class VideoConfig:
         if off > on:
             raise ConfigError(f"off threshold {off:g} must not exceed the on threshold {on:g}")
         return on, off
+
+
+KEEP_FLOAT_CHOICES = ("none", "stem", "head", "stem+head")
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """Static int8 quantisation of an exported ONNX model (``ripdetect export OUT.onnx --int8``). The defaults
+    were chosen by measurement against the float model (``bench/onnx_bench.py``)."""
+
+    calib_n: int = knob(200, "calibration images used (evenly spaced over those given)", low=1, high=100_000)
+    calib_method: str = knob("minmax", "how activation ranges are calibrated",
+                             choices=("minmax", "percentile", "entropy"))
+    per_channel: bool = knob(True, "one weight scale per output channel (else one per tensor)")
+    reduce_range: bool = knob(True, "7-bit weights: avoids the int16 saturation of u8 x s8 products on CPUs "
+                                    "without VNNI (AVX2); measured better there on every accuracy figure")
+    keep_float: str = knob("head", "layers left in float: the first conv (stem), the last conv and everything after "
+                                   "it (head: the CAM and the logits)", choices=KEEP_FLOAT_CHOICES)
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
 
 
 @dataclass(frozen=True)

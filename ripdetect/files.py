@@ -60,6 +60,17 @@ def atomic_path(path: str | Path, overwrite: bool = True, mode: int = 0o644) -> 
         tmp.unlink(missing_ok=True)
 
 
+def file_digest(path: str | Path) -> str:
+    """A short hash of a file's bytes (tells two files apart whatever their names and dates)."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=12)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def write_text(path: str | Path, text: str, overwrite: bool = True) -> Path:
     with atomic_path(path, overwrite) as tmp:
         tmp.write_text(text)

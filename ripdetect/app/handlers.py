@@ -20,6 +20,7 @@ from ripdetect.app.views import caption, image_summary, video_verdict
 from ripdetect.config import AppLimits, InferenceConfig, VideoConfig
 from ripdetect.errors import RipdetectError
 from ripdetect.files import write_json, write_text
+from ripdetect.inference.backends import load_model
 from ripdetect.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class RipApp:
 
     def __init__(self, model_path: str | None = None, limits: AppLimits | None = None,
                  samples_dir: str | Path | None = None):
-        self.predictor = Predictor(model_path)
+        self.predictor = Predictor(load_model(model_path, deployment=True))
         self.limits = limits or AppLimits()
         self.samples_dir = Path(samples_dir) if samples_dir else None
         self.results = ResultFolders(self.limits.result_ttl_s)

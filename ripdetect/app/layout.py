@@ -15,7 +15,7 @@ from ripdetect.app.camera_layout import cameras_tab, profile_tab
 from ripdetect.app.cameras import CameraBoard
 from ripdetect.app.handlers import DISCLAIMER, RipApp
 from ripdetect.cameras.profiles import load_profiles
-from ripdetect.config import CAM_METHODS, AppLimits
+from ripdetect.config import AppLimits
 from ripdetect.data.images import IMAGE_EXTENSIONS
 from ripdetect.errors import ConfigError
 from ripdetect.video.io import VIDEO_EXTENSIONS
@@ -46,7 +46,8 @@ def build_demo(app: RipApp, board: CameraBoard | None = None):
                 with gr.Column():
                     image_in = gr.File(label="Beach image", file_types=list(IMAGE_EXTENSIONS), elem_id="image-in")
                     image_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold")
-                    cam_method = gr.Dropdown(list(CAM_METHODS), value="gradcam", label="CAM method")
+                    cam_method = gr.Dropdown(list(app.predictor.backend.cam_methods), value="gradcam",
+                                             label="CAM method")
                     cam_threshold = gr.Slider(0.05, 0.95, 0.5, step=0.05, label="Region threshold (fraction of max)")
                     opacity = gr.Slider(0, 1, 0.45, step=0.05, label="Overlay opacity")
                     image_map = gr.Checkbox(False, label="Show map for no-rip")

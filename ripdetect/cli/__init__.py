@@ -10,6 +10,8 @@
     ripdetect synth --out DIR --n N --seed S
     ripdetect compare RUN_DIR... [--ensemble RUN_DIR...]
     ripdetect augment-preview --data DIR --out grid.png
+    ripdetect export CKPT OUT.onnx [--int8 --calib DIR...]
+    ripdetect distill --teacher CKPT --data DIR --out RUN [--input-size 160]
     ripdetect app [--port 7860]
 """
 
@@ -23,7 +25,7 @@ from ripdetect import __version__
 from ripdetect.errors import RipdetectError
 
 SUBCOMMANDS = ("train", "tune", "eval", "predict", "video", "watch", "synth", "composite", "compare",
-               "augment_preview", "export", "app")
+               "augment_preview", "export", "distill", "app")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

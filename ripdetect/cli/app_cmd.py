@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ripdetect.cli.flags import add_config_flags, add_model_flag, given
+from ripdetect.cli.flags import DEPLOYMENT_DEFAULT, add_config_flags, add_model_flag, given
 from ripdetect.config import AppLimits
 
 RENAMED = {"max_video_s": "max_video_seconds"}
@@ -12,7 +12,7 @@ RENAMED = {"max_video_s": "max_video_seconds"}
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("app", help="start the web app")
-    add_model_flag(parser)
+    add_model_flag(parser, DEPLOYMENT_DEFAULT)
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, local only)")
     parser.add_argument("--port", type=int, default=7860, help="(default: 7860)")
     parser.add_argument("--share", action="store_true", help="create a public Gradio share link (default: off)")

@@ -7,7 +7,7 @@ import json
 import sys
 
 from ripdetect.cli.flags import add_config_flags, add_model_flag
-from ripdetect.config import InferenceConfig
+from ripdetect.config import FAITHFULNESS_DEFAULT, InferenceConfig
 
 
 def add_parser(sub) -> None:
@@ -18,6 +18,9 @@ def add_parser(sub) -> None:
                                                     "(default: none written)")
     add_config_flags(parser, InferenceConfig, only=("threshold", "batch_size"))
     parser.add_argument("--no-localisation", action="store_true", help="skip CAM localisation metrics")
+    parser.add_argument("--faithfulness", type=int, default=FAITHFULNESS_DEFAULT, metavar="N",
+                        help="labelled rip images (evenly spaced) that also get deletion/insertion AUCs, 34 extra "
+                             f"passes each; 0: none (default: {FAITHFULNESS_DEFAULT})")
     parser.set_defaults(run=run)
 
 
@@ -26,10 +29,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ripdetect.config import decision_threshold
     from ripdetect.data.layouts import load_many
-    from ripdetect.models.checkpoint import load_checkpoint
+    from ripdetect.inference.backends import load_model
     from ripdetect.training.evaluation import evaluate_checkpoint
 
-    checkpoint = load_checkpoint(args.model)
+    checkpoint = load_model(args.model)
     threshold = decision_threshold(checkpoint.threshold if args.threshold is None else args.threshold)  # as predict
     samples = load_many(args.data)
     bar = tqdm(total=0, file=sys.stderr, desc="eval", leave=False)
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics = evaluate_checkpoint(checkpoint, samples, args.out, batch_size=args.batch_size,
                                       threshold=threshold, localisation=not args.no_localisation,
-                                      progress=progress)
+                                      faithfulness=max(0, args.faithfulness), progress=progress)
     finally:
         bar.close()
     for item in metrics["skipped"]:

@@ -1,22 +1,61 @@
-"""``ripdetect export``: re-save a checkpoint, optionally as fp16 (how the default model is embedded)."""
+"""``ripdetect export``: re-save a checkpoint (optionally fp16, how the default model is embedded), or, with an
+``.onnx`` target, export it to ONNX with the CAM as a second output, in float32 or int8.
+
+    ripdetect export run/model.safetensors model.onnx
+    ripdetect export run/model.safetensors model.int8.onnx --int8 --calib my_beach/ synth/ --calib-n 200
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from ripdetect.cli.flags import add_config_flags, given
+from ripdetect.config import QuantConfig
+
 
 def add_parser(sub) -> None:
-    parser = sub.add_parser("export", help="re-save a checkpoint (e.g. fp16 for embedding)")
+    parser = sub.add_parser("export", help="re-save a checkpoint (e.g. fp16 for embedding), or export it to ONNX")
     parser.add_argument("model", help="source checkpoint (.safetensors)")
-    parser.add_argument("out", help="target path")
-    parser.add_argument("--half", action="store_true", help="store weights as float16 (default: float32)")
+    parser.add_argument("out", help="target path: .onnx exports to ONNX, anything else re-saves the checkpoint")
+    parser.add_argument("--half", action="store_true", help="store weights as float16 (default: float32; "
+                                                            "checkpoint targets only)")
     parser.add_argument("--model-id", default=None, help="model id recorded in outputs (default: keep)")
     parser.add_argument("--training-data", default=None, help="model-card note on the training data (default: keep)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing target file")
-    parser.set_defaults(run=run)
+    onnx = parser.add_argument_group("ONNX (an .onnx target)")
+    onnx.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17)")
+    onnx.add_argument("--int8", action="store_true", help="static int8 quantisation, calibrated on --calib images")
+    onnx.add_argument("--calib", nargs="+", default=None, metavar="DIR",
+                      help="calibration images: folders (recursive), files or globs; real frames of your cameras "
+                           "and synthetic scenes (ripdetect synth) both help")
+    names = add_config_flags(onnx, QuantConfig)
+    parser.set_defaults(run=run, quant_flags=names)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ripdetect.errors import ConfigError
+
+    is_onnx = Path(args.out).suffix.lower() == ".onnx"
+    quant = given(args, args.quant_flags)
+    if not is_onnx and (args.int8 or args.calib or args.opset or quant):
+        raise ConfigError(f"--int8, --calib, --opset and the quantisation flags need an .onnx target, not {args.out}")
+    if is_onnx and (args.half or args.training_data):
+        raise ConfigError("--half and --training-data re-save a checkpoint; for a smaller, faster ONNX model use "
+                          "--int8")
+    if is_onnx and (args.calib or quant) and not args.int8:
+        raise ConfigError("--calib and the quantisation flags go with --int8")
+    if args.int8 and not args.calib:
+        raise ConfigError("--int8 needs calibration images: --calib DIR...")
+    if is_onnx:
+        from ripdetect.models.onnx_export import DEFAULT_OPSET, export_onnx
+        from ripdetect.models.quantise import calibration_inputs
+
+        calibration = calibration_inputs(args.calib) if args.calib else None
+        print(export_onnx(args.model, args.out, args.opset or DEFAULT_OPSET, args.int8, calibration,
+                          QuantConfig(**quant), args.model_id, args.overwrite))
+        return 0
     from ripdetect.models.checkpoint import export_checkpoint
 
     card = {"training_data": args.training_data} if args.training_data else None

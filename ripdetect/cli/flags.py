@@ -61,8 +61,12 @@ def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
-def add_model_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=None, help="checkpoint (default: the embedded default model)")
+DEPLOYMENT_DEFAULT = "the embedded default model; its int8 ONNX export where one ships in the package"
+
+
+def add_model_flag(parser: argparse.ArgumentParser, default: str = "the embedded default model") -> None:
+    parser.add_argument("--model", default=None, help=f"checkpoint (.safetensors) or its ONNX export (.onnx) "
+                                                      f"(default: {default})")
 
 
 def print_json(obj: Any) -> None:

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import (add_camera_flags, add_config_flags, add_executor_flags, add_model_flag,
-                                 camera_choice, print_json, with_flags)
+from ripdetect.cli.flags import (DEPLOYMENT_DEFAULT, add_camera_flags, add_config_flags, add_executor_flags,
+                                 add_model_flag, camera_choice, print_json, with_flags)
 from ripdetect.config import InferenceConfig, VideoConfig
 
 RENAMED = {"window_s": "window", "min_event_s": "min_event", "write_video": "video"}
@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
                         help="video files, folders (recursive), globs or stream URLs (default with --camera: its "
                              "source)")
     parser.add_argument("--out", required=True, help="output root; one folder per input")
-    add_model_flag(parser)
+    add_model_flag(parser, DEPLOYMENT_DEFAULT)
     video_flags = add_config_flags(parser, VideoConfig, rename=RENAMED)
     inference_flags = add_config_flags(parser, InferenceConfig, only=("batch_size", "map_when_negative"),
                                        rename={"map_when_negative": "map_always"})
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ripdetect.data.inputs import expand_inputs
+    from ripdetect.inference.backends import load_model
     from ripdetect.inference.predictor import Predictor
     from ripdetect.video.batch import run_batch
     from ripdetect.video.io import VIDEO_EXTENSIONS, is_stream
@@ -48,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     profile, roi = camera_choice(args)
     video_config = with_flags(profile.video if profile else VideoConfig(), args, args.video_flags)
     inference_config = with_flags(profile.inference if profile else InferenceConfig(), args, args.inference_flags)
-    predictor = Predictor(args.model or (profile.model if profile else None), inference_config, roi=roi)
+    # the packaged int8 export (where one ships) has no evidence mask, so a region of interest keeps the checkpoint
+    model = load_model(args.model or (profile.model if profile else None), deployment=roi is None)
+    predictor = Predictor(model, inference_config, roi=roi)
     video_config.thresholds(predictor.threshold)  # checked once, before any input is processed
     if args.executor == "ray":
         from ripdetect.cluster import require_ray

@@ -5,7 +5,7 @@ ReLU); each method overrides only ``channel_weights``. Maps are *raw* (not norma
 scaling is a separate step, so maps stay comparable across frames and images.
 
 For ``RipClassifier`` at its feature layer, Grad-CAM equals the head-weighted feature sum, which
-``RipClassifier.forward_with_cam`` computes in the classifying forward pass (``compute_cam``
+``forward_cam`` computes in the classifying forward pass (``compute_cam``
 chooses that fast path automatically and falls back to gradients otherwise, saying so in the log).
 """
 
@@ -120,13 +120,20 @@ def supports_fast_path(model: nn.Module, layer: str | None) -> bool:
             and isinstance(model.head, nn.Linear))
 
 
-@torch.no_grad()
-def _fast_path(model: RipClassifier, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> CamOutput:
-    with eval_mode(model):
-        out = model.outputs(x, evidence_mask)
+def forward_cam(model: RipClassifier, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> CamOutput:
+    """Logits, raw CAM and water probability as a pure function of the input: the graph that the ONNX export
+    carries (no hooks, no gradients, no mode switch). ``evidence_mask`` keeps the evidence inside a region of
+    interest (see ``RipClassifier.outputs``)."""
+    out = model.outputs(x, evidence_mask)
     height, width = out.evidence.shape[-2:]
     water = torch.sigmoid(out.water_logits) if out.water_logits is not None else None
     return CamOutput(out.logits, torch.relu(out.evidence) / (height * width), water)
+
+
+@torch.no_grad()
+def _fast_path(model: RipClassifier, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> CamOutput:
+    with eval_mode(model):
+        return forward_cam(model, x, evidence_mask)
 
 
 def fast_gradcam(model: RipClassifier, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

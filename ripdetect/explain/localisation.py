@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb, stored_size
+from ripdetect.data.images import stored_size
 from ripdetect.errors import InputError
 from ripdetect.explain.regions import upsample_cam
 from ripdetect.models.classifier import rip_prob
@@ -32,7 +32,9 @@ def mask_iou(predicted: np.ndarray, truth: np.ndarray) -> float:
 def deletion_insertion_auc(model, tensor: torch.Tensor, cam: np.ndarray, steps: int = 16,
                            temperature: float = 1.0) -> tuple[float, float]:
     """Rip probability as the most relevant pixels are removed (deletion: replaced by a blurred copy) or
-    added (insertion: revealed over the blurred copy); AUC is the mean over evenly spaced fractions."""
+    added (insertion: revealed over the blurred copy); AUC is the mean over evenly spaced fractions. ``model``
+    maps a batch to logits (a module, or a backend's ``logits``); all ``2 * (steps + 1)`` perturbed images go
+    through it in one batched call."""
     import torch.nn.functional as F
 
     size = tensor.shape[-1]
@@ -59,41 +61,49 @@ def centroid_hit(region, truth: np.ndarray) -> bool:
     return bool(truth[min(max(y, 0), truth.shape[0] - 1), min(max(x, 0), truth.shape[1] - 1)])
 
 
-def evaluate_localisation(predictor, samples: list, faithfulness: bool = True, progress=None) -> dict:
-    """Averages over rip images with region labels, plus a per-image list for looking at failures.
+def localisation_row(predictor, sample, image_rgb: np.ndarray, prob: float, cam: np.ndarray,
+                     water: np.ndarray | None = None, faithful: bool = False) -> dict:
+    """One labelled rip image's metrics from the map of the pass that classified it: pointing, centroid hit,
+    energy and IoU of the region ``predictor`` reports (its CAM and region settings, as users see them);
+    deletion/insertion AUCs (a batch of perturbed passes more) when ``faithful``."""
+    height, width = image_rgb.shape[:2]
+    try:
+        truth = sample.region.to_mask(height, width, source_size=stored_size(sample.path))
+    except (InputError, OSError) as exc:
+        return {"path": sample.path, "error": str(getattr(exc, "reason", exc))}
+    prediction = predictor.finish(image_rgb, prob, cam, water)
+    cam_up = upsample_cam(cam, height, width)
+    row = {
+        "path": sample.path,
+        "prob_rip": round(prediction.prob_rip, 5),
+        "pointing_hit": pointing_hit(cam_up, truth),
+        "centroid_hit": centroid_hit(prediction.region, truth),
+        "energy_pointing": round(energy_pointing(cam_up, truth), 5),
+        "iou": round(mask_iou(prediction.region.mask, truth), 5) if prediction.region is not None else 0.0,
+    }
+    if faithful:
+        deletion, insertion = deletion_insertion_auc(predictor.backend.logits, predictor.preprocessing(image_rgb),
+                                                     cam, temperature=predictor.checkpoint.temperature)
+        row.update(deletion_auc=round(deletion, 5), insertion_auc=round(insertion, 5))
+    return row
 
-    Maps and regions come from ``predictor`` exactly as users see them (its CAM method and region settings;
-    regions are computed whatever the label). Pointing, energy, IoU and centroid hits need one forward pass;
-    deletion/insertion AUCs (``faithfulness``) cost a batch of perturbed passes more per image."""
-    per_image = []
-    for index, sample in enumerate(samples):
-        try:
-            image_rgb = load_image_rgb(sample.path, max_side=TRAINING_MAX_SIDE)
-            truth = sample.region.to_mask(*image_rgb.shape[:2], source_size=stored_size(sample.path))
-        except (InputError, OSError) as exc:
-            per_image.append({"path": sample.path, "error": str(getattr(exc, "reason", exc))})
-            continue
-        prediction = predictor.predict_image(image_rgb)
-        cam_up = upsample_cam(prediction.cam, *image_rgb.shape[:2])
-        row = {
-            "path": sample.path,
-            "prob_rip": round(prediction.prob_rip, 5),
-            "pointing_hit": pointing_hit(cam_up, truth),
-            "centroid_hit": centroid_hit(prediction.region, truth),
-            "energy_pointing": round(energy_pointing(cam_up, truth), 5),
-            "iou": round(mask_iou(prediction.region.mask, truth), 5) if prediction.region is not None else 0.0,
-        }
-        if faithfulness:
-            deletion, insertion = deletion_insertion_auc(predictor.model, predictor.model.preprocessing(image_rgb),
-                                                         prediction.cam, temperature=predictor.checkpoint.temperature)
-            row.update(deletion_auc=round(deletion, 5), insertion_auc=round(insertion, 5))
-        per_image.append(row)
-        if progress:
-            progress("localisation_step", {"step": index + 1, "steps": len(samples)})
-    scored = [row for row in per_image if "error" not in row]
-    keys = ["pointing_hit", "centroid_hit", "energy_pointing", "iou"] + (
-        ["deletion_auc", "insertion_auc"] if faithfulness else [])
+
+def faithfulness_sample(count: int, n: int) -> set[int]:
+    """Which of ``count`` labelled images get deletion/insertion AUCs: ``n`` of them, evenly spaced (all when
+    ``n >= count``), so a run is reproducible and covers the whole set."""
+    if n <= 0 or count == 0:
+        return set()
+    return {int(i) for i in np.linspace(0, count - 1, min(n, count)).round()}
+
+
+def summarise_localisation(rows: list[dict]) -> dict:
+    """Averages over the scored rows (deletion/insertion over the rows that have them), plus the rows."""
+    scored = [row for row in rows if "error" not in row]
+    faithful = [row for row in scored if "deletion_auc" in row]
     names = {"pointing_hit": "pointing_game", "centroid_hit": "centroid_in_region"}
     summary = {names.get(key, key): round(float(np.mean([row[key] for row in scored])), 5) if scored else None
-               for key in keys}
-    return {"n": len(scored), **summary, "per_image": per_image}
+               for key in ("pointing_hit", "centroid_hit", "energy_pointing", "iou")}
+    if faithful:
+        summary.update({key: round(float(np.mean([row[key] for row in faithful])), 5)
+                        for key in ("deletion_auc", "insertion_auc")}, faithfulness_n=len(faithful))
+    return {"n": len(scored), **summary, "per_image": rows}

@@ -1,4 +1,6 @@
-"""One Predictor: images in, ``Prediction(prob, label, cam, region)`` out. Used by the CLI, the app and video.
+"""One Predictor: images in, ``Prediction(prob, label, cam, region)`` out. Used by the CLI, the app, video and
+evaluation. It runs on a backend (``ripdetect.inference.backends``): PyTorch for a ``.safetensors`` checkpoint,
+ONNX Runtime for a ``.onnx`` export; everything after the forward pass is the same code.
 
 With a region of interest (``Roi``, a camera's water), the evidence behind the decision comes from the region
 alone (the model pools its feature map gated by the share of each cell inside it, as a water head gates by the
@@ -23,11 +25,12 @@ import torch
 from ripdetect.config import InferenceConfig, decision_threshold
 from ripdetect.data.images import load_image_rgb
 from ripdetect.errors import InputError
-from ripdetect.explain.cam import compute_cam
+from ripdetect.explain.cam import CamOutput
 from ripdetect.explain.display import display_scale
 from ripdetect.explain.regions import Region, region_from_cam, upsample_cam
+from ripdetect.inference.backends import Backend, backend_for, load_model
 from ripdetect.inference.roi import Roi
-from ripdetect.models.checkpoint import Checkpoint, load_checkpoint
+from ripdetect.models.checkpoint import Checkpoint
 from ripdetect.models.classifier import rip_prob
 
 REGION_MAX_SIDE = 640  # regions are thresholded on a grid of at most this many pixels (the CAM is coarse)
@@ -63,19 +66,21 @@ class Prediction:
 
 
 class Predictor:
-    """Batched classification + CAM + region for a loaded checkpoint (the model runs channels-last), restricted to
-    a region of interest when ``roi`` is given."""
+    """Batched classification + CAM + region for a loaded checkpoint or ONNX export (``.onnx``), restricted to a
+    region of interest when ``roi`` is given."""
 
     def __init__(self, checkpoint: Checkpoint | str | Path | None = None,
                  inference_config: InferenceConfig | None = None, device: str = "cpu", roi: Roi | None = None):
         if isinstance(checkpoint, Checkpoint):  # the caller's model: work on a copy, never change theirs
             checkpoint = copy.copy(checkpoint)
-            checkpoint.model = copy.deepcopy(checkpoint.model)
+            if isinstance(checkpoint.model, torch.nn.Module):
+                checkpoint.model = copy.deepcopy(checkpoint.model)
         else:
-            checkpoint = load_checkpoint(checkpoint, device)
-        checkpoint.model.to(device).eval().to(memory_format=torch.channels_last)  # ~1.4x faster convs on CPU
+            checkpoint = load_model(checkpoint, device)
         self.checkpoint = checkpoint
+        self.backend: Backend = backend_for(checkpoint, device)
         self.config = inference_config or InferenceConfig()
+        self.backend.check(self.config)
         self.device = device
         self.roi = roi
         self._lock = threading.Lock()  # one model call at a time (gradient CAMs hook the model); clones share it
@@ -88,8 +93,13 @@ class Predictor:
         self._lock = threading.Lock()
 
     @property
-    def model(self) -> torch.nn.Module:
+    def model(self):
+        """The PyTorch model, or the ``OnnxBackend`` of an ONNX export."""
         return self.checkpoint.model
+
+    @property
+    def preprocessing(self):
+        return self.backend.preprocessing
 
     @property
     def threshold(self) -> float:
@@ -101,7 +111,9 @@ class Predictor:
         return self.checkpoint.cam_scale
 
     def with_config(self, inference_config: InferenceConfig) -> Predictor:
-        """The same loaded model with other runtime knobs (cheap: no reload)."""
+        """The same loaded model with other runtime knobs (cheap: no reload); knobs the backend cannot honour (a
+        gradient CAM method with an ONNX model) are a one-line ``ConfigError``."""
+        self.backend.check(inference_config)
         clone = copy.copy(self)
         clone.config = inference_config
         return clone
@@ -112,16 +124,17 @@ class Predictor:
         clone.roi = roi
         return clone
 
+    def run(self, images_rgb: list[np.ndarray]) -> CamOutput:
+        """Logits, raw CAMs and water probabilities (tensors) of a batch of images, from one backend call."""
+        batch = torch.stack([self.preprocessing(image) for image in images_rgb])
+        evidence_mask = None if self.roi is None else self._evidence_mask(batch.shape[-1])
+        with self._lock:
+            return self.backend.run(batch, self.config.cam_method, self.config.cam_layer, evidence_mask)
+
     def forward(self, images_rgb: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Rip probabilities (B,), raw CAMs (B, h, w) and water probabilities (B, h', w'; ``None`` without a
         water head) from one batched call."""
-        preprocess = self.model.preprocessing
-        batch = torch.stack([preprocess(image) for image in images_rgb]).to(self.device)
-        batch = batch.contiguous(memory_format=torch.channels_last)
-        evidence_mask = None if self.roi is None else self._evidence_mask(batch.shape[-1])
-        with self._lock:
-            logits, cams, water = compute_cam(self.model, batch, self.config.cam_method, self.config.cam_layer,
-                                              evidence_mask)
+        logits, cams, water = self.run(images_rgb)
         probs = rip_prob(logits, self.checkpoint.temperature).float().cpu().numpy()
         cams = cams.float().cpu().numpy()
         if self.roi is not None:  # gradient maps of other layers spread their channel weights everywhere

@@ -122,8 +122,14 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"not a readable safetensors file ({exc})", path) from None
     if "ripdetect" not in header:
         raise CheckpointError("a safetensors file, but not a ripdetect checkpoint (no ripdetect metadata)", path)
+    return parse_metadata(header["ripdetect"], path)
+
+
+def parse_metadata(text: str, path: str | Path | None = None) -> dict[str, Any]:
+    """The ripdetect metadata JSON (of a checkpoint or an exported ONNX model), every field checked: one
+    ``CheckpointError`` line naming what is wrong."""
     try:
-        metadata = json.loads(header["ripdetect"])
+        metadata = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"ripdetect metadata is not valid JSON ({exc.msg})", path) from None
     if not isinstance(metadata, dict):
@@ -141,6 +147,14 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise CheckpointError(f"{key} {value!r} is not a positive number", path)
     return metadata
+
+
+def metadata_model_config(metadata: dict[str, Any], path: str | Path | None = None) -> ModelConfig:
+    """The ``ModelConfig`` stored in checked metadata; a bad one is a one-line ``CheckpointError``."""
+    try:
+        return from_dict(ModelConfig, metadata["model_config"], where="model_config")
+    except ConfigError as exc:
+        raise CheckpointError(exc.reason, path) from None
 
 
 def _refuse_non_safetensors(path: Path) -> None:
@@ -172,16 +186,12 @@ def load_checkpoint(path: str | Path | None = None, device: str = "cpu") -> Chec
 
     path = Path(path) if path is not None else default_model_path()
     metadata = read_metadata(path)
-    try:
-        model_config = from_dict(ModelConfig, metadata["model_config"], where="model_config")
-    except ConfigError as exc:
-        raise CheckpointError(exc.reason, path) from None
-    model = create_model(model_config, load_pretrained=False)
+    model = create_model(metadata_model_config(metadata, path), load_pretrained=False)
     try:
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
     except Exception as exc:  # noqa: BLE001 - a damaged tensor section
         raise CheckpointError(f"cannot read the weights ({exc})", path) from None
-    check_state_dict(state, model.state_dict(), f"weights for architecture '{model_config.arch}'", path)
+    check_state_dict(state, model.state_dict(), f"weights for architecture '{model.model_config.arch}'", path)
     model.load_state_dict(state)
     model.to(device).eval()
     return Checkpoint(model, metadata["threshold"], metadata, str(path))

@@ -52,15 +52,30 @@ class WaterHead(nn.Module):
         self.fine = nn.Sequential(nn.Conv2d(tap_channels, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, 1, 1))
 
     def forward(self, feature_map: torch.Tensor, tap: torch.Tensor) -> torch.Tensor:
-        coarse = F.interpolate(self.coarse(feature_map), size=tap.shape[-2:], mode="bilinear", align_corners=False)
+        coarse = self.coarse(feature_map)
+        ratio = whole_ratio(tap.shape[-2:], coarse.shape[-2:])
+        if ratio:  # the same sampling as size=, and an exported graph keeps its batch size free
+            coarse = F.interpolate(coarse, scale_factor=ratio, mode="bilinear", align_corners=False)
+        else:
+            coarse = F.interpolate(coarse, size=tap.shape[-2:], mode="bilinear", align_corners=False)
         return (coarse + self.fine(tap))[:, 0]
+
+
+def whole_ratio(larger, smaller) -> tuple[int, ...] | None:
+    """``larger / smaller`` per dimension when every ratio is a whole number, else ``None``."""
+    larger, smaller = [int(side) for side in larger], [int(side) for side in smaller]
+    ratio = tuple(big // small for big, small in zip(larger, smaller))
+    return ratio if [r * small for r, small in zip(ratio, smaller)] == larger else None
 
 
 def gate_features(feature_map: torch.Tensor, weight_map: torch.Tensor) -> torch.Tensor:
     """``feature_map`` (B, C, h, w) times ``weight_map`` (B or 1, H, W; 0..1, any resolution at least the grid's)
     averaged over each feature cell: evidence kept in proportion to how much of the cell the map covers."""
-    pooled = F.adaptive_avg_pool2d(weight_map[:, None].to(feature_map.dtype), feature_map.shape[-2:])
-    return feature_map * pooled
+    weights = weight_map[:, None].to(feature_map.dtype)
+    ratio = whole_ratio(weights.shape[-2:], feature_map.shape[-2:])
+    if ratio:  # the same windows as adaptive pooling, and it exports to ONNX with a free batch size
+        return feature_map * F.avg_pool2d(weights, ratio)
+    return feature_map * F.adaptive_avg_pool2d(weights, feature_map.shape[-2:])
 
 
 class EvidenceGate(nn.Module):

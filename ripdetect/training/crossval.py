@@ -187,9 +187,9 @@ def _out_of_fold_localisation(real, assignment, out_dir: Path, folds: int, tempe
     """Pointing, centroid-in-box and IoU on the labelled rip images, each seen by the model that did not train
     on it."""
     from ripdetect.config import InferenceConfig
-    from ripdetect.explain.localisation import evaluate_localisation
     from ripdetect.inference.predictor import Predictor
     from ripdetect.models.checkpoint import load_checkpoint
+    from ripdetect.training.evaluation import evaluate_localisation
 
     rows = []
     for fold in range(folds):
@@ -198,7 +198,7 @@ def _out_of_fold_localisation(real, assignment, out_dir: Path, folds: int, tempe
             checkpoint = load_checkpoint(out_dir / f"fold_{fold}" / LAST_NAME)
             checkpoint.metadata.update(temperature=temperature)
             predictor = Predictor(checkpoint, InferenceConfig(threshold=threshold, region_when_negative=True))
-            rows += evaluate_localisation(predictor, labelled, faithfulness=False)["per_image"]
+            rows += evaluate_localisation(predictor, labelled)["per_image"]
     scored = [row for row in rows if "error" not in row]
     if not scored:
         return None

@@ -1,44 +1,121 @@
-"""Evaluate a checkpoint on a dataset: classification metrics, plots and (where labelled) localisation."""
+"""Evaluate a model on a dataset: classification metrics, plots and (where labelled) localisation.
+
+Everything comes from one forward pass per image, in batches, through the ``Predictor`` (so a ``.onnx`` export
+evaluates exactly as it predicts): the logits give the classification metrics, and the map of that same pass
+gives pointing, energy and IoU on the labelled rip images. Deletion/insertion AUCs cost a batch of 34 perturbed
+passes per image, so they are computed on a sample of ``faithfulness`` images (evenly spaced; 0: none).
+"""
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 from pathlib import Path
 
-from ripdetect.config import InferenceConfig
-from ripdetect.data.dataset import ImageDataset, make_loader
+import numpy as np
+
+from ripdetect.config import FAITHFULNESS_DEFAULT, InferenceConfig
+from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
 from ripdetect.data.layouts import Sample
-from ripdetect.errors import DataError
+from ripdetect.errors import DataError, InputError
+from ripdetect.explain.localisation import faithfulness_sample, localisation_row, summarise_localisation
 from ripdetect.files import write_json
+from ripdetect.inference.predictor import Predictor
 from ripdetect.models.checkpoint import Checkpoint
-from ripdetect.training.engine import ProgressFn, ScoredSamples, score_samples
+from ripdetect.models.classifier import rip_prob
+from ripdetect.training.engine import ProgressFn, ScoredSamples
 from ripdetect.training.uncertainty import grouped_report
 
-log = logging.getLogger(__name__)
+
+def is_localisable(sample: Sample) -> bool:
+    return sample.label == 1 and not sample.region.is_empty
 
 
-def score_checkpoint(checkpoint: Checkpoint, samples: list[Sample], batch_size: int | None = None,
-                     num_workers: int = 0, progress: ProgressFn | None = None) -> ScoredSamples:
-    """The checkpoint's logits on every readable sample; a set with no readable image is a ``DataError``."""
-    batch_size = batch_size or InferenceConfig().batch_size
-    loader = make_loader(ImageDataset(samples, checkpoint.model.preprocessing), batch_size, num_workers, 0)
-    scored = score_samples(checkpoint.model, loader, progress)
-    if samples and not len(scored.labels):
-        raise DataError(f"none of the {len(samples)} images could be read (first: {scored.errors[0][0]}: "
-                        f"{scored.errors[0][1]})")
+def score_with_maps(predictor: Predictor, samples: list[Sample], localise: set[int] | frozenset = frozenset(),
+                    faithful: set[int] | frozenset = frozenset(),
+                    progress: ProgressFn | None = None) -> tuple[ScoredSamples, list[dict]]:
+    """One batched pass over the readable ``samples``: their logits, and a localisation row for each index in
+    ``localise`` from that pass's map (with deletion/insertion AUCs for the indices in ``faithful``)."""
+    logits, indices, errors, rows = [], [], [], []
+    batch: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        out = predictor.run([image for _, image in batch])
+        probs = rip_prob(out.logits, predictor.checkpoint.temperature).float().numpy()
+        for j, (index, image) in enumerate(batch):
+            if index in localise:
+                water = None if out.water is None else out.water[j].numpy()
+                rows.append(localisation_row(predictor, samples[index], image, float(probs[j]), out.cams[j].numpy(),
+                                             water, index in faithful))
+        logits.append(out.logits.float().numpy())
+        indices.extend(index for index, _ in batch)
+        batch.clear()
+
+    for index, sample in enumerate(samples):
+        try:
+            batch.append((index, load_image_rgb(sample.path, max_side=TRAINING_MAX_SIDE)))
+        except InputError as exc:
+            errors.append((sample.path, exc.reason))
+            if index in localise:
+                rows.append({"path": sample.path, "error": exc.reason})
+        if len(batch) >= predictor.config.batch_size:
+            flush()
+        if progress:
+            progress("eval_step", {"step": index + 1, "steps": len(samples)})
+    flush()
+    labels = np.array([samples[i].label for i in indices], int)
+    stacked = np.concatenate(logits) if logits else np.zeros((0, 2), np.float32)
+    return ScoredSamples(labels, stacked, np.array(indices, int), errors), rows
+
+
+def _predictor(checkpoint: Checkpoint | Predictor, threshold: float | None = None,
+               batch_size: int | None = None) -> Predictor:
+    """A predictor that reports regions for every image (the given one's settings otherwise kept)."""
+    knobs = {"threshold": threshold, "batch_size": batch_size}
+    knobs = {"region_when_negative": True, **{k: v for k, v in knobs.items() if v is not None}}
+    if isinstance(checkpoint, Predictor):
+        return checkpoint.with_config(dataclasses.replace(checkpoint.config, **knobs))
+    return Predictor(checkpoint, InferenceConfig(**knobs))
+
+
+def score_checkpoint(checkpoint: Checkpoint | Predictor, samples: list[Sample], batch_size: int | None = None,
+                     progress: ProgressFn | None = None) -> ScoredSamples:
+    """The model's logits on every readable sample; a set with no readable image is a ``DataError``."""
+    scored, _ = score_with_maps(_predictor(checkpoint, batch_size=batch_size), samples, progress=progress)
+    _refuse_unreadable(scored, samples)
     return scored
 
 
-def evaluate_checkpoint(checkpoint: Checkpoint, samples: list[Sample], out_dir: str | Path | None = None,
-                        batch_size: int | None = None, num_workers: int = 0, threshold: float | None = None,
-                        localisation: bool = True, faithfulness: bool = True,
-                        progress: ProgressFn | None = None) -> dict:
-    """Metrics dict with the ``ripdetect eval`` keys, plus ``skipped`` and, if labels exist, ``localisation``."""
+def _refuse_unreadable(scored: ScoredSamples, samples: list[Sample]) -> None:
+    if samples and not len(scored.labels):
+        raise DataError(f"none of the {len(samples)} images could be read (first: {scored.errors[0][0]}: "
+                        f"{scored.errors[0][1]})")
+
+
+def evaluate_localisation(checkpoint: Checkpoint | Predictor, samples: list[Sample], faithfulness: int = 0,
+                          threshold: float | None = None) -> dict:
+    """Localisation metrics on the labelled rip images of ``samples`` (see ``summarise_localisation``)."""
+    labelled = [i for i, sample in enumerate(samples) if is_localisable(sample)]
+    faithful = {labelled[k] for k in faithfulness_sample(len(labelled), faithfulness)}
+    _, rows = score_with_maps(_predictor(checkpoint, threshold), samples, set(labelled), faithful)
+    return summarise_localisation(rows)
+
+
+def evaluate_checkpoint(checkpoint: Checkpoint | Predictor, samples: list[Sample], out_dir: str | Path | None = None,
+                        batch_size: int | None = None, threshold: float | None = None, localisation: bool = True,
+                        faithfulness: int = FAITHFULNESS_DEFAULT, progress: ProgressFn | None = None) -> dict:
+    """Metrics dict with the ``ripdetect eval`` keys, plus ``skipped`` and, if labels exist, ``localisation``
+    (deletion/insertion AUCs on ``faithfulness`` of the labelled rip images)."""
     from ripdetect.viz.plots import plot_evaluation, plot_reliability
 
-    threshold = checkpoint.threshold if threshold is None else threshold
-    scored = score_checkpoint(checkpoint, samples, batch_size, num_workers, progress)
-    probs = scored.probs_at(checkpoint.temperature)
+    predictor = _predictor(checkpoint, threshold, batch_size)
+    threshold = predictor.checkpoint.threshold if threshold is None else threshold
+    labelled = [i for i, sample in enumerate(samples) if is_localisable(sample)] if localisation else []
+    faithful = {labelled[k] for k in faithfulness_sample(len(labelled), faithfulness)}
+    scored, rows = score_with_maps(predictor, samples, set(labelled), faithful, progress)
+    _refuse_unreadable(scored, samples)
+    probs = scored.probs_at(predictor.checkpoint.temperature)
     scored_samples = [samples[i] for i in scored.indices]
     report = grouped_report(scored.labels, probs, threshold, [s.viewpoint or "unspecified" for s in scored_samples],
                             [s.group_key for s in scored_samples])
@@ -46,13 +123,8 @@ def evaluate_checkpoint(checkpoint: Checkpoint, samples: list[Sample], out_dir: 
     if any(s.viewpoint for s in scored_samples):
         metrics["by_viewpoint"] = report["by"]
     metrics["skipped"] = [{"path": path, "error": reason} for path, reason in scored.errors]
-    labelled = [samples[i] for i in scored.indices if samples[i].label == 1 and not samples[i].region.is_empty]
-    if localisation and labelled:
-        from ripdetect.explain.localisation import evaluate_localisation
-        from ripdetect.inference.predictor import Predictor
-
-        predictor = Predictor(checkpoint, InferenceConfig(threshold=threshold, region_when_negative=True))
-        metrics["localisation"] = evaluate_localisation(predictor, labelled, faithfulness, progress=progress)
+    if rows:
+        metrics["localisation"] = summarise_localisation(rows)
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

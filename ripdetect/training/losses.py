@@ -1,4 +1,5 @@
-"""Training losses: the classification loss (with class-imbalance weights) and the CAM localisation loss."""
+"""Training losses: the classification loss (with class-imbalance weights), the CAM localisation loss, and the
+distillation losses (soft targets, and the teacher's map)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,33 @@ def batch_loss(model, batch: dict, loss_fn: LossFn, train_config: TrainConfig) -
             loss = loss + train_config.water_cam_loss_weight * cam_mass_loss(
                 out.raw_evidence[has_water], batch["water"][has_water], temperature)
     return loss
+
+
+def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton et al.'s distillation loss: the divergence of the student's softened outputs from the teacher's at
+    ``temperature``, scaled by its square so its gradients keep their size as the temperature changes."""
+    functional = torch.nn.functional
+    if student_logits.shape[1] == 1:
+        target = torch.sigmoid(teacher_logits[:, 0] / temperature)
+        loss = functional.binary_cross_entropy_with_logits(student_logits[:, 0] / temperature, target)
+    else:
+        loss = functional.kl_div(functional.log_softmax(student_logits / temperature, dim=1),
+                                 functional.softmax(teacher_logits / temperature, dim=1), reduction="batchmean")
+    return loss * temperature ** 2
+
+
+def cam_distillation_loss(student_evidence: torch.Tensor, teacher_evidence: torch.Tensor, weights: torch.Tensor,
+                          temperature: float = 1.0) -> torch.Tensor:
+    """The student's map matches the teacher's: cross-entropy of the student's spatial softmax against the
+    teacher's CAM (its positive evidence, pooled to the student's grid and normalised), weighted per image
+    (by the teacher's rip probability: a no-rip image's map says little)."""
+    target = torch.relu(teacher_evidence)[:, None]
+    target = torch.nn.functional.adaptive_avg_pool2d(target, student_evidence.shape[-2:])[:, 0].flatten(1)
+    total = target.sum(dim=1)
+    keep = total > 0
+    if not keep.any():
+        return student_evidence.sum() * 0.0
+    target = target[keep] / total[keep, None]
+    log_attention = torch.log_softmax(student_evidence[keep].flatten(1) / temperature, dim=1)
+    per_image = -(target * log_attention).sum(dim=1)
+    return (per_image * weights[keep]).sum() / weights[keep].sum().clamp(min=1e-6)

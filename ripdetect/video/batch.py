@@ -226,6 +226,7 @@ def _worker_main(predictor: Predictor, threads: int, tasks, results, overwrite: 
 
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
+    predictor.backend.set_threads(threads)  # ONNX Runtime's own thread pool, when the model is an ONNX export
     while (task := tasks.get()) is not None:
         index, source, out_dir, video_config = task
         on_frame = lambda t, p, i=index: results.put(("frame", i, t, p))  # noqa: E731

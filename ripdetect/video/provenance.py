@@ -10,9 +10,7 @@ ripdetect's own.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,6 @@ RESULT_FILES = ("timeline.csv", "timeline.json", "events.json", "summary.json", 
 _NEUTRAL_VIDEO_KNOBS = ("queue_size",)
 _RESULT_INFERENCE_KNOBS = ("cam_method", "cam_layer", "cam_threshold", "cam_threshold_mode", "min_region_fraction",
                            "region_when_negative", "map_when_negative")
-_fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def input_identity(source: str | Path) -> dict[str, Any]:
@@ -45,19 +42,6 @@ def input_identity(source: str | Path) -> dict[str, Any]:
     return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def model_fingerprint(model) -> str:
-    """A hash of the model's weights (computed once per model object): two checkpoints with one model id but
-    other weights are told apart."""
-    if model not in _fingerprints:
-        digest = hashlib.blake2b(digest_size=12)
-        for name, tensor in sorted(model.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(str(tensor.dtype).encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        _fingerprints[model] = digest.hexdigest()
-    return _fingerprints[model]
-
-
 def made_from(source: str | Path, predictor: Predictor, video_config: VideoConfig) -> dict[str, Any]:
     """Everything a video result depends on."""
     on, off = video_config.thresholds(predictor.threshold)
@@ -67,7 +51,7 @@ def made_from(source: str | Path, predictor: Predictor, video_config: VideoConfi
         "video_config": settings,
         "on_threshold": on,
         "off_threshold": off,
-        "model": {"id": predictor.checkpoint.model_id, "weights": model_fingerprint(predictor.model),
+        "model": {"id": predictor.checkpoint.model_id, "weights": predictor.backend.fingerprint(),
                   "threshold": predictor.threshold},
         "inference": {k: getattr(predictor.config, k) for k in _RESULT_INFERENCE_KNOBS},
         "roi": None if predictor.roi is None else predictor.roi.to_list(),
