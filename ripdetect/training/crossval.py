@@ -22,7 +22,7 @@ import numpy as np
 
 from ripdetect.config import TrainConfig, to_dict
 from ripdetect.data.layouts import Sample, manifest_hash
-from ripdetect.errors import DataError
+from ripdetect.errors import DataError, RipdetectError
 from ripdetect.files import OutputExistsError, write_json, write_text
 from ripdetect.training.engine import FINAL_NAME, LAST_NAME, VAL_SCORES_NAME, ProgressFn
 from ripdetect.training.state import STATE_JSON
@@ -61,11 +61,20 @@ def fold_training_set(real: list[Sample], extra: list[Sample], assignment: list[
 
 
 def _check_plan(out_dir: Path, plan: dict, overwrite: bool) -> None:
-    """A cross-validation folder is reused (finished folds are skipped) only for the same settings and data."""
+    """A cross-validation folder is reused (finished folds are skipped) only for the same settings and data.
+    Settings added to ``TrainConfig`` since the folder was written count as their defaults."""
+    from ripdetect.config import from_dict
+
     saved = out_dir / PLAN_NAME
-    if saved.is_file() and not overwrite and json.loads(saved.read_text()) != json.loads(json.dumps(plan)):
-        raise OutputExistsError("holds a cross-validation with other settings or data; use another --out, or "
-                                "--overwrite to redo it", out_dir)
+    if saved.is_file() and not overwrite:
+        try:
+            earlier = json.loads(saved.read_text())
+            earlier["train_config"] = to_dict(from_dict(TrainConfig, earlier["train_config"]))
+        except (ValueError, KeyError, TypeError, RipdetectError):
+            earlier = None
+        if json.loads(json.dumps(earlier)) != json.loads(json.dumps(plan)):
+            raise OutputExistsError("holds a cross-validation with other settings or data; use another --out, or "
+                                    "--overwrite to redo it", out_dir)
     write_json(saved, plan)
 
 
