@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ripdetect.config import AugmentConfig, ModelConfig, TrainConfig, scalar_type
+from ripdetect.config import AugmentConfig, ModelConfig, TrainConfig, read_data_file, scalar_type
 from ripdetect.errors import ConfigError
 
 NESTED = {"model": ModelConfig, "augment": AugmentConfig}
@@ -132,25 +132,9 @@ class SearchSpace:
 
 def load_space(path: str | Path) -> SearchSpace:
     """Read and check a space file (``.json``, ``.yaml`` or ``.yml``); every problem is a one-line ConfigError."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError("search space file not found", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the search space: {exc}", path) from None
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - json and yaml parse errors
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {reason}",
-                          path) from None
-    return parse_space(data, str(path))
+    if not Path(path).exists():
+        raise ConfigError("search space file not found", path)
+    return parse_space(read_data_file(path), str(path))
 
 
 def parse_space(data: Any, where: str = "search space") -> SearchSpace:
