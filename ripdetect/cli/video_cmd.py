@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--out", required=True, help="output root; one folder per input")
     add_model_flag(parser, DEPLOYMENT_DEFAULT)
     video_flags = add_config_flags(parser, VideoConfig, rename=RENAMED)
-    inference_flags = add_config_flags(parser, InferenceConfig, only=("batch_size", "map_when_negative"),
+    inference_flags = add_config_flags(parser, InferenceConfig, only=("batch_size", "map_when_negative", "show_water"),
                                        rename={"map_when_negative": "map_always"})
     parser.add_argument("--jobs", type=int, default=1,
                         help="videos processed at once (default: 1; with --executor ray: one per CPU of the cluster)")

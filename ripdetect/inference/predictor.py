@@ -213,14 +213,17 @@ class Predictor:
     def render(self, image_rgb: np.ndarray, prediction: Prediction, opacity: float = 0.45,
                banner: tuple[str, tuple[int, int, int]] | None = None, show_map: bool | None = None) -> np.ndarray:
         """Heatmap, region outline and a banner strip above ``image_rgb`` (default: verdict and probability).
-        With a water head, the heatmap is drawn only over the estimated sea. It is drawn for rips, and for no-rips with the config's ``map_when_negative``; ``show_map`` decides
-        instead when given (video frames follow the aggregated state)."""
+        With a water head, the heatmap is drawn only over the estimated sea. It is drawn for rips, and for no-rips
+        with the config's ``map_when_negative``; ``show_map`` decides instead when given (video frames follow the
+        aggregated state)."""
         from ripdetect.viz.draw import render_prediction
 
         if show_map is None:
             show_map = prediction.is_rip or self.config.map_when_negative
         mask = prediction.region.mask if prediction.region else None
-        sea = None if prediction.water is None else upsample_cam(prediction.water, *image_rgb.shape[:2]) >= WATER_THRESHOLD
+        sea = None
+        if prediction.water is not None:
+            sea = upsample_cam(prediction.water, *image_rgb.shape[:2]) >= WATER_THRESHOLD
         heat = None
         if show_map:  # like the regions, the heat map stays in the estimated sea
             heat = prediction.cam_display if sea is None else upsample_cam(prediction.cam_display, *sea.shape) * sea
