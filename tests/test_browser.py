@@ -89,7 +89,11 @@ def test_image_tab(page):
     page.wait_for_timeout(500)
     assert all(page.evaluate(BANNER_UNCOVERED, ["#image-overlay img", banner_fraction(448)]))
     summary = page.locator("#image-summary").inner_text()
-    assert "RIP CURRENT" in summary and "threshold 0.35" in summary and "polygon" in summary
+    from ripdetect.config import decision_threshold
+    from ripdetect.models.checkpoint import load_checkpoint
+
+    shown = f"threshold {decision_threshold(load_checkpoint().threshold):.2f}"  # the embedded model's, as applied
+    assert "RIP CURRENT" in summary and shown in summary and "polygon" in summary
     details = page.locator("#image-details").inner_text()
     assert "synthetic_rip_oblique_details" in details and ".json" in details  # the full JSON, as a download
     height = page.evaluate("() => document.documentElement.scrollHeight")
