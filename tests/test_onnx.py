@@ -126,6 +126,19 @@ def test_eval_gives_the_same_metrics_with_the_onnx_export(tiny_pair, class_folde
         assert reports[0]["localisation"][key] == pytest.approx(reports[1]["localisation"][key], abs=1e-4), key
 
 
+def test_a_region_of_interest_with_an_onnx_model_is_one_line(tiny_pair):
+    from ripdetect.errors import ConfigError
+    from ripdetect.inference.predictor import Predictor
+    from ripdetect.inference.roi import Roi
+
+    half = Roi.parse([[[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]])
+    with pytest.raises(ConfigError, match="region of interest needs the PyTorch checkpoint"):
+        Predictor(str(tiny_pair[1]), roi=half)
+    with pytest.raises(ConfigError, match="tiny.onnx is an ONNX model"):
+        Predictor(str(tiny_pair[1])).with_roi(half)
+    assert Predictor(str(tiny_pair[0]), roi=half).roi is half  # the checkpoint takes it
+
+
 @pytest.mark.parametrize("flags", [["--cam", "gradcampp"], ["--cam-layer", "features"]])
 def test_gradient_cams_with_an_onnx_model_are_one_line(tiny_pair, class_folder, cli, flags):
     result = cli("predict", class_folder / "rip", "--model", tiny_pair[1], *flags)

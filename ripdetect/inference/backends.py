@@ -104,9 +104,8 @@ class OnnxBackend:
     def run(self, batch: torch.Tensor, cam_method: str = "gradcam", cam_layer: str | None = None,
             evidence_mask: torch.Tensor | None = None) -> CamOutput:
         self.check(InferenceConfig(cam_method=cam_method, cam_layer=cam_layer))
-        if evidence_mask is not None:
-            raise ConfigError(f"a region of interest needs the PyTorch checkpoint (.safetensors); {self.path.name} is "
-                              "an ONNX model whose graph has no evidence mask")
+        if evidence_mask is not None:  # Predictor refuses a region of interest with an ONNX model up front
+            raise ConfigError(f"{self.path.name} is an ONNX model whose graph has no evidence mask")
         arrays = self.session.run(list(self.outputs), {"image": batch.float().contiguous().numpy()})
         logits, cams, *water = (torch.from_numpy(array) for array in arrays)
         return CamOutput(logits, cams, water[0] if water else None)

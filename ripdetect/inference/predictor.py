@@ -24,7 +24,7 @@ import torch
 
 from ripdetect.config import InferenceConfig, decision_threshold
 from ripdetect.data.images import load_image_rgb
-from ripdetect.errors import InputError
+from ripdetect.errors import ConfigError, InputError
 from ripdetect.explain.cam import CamOutput
 from ripdetect.explain.display import display_scale
 from ripdetect.explain.regions import Region, region_from_cam, upsample_cam
@@ -82,7 +82,7 @@ class Predictor:
         self.config = inference_config or InferenceConfig()
         self.backend.check(self.config)
         self.device = device
-        self.roi = roi
+        self.roi = self._usable_roi(roi)
         self._lock = threading.Lock()  # one model call at a time (gradient CAMs hook the model); clones share it
 
     def __getstate__(self) -> dict:
@@ -121,8 +121,15 @@ class Predictor:
     def with_roi(self, roi: Roi | None) -> Predictor:
         """The same loaded model restricted to another region of interest (``None``: the whole image)."""
         clone = copy.copy(self)
-        clone.roi = roi
+        clone.roi = self._usable_roi(roi)
         return clone
+
+    def _usable_roi(self, roi: Roi | None) -> Roi | None:
+        """``roi``, or a one-line ``ConfigError`` for an ONNX model (its graph has no evidence mask)."""
+        if roi is not None and self.backend.name == "onnx":
+            raise ConfigError(f"a region of interest needs the PyTorch checkpoint (.safetensors); "
+                              f"{self.backend.path.name} is an ONNX model whose graph has no evidence mask")
+        return roi
 
     def run(self, images_rgb: list[np.ndarray]) -> CamOutput:
         """Logits, raw CAMs and water probabilities (tensors) of a batch of images, from one backend call."""
