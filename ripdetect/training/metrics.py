@@ -16,7 +16,7 @@ def confusion_matrix(labels: np.ndarray, preds: np.ndarray) -> list[list[int]]:
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold) -> dict:
     """The ``ripdetect eval`` keys: accuracy, balanced_accuracy, precision, recall, f1, f2, roc_auc, brier,
     confusion_matrix ([[tn, fp], [fn, tp]]) and n. Undefined values (one class only) are ``None``.
-    ``threshold`` is one value or one per image (then ``threshold`` is reported as their mean)."""
+    ``threshold`` is one value or one per image (then ``threshold`` is reported as their mean where they differ)."""
     from sklearn.metrics import brier_score_loss, fbeta_score, precision_score, recall_score, roc_auc_score
 
     labels = np.asarray(labels, dtype=int)
@@ -39,8 +39,14 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold) -> 
         "ece": expected_calibration_error(labels, probs) if len(labels) else None,
         "confusion_matrix": [[tn, fp], [fn, tp]],
         "n": int(len(labels)),
-        "threshold": float(np.mean(threshold)),
+        "threshold": _one_threshold(threshold),
     }
+
+
+def _one_threshold(threshold) -> float:
+    """The threshold applied: the one value, or the mean of per-image thresholds when they differ."""
+    values = np.asarray(threshold, dtype=float).ravel()
+    return float(values[0]) if np.all(values == values[0]) else float(values.mean())
 
 
 def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
