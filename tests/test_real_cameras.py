@@ -276,9 +276,11 @@ def test_cross_validation_reports_per_viewpoint_and_finishes_a_calibrated_model(
                     check=True).stdout.strip().splitlines()
     assert table[0].startswith("| run | overall BA") and "beach_camera AUC" in table[0] and len(table) == 5
     assert table[2].startswith("| cv |") and table[4].startswith("| ensemble of cv + cv1 |")
-    bad = run_cli("compare", tmp_path / "cv", tmp_path / "real")
-    assert bad.returncode == 2 and "not a finished cross-validation" in bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1
+    for args in (["compare", tmp_path / "cv", tmp_path / "real"],
+                 ["compare", tmp_path / "cv", "--ensemble", tmp_path / "real", tmp_path / "cv"]):
+        bad = run_cli(*args)
+        assert bad.returncode == 2 and "not a finished cross-validation" in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_reported_decisions_never_use_a_threshold_fitted_on_the_same_fold(rng):

@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ripdetect.errors import DataError
-    from ripdetect.training.crossval import PLAN_NAME, REPORT_NAME, ensemble_report
+    from ripdetect.training.crossval import REPORT_NAME, ensemble_report
 
     rows = []
     for run_dir in args.runs:
@@ -31,10 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ensemble:
         if len(args.ensemble) < 2:
             raise DataError("--ensemble needs at least two runs")
-        plan = json.loads((Path(args.ensemble[0]) / PLAN_NAME).read_text())["train_config"]
-        report = ensemble_report(args.ensemble, plan["threshold_mode"], plan.get("target_recall", 0.9))
-        report.pop("cross_fitted_probs", None)
-        rows.append(("ensemble of " + " + ".join(Path(r).name for r in args.ensemble), report))
+        rows.append(("ensemble of " + " + ".join(Path(r).name for r in args.ensemble), ensemble_report(args.ensemble)))
     print(markdown_table(rows))
     return 0
 

@@ -228,8 +228,8 @@ class Predictor:
         if show_map is None:
             show_map = prediction.is_rip or self.config.map_when_negative
         mask = prediction.region.mask if prediction.region else None
-        sea = None
-        if prediction.water is not None:
+        sea = None  # at image size, only when a heat map or the outline will use it (every video frame renders)
+        if prediction.water is not None and (show_map or self.config.show_water):
             sea = upsample_cam(prediction.water, *image_rgb.shape[:2]) >= WATER_THRESHOLD
         heat = None
         if show_map:  # like the regions, the heat map stays in the estimated sea

@@ -238,11 +238,18 @@ def read_predictions(run_dir: str | Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def ensemble_report(run_dirs: list[str | Path], threshold_mode: str, target_recall: float = 0.9) -> dict[str, Any]:
+def ensemble_report(run_dirs: list[str | Path]) -> dict[str, Any]:
     """Average the calibrated log-odds of several cross-validations run on the same folds (each image is scored
-    only by models that never trained on its site), and report the average like one model's out-of-fold scores."""
+    only by models that never trained on its site), and report the average like one model's out-of-fold scores,
+    with the first run's threshold mode."""
+    from ripdetect.config import from_dict
     from ripdetect.training.calibration import fit_temperature
 
+    try:
+        plan = json.loads((Path(run_dirs[0]) / PLAN_NAME).read_text())
+        train_config = from_dict(TrainConfig, plan["train_config"])
+    except (OSError, ValueError, KeyError, TypeError, RipdetectError):
+        raise DataError(f"has no readable {PLAN_NAME}: not a finished cross-validation", run_dirs[0]) from None
     runs = [read_predictions(run_dir) for run_dir in run_dirs]
     first = runs[0]
     for run_dir, rows in zip(run_dirs[1:], runs[1:]):
@@ -253,9 +260,11 @@ def ensemble_report(run_dirs: list[str | Path], threshold_mode: str, target_reca
     for rows in runs:
         scores = np.array([float(r["rip_score"]) for r in rows])
         log_odds.append(scores / fit_temperature(scores, labels))
-    return out_of_fold_report(labels, np.mean(log_odds, axis=0), [int(r["fold"]) for r in first],
-                              [r["viewpoint"] or "unspecified" for r in first], [r["group"] for r in first],
-                              threshold_mode, target_recall)
+    report = out_of_fold_report(labels, np.mean(log_odds, axis=0), [int(r["fold"]) for r in first],
+                                [r["viewpoint"] or "unspecified" for r in first], [r["group"] for r in first],
+                                train_config.threshold_mode, train_config.target_recall)
+    report.pop("cross_fitted_probs")
+    return report
 
 
 def train_final(real: list[Sample], extra: list[Sample], train_config: TrainConfig, run_dir: Path,
