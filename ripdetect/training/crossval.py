@@ -63,19 +63,30 @@ def fold_training_set(real: list[Sample], extra: list[Sample], assignment: list[
 def _check_plan(out_dir: Path, plan: dict, overwrite: bool) -> None:
     """A cross-validation folder is reused (finished folds are skipped) only for the same settings and data.
     Settings added to ``TrainConfig`` since the folder was written count as their defaults."""
-    from ripdetect.config import from_dict
-
     saved = out_dir / PLAN_NAME
     if saved.is_file() and not overwrite:
         try:
-            earlier = json.loads(saved.read_text())
-            earlier["train_config"] = to_dict(from_dict(TrainConfig, earlier["train_config"]))
-        except (ValueError, KeyError, TypeError, RipdetectError):
+            earlier = read_plan(out_dir)
+            earlier["train_config"] = to_dict(earlier["train_config"])
+        except DataError:
             earlier = None
         if json.loads(json.dumps(earlier)) != json.loads(json.dumps(plan)):
             raise OutputExistsError("holds a cross-validation with other settings or data; use another --out, or "
                                     "--overwrite to redo it", out_dir)
     write_json(saved, plan)
+
+
+def read_plan(run_dir: str | Path) -> dict[str, Any]:
+    """A cross-validation's ``cv_plan.json`` with its ``train_config`` as a ``TrainConfig`` (settings added since
+    it was written take their defaults); ``DataError`` when there is none or it cannot be read."""
+    from ripdetect.config import from_dict
+
+    try:
+        plan = json.loads((Path(run_dir) / PLAN_NAME).read_text())
+        plan["train_config"] = from_dict(TrainConfig, plan["train_config"])
+    except (OSError, ValueError, KeyError, TypeError, RipdetectError):
+        raise DataError(f"has no readable {PLAN_NAME}: not a finished cross-validation", run_dir) from None
+    return plan
 
 
 def _train_fold(train: list[Sample], val: list[Sample], train_config: TrainConfig, run_dir: Path,
@@ -242,14 +253,9 @@ def ensemble_report(run_dirs: list[str | Path]) -> dict[str, Any]:
     """Average the calibrated log-odds of several cross-validations run on the same folds (each image is scored
     only by models that never trained on its site), and report the average like one model's out-of-fold scores,
     with the first run's threshold mode."""
-    from ripdetect.config import from_dict
     from ripdetect.training.calibration import fit_temperature
 
-    try:
-        plan = json.loads((Path(run_dirs[0]) / PLAN_NAME).read_text())
-        train_config = from_dict(TrainConfig, plan["train_config"])
-    except (OSError, ValueError, KeyError, TypeError, RipdetectError):
-        raise DataError(f"has no readable {PLAN_NAME}: not a finished cross-validation", run_dirs[0]) from None
+    train_config = read_plan(run_dirs[0])["train_config"]
     runs = [read_predictions(run_dir) for run_dir in run_dirs]
     first = runs[0]
     for run_dir, rows in zip(run_dirs[1:], runs[1:]):
