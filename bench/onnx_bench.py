@@ -137,7 +137,7 @@ def main() -> None:
     from ripdetect.inference.backends import DEPLOYMENT_RESOURCE, available_cores
     from ripdetect.inference.predictor import Predictor
     from ripdetect.models.checkpoint import default_model_path
-    from ripdetect.models.onnx_export import export_onnx
+    from ripdetect.inference.onnx_export import export_onnx
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None, help="checkpoint (default: the embedded default model)")

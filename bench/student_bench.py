@@ -112,7 +112,7 @@ def main() -> None:
     from ripdetect.inference.backends import OnnxBackend, TorchBackend, available_cores
     from ripdetect.inference.predictor import Predictor
     from ripdetect.models.checkpoint import Checkpoint, load_checkpoint
-    from ripdetect.models.onnx_export import export_graph, output_names
+    from ripdetect.inference.onnx_export import export_graph, output_names
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--teacher", required=True)

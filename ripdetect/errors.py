@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception as one line: its message's first line, or its type's name when it has no message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class RipdetectError(Exception):
     """A failure a user can act on; ``str()`` is a single line naming the input and the reason."""
 

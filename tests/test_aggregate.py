@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from ripdetect.config import VideoConfig
+from ripdetect.decision import video_thresholds
 from ripdetect.errors import ConfigError
 from ripdetect.video.aggregate import Event, FrameAggregator, mean_event_cam
 
@@ -89,12 +90,12 @@ def test_invalid_thresholds():
     with pytest.raises(ConfigError, match="must not exceed"):
         FrameAggregator(window_s=1, on_threshold=0.3, off_threshold=0.6, min_event_s=0)
     with pytest.raises(ConfigError, match="must not exceed"):
-        VideoConfig(off_threshold=0.7).thresholds(0.5)
+        video_thresholds(VideoConfig(off_threshold=0.7), 0.5)
 
 
 def test_video_config_fills_thresholds_from_the_model():
-    assert VideoConfig().thresholds(0.5) == (0.5, pytest.approx(0.4))
-    assert VideoConfig(on_threshold=0.6, off_threshold=0.2).thresholds(0.5) == (0.6, 0.2)
+    assert video_thresholds(VideoConfig(), 0.5) == (0.5, pytest.approx(0.4))
+    assert video_thresholds(VideoConfig(on_threshold=0.6, off_threshold=0.2), 0.5) == (0.6, 0.2)
     aggregator = FrameAggregator.from_config(VideoConfig(window_s=3, min_event_s=1), 0.7)
     assert (aggregator.window_s, aggregator.on_threshold, aggregator.min_event_s) == (3, 0.7, 1)
     assert aggregator.off_threshold == pytest.approx(0.56)

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import ffmpeg_clip, make_scene, run_cli, write_clip, write_png
+from PIL import Image
 
 gr = pytest.importorskip("gradio")
 

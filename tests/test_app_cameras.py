@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import FAST_VIDEO, two_cameras, write_png
 
 gr = pytest.importorskip("gradio")
@@ -39,7 +38,7 @@ def handlers(watched, tiny_checkpoint):
 
     root, profiles = watched
     app = RipApp(str(tiny_checkpoint))
-    return CameraHandlers(app, CameraBoard(profiles, root / "out", app.predictor.threshold))
+    return CameraHandlers(app, CameraBoard(profiles, root / "out"))
 
 
 def test_cameras_tab_shows_each_camera_state_frame_events_and_today(handlers):
@@ -96,7 +95,7 @@ def test_a_stream_camera_without_recent_frames_is_down_whatever_its_last_status(
     store.set_status("pier", "up", "640x360", now - 3600)
     store.add_frames([("pier", now - last_frame_age_s, 0.05, 0.05, "clear")])
     store.close()
-    status = CameraBoard(load_profiles(tmp_path / "cameras.yaml"), tmp_path / "out", 0.35).refresh(tmp_path)[0]
+    status = CameraBoard(load_profiles(tmp_path / "cameras.yaml"), tmp_path / "out").refresh(tmp_path)[0]
     assert status.startswith(f"### pier: **{word}**")
     assert ("is ripdetect watch running?" in status) == (word == "down")
 
@@ -113,7 +112,7 @@ def test_camera_tab_files_are_removed_after_their_time_to_live(watched, tiny_che
 
     root, profiles = watched
     app = RipApp(str(tiny_checkpoint), limits=AppLimits(result_ttl_s=1.0))
-    handlers = CameraHandlers(app, CameraBoard(profiles, root / "out", app.predictor.threshold))
+    handlers = CameraHandlers(app, CameraBoard(profiles, root / "out"))
     written = [Path(handlers.cameras()[3]), Path(handlers.download("north", "north.mp4", RoiDraft(), None))]
     assert all(path.is_file() for path in written) and len(app.results) == 2
     deadline = time.time() + 10

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_scene, run_cli, tiny_model_config, tiny_train_config
+
 from ripdetect.config import AugmentConfig, TrainConfig
 from ripdetect.data.augment import TrainTransform
 from ripdetect.data.layouts import load_samples, split_samples

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import ffmpeg_clip, two_cameras
+from PIL import Image
 from test_app import free_port
 
 playwright_api = pytest.importorskip("playwright.sync_api")

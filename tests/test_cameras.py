@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import still_clip, write_png
+
 from ripdetect.errors import ConfigError
 from ripdetect.inference.roi import Roi
 

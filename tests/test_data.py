@@ -1,9 +1,9 @@
 import pytest
-
 from conftest import make_scene, write_png
+
+from ripdetect.data.labels import RegionLabel, read_desilva_boxes, read_yolo_polygons
 from ripdetect.data.layouts import load_samples, manifest_hash, split_samples
 from ripdetect.errors import DataError
-from ripdetect.data.labels import RegionLabel, read_desilva_boxes, read_yolo_polygons
 
 
 @pytest.mark.parametrize("pos,neg", [("rip", "no_rip"), ("with rips", "without rips"), ("with_rips", "without_rips"),

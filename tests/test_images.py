@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ripdetect.errors import InputError
 from ripdetect.data.images import load_image_rgb
+from ripdetect.errors import InputError
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16", "CMYK", "LA", "RGB", "I", "F"])

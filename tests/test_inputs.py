@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import call_without_root, make_scene, write_clip, write_png
 from PIL import Image
 
-from conftest import call_without_root, make_scene, write_clip, write_png
 from ripdetect.data.inputs import expand_inputs
 from ripdetect.errors import InputError
 

@@ -11,16 +11,15 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import TINY, make_scene, tiny_model_config
 
 
 @pytest.fixture(scope="module")
 def tiny_pair(tmp_path_factory):
     """A tiny checkpoint with a calibration temperature and CAM scale, and its fp32 ONNX export."""
+    from ripdetect.inference.onnx_export import export_onnx
     from ripdetect.models.checkpoint import save_checkpoint
     from ripdetect.models.classifier import create_model
-    from ripdetect.models.onnx_export import export_onnx
 
     folder = tmp_path_factory.mktemp("onnx")
     torch.manual_seed(1)
@@ -63,9 +62,9 @@ def test_fp32_onnx_equals_pytorch_at_any_batch_size(tmp_path, cli, water_head):
 
 
 def test_embedded_default_model_exports_with_the_same_outputs(tmp_path):
+    from ripdetect.inference.onnx_export import export_onnx
     from ripdetect.inference.predictor import Predictor
     from ripdetect.models.checkpoint import default_model_path
-    from ripdetect.models.onnx_export import export_onnx
 
     path = export_onnx(default_model_path(), tmp_path / "default.onnx")
     _assert_same_outputs(Predictor(), Predictor(path), _images(2, seed=3))
@@ -74,7 +73,7 @@ def test_embedded_default_model_exports_with_the_same_outputs(tmp_path):
 def test_the_checkpoint_metadata_travels_in_the_onnx_file(tiny_pair):
     import onnx
 
-    from ripdetect.models.onnx_export import METADATA_KEY
+    from ripdetect.inference.onnx_export import METADATA_KEY
 
     _, onnx_path = tiny_pair
     metadata = json.loads({p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}[METADATA_KEY])
@@ -249,8 +248,8 @@ def test_a_calibration_set_without_readable_images_is_one_line_naming_it(tiny_pa
 
 
 def test_exporting_a_graph_leaves_only_the_graph(tmp_path):
+    from ripdetect.inference.onnx_export import export_graph
     from ripdetect.models.classifier import create_model
-    from ripdetect.models.onnx_export import export_graph
 
     export_graph(create_model(tiny_model_config()), tmp_path / "g.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.onnx"]
@@ -295,10 +294,10 @@ def test_the_packaged_int8_default_is_used_only_when_made_from_the_default_model
     import shutil
 
     from ripdetect.inference import backends
+    from ripdetect.inference.onnx_export import export_onnx
     from ripdetect.models import checkpoint as checkpoints
     from ripdetect.models.checkpoint import save_checkpoint
     from ripdetect.models.classifier import create_model
-    from ripdetect.models.onnx_export import export_onnx
 
     default = tmp_path / "default.safetensors"
     shutil.copy(tiny_pair[0], default)

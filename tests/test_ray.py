@@ -5,7 +5,6 @@ import json
 import sys
 
 import pytest
-
 from conftest import two_cameras, write_clip
 
 ray = pytest.importorskip("ray")

@@ -7,8 +7,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from conftest import make_scene, write_clip, write_png
+
 from ripdetect.config import InferenceConfig, VideoConfig
 
 
@@ -16,8 +16,8 @@ from ripdetect.config import InferenceConfig, VideoConfig
 def checkpoint_0_34534(tmp_path_factory):
     """A tiny model whose chosen threshold has more decimals than anyone shows (like the default's 0.34534)."""
     import torch
-
     from conftest import tiny_model_config
+
     from ripdetect.models.checkpoint import save_checkpoint
     from ripdetect.models.classifier import create_model
 
@@ -70,19 +70,20 @@ def test_cli_map_always_flag(cli, tiny_checkpoint, tmp_path, rng):
 
 
 def test_one_threshold_format_everywhere(cli, checkpoint_0_34534, class_folder, tmp_path, rng):
+    from ripdetect.decision import video_thresholds
     from ripdetect.viz.draw import verdict_banner
 
     image = write_png(tmp_path / "a.png", make_scene(rng, True, 60, 90))
     predictor, prediction = _prediction(checkpoint_0_34534, make_scene(rng, True, 60, 90))
     assert predictor.threshold == 0.35 and prediction.to_json()["threshold"] == 0.35
-    assert "(threshold 0.35)" in verdict_banner(prediction.prob_rip, prediction.threshold)[0]
+    assert "(threshold 0.35)" in verdict_banner(prediction.decision)[0]
     assert prediction.label == ("rip" if prediction.prob_rip >= 0.35 else "no_rip")  # the value shown is the one used
     line = json.loads(cli("predict", image, "--model", checkpoint_0_34534, "--threshold", "0.3449").stdout)
     assert line["threshold"] == 0.34
     metrics = json.loads(cli("eval", "--data", class_folder, "--model", checkpoint_0_34534, "--no-localisation").stdout)
     assert metrics["threshold"] == 0.35
-    assert VideoConfig(on_threshold=0.12345).thresholds(0.5) == (0.12, 0.1)
-    assert VideoConfig().thresholds(0.34534) == (0.35, 0.28)
+    assert video_thresholds(VideoConfig(on_threshold=0.12345), 0.5) == (0.12, 0.1)
+    assert video_thresholds(VideoConfig(), 0.34534) == (0.35, 0.28)
 
 
 def test_the_video_banner_agrees_with_the_events(tiny_checkpoint, tmp_path):

@@ -1,18 +1,23 @@
 import csv
 import json
-
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
+
 from ripdetect.config import SynthConfig
 from ripdetect.errors import ConfigError
 from ripdetect.synth.camera import SceneCamera, render_scene
+from ripdetect.synth.dataset import (
+    check_output,
+    generate_clips,
+    generate_images,
+    labelled_scene,
+    load_clip_masks,
+    scene_for,
+)
 from ripdetect.synth.scene import SAND_COLOURS
-from ripdetect.synth.dataset import (check_output, generate_clips, generate_images, labelled_scene, load_clip_masks,
-                                     scene_for)
 
 
 @pytest.mark.parametrize("view", ["oblique", "aerial"])

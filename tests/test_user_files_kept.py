@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from conftest import make_scene, write_clip, write_png
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_cli, write_clip
+
 from ripdetect.config import InferenceConfig, VideoConfig
 from ripdetect.errors import InputError
 from ripdetect.video.io import VideoWriter, iter_frames, prefetch

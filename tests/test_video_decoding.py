@@ -6,8 +6,8 @@ import json
 import logging
 
 import pytest
-
 from conftest import ffmpeg_clip, run_cli
+
 from ripdetect.config import InferenceConfig, VideoConfig
 
 

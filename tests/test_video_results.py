@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ffmpeg_clip, write_clip
+
 from ripdetect.config import InferenceConfig, VideoConfig
 from ripdetect.video.batch import run_batch
 

@@ -15,10 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from conftest import still_clip
 from servers import MjpegServer, WebhookReceiver, wait_for
-
 
 
 def profile_file(path: Path, cameras: list[dict]) -> Path:

@@ -10,10 +10,16 @@ import numpy as np
 
 from ripdetect.app.cameras import CameraBoard
 from ripdetect.app.handlers import RipApp, user_error
-from ripdetect.app.profile_editor import RoiDraft, draw, profile_text, read_frame, read_upload
-from ripdetect.app.views import verdict
+from ripdetect.app.profile_editor import (
+    RoiDraft,
+    draw,
+    profile_text,
+    read_frame,
+    read_upload,
+)
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import InferenceConfig
+from ripdetect.decision import prob_text
 from ripdetect.errors import RipdetectError
 from ripdetect.files import write_text
 
@@ -73,8 +79,8 @@ class CameraHandlers:
         predictor = self.app.predictor.with_config(InferenceConfig(threshold=threshold)).with_roi(draft.roi)
         prediction = predictor.predict_image(frame_rgb)
         area = "the whole frame" if draft.roi is None else "the region of interest"
-        text = (f"**{verdict(prediction)}** · p={prediction.prob_rip:.2f} in {area} · "
-                f"threshold {prediction.threshold:.2f}")
+        decision = prediction.decision
+        text = f"**{decision.verdict}** · {prob_text(decision.prob_rip)} in {area} · threshold {decision.threshold:.2f}"
         return predictor.render(frame_rgb, prediction), text
 
     def download(self, name: str, source: str, draft: RoiDraft, base: CameraProfile | None) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 from ripdetect.cameras.clips import iso_time
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.cameras.state import STATE_NAME, StateStore
-from ripdetect.config import decision_threshold
+from ripdetect.decision import STATE_WORDS, applied_threshold, video_thresholds
+from ripdetect.inference.backends import model_threshold
 
-STATE_WORDS = {"rip": "RIP CURRENT", "possible_rip": "possible rip", "clear": "clear"}
 EVENT_HEADERS = ["start", "end", "duration_s", "peak_prob", "alerted"]
 MAX_TIMELINE_POINTS = 4000  # a day's timeline is thinned to about this many points
 STALE_S = 60.0  # an 'up' camera without a frame for this long is shown as down (its watcher is gone)
@@ -29,9 +29,8 @@ def silent_s(profile: CameraProfile, row: dict, now: float) -> float | None:
 
 
 class CameraBoard:
-    def __init__(self, profiles: list[CameraProfile], watch_dir: str | Path, model_threshold: float):
+    def __init__(self, profiles: list[CameraProfile], watch_dir: str | Path):
         self.profiles, self.watch_dir = profiles, Path(watch_dir)
-        self.model_threshold = model_threshold
 
     def state_word(self, row: dict | None, silent_s: float | None = None) -> str:
         """clear / possible rip / RIP CURRENT / down (or waiting, before the watcher has seen the camera)."""
@@ -88,7 +87,8 @@ class CameraBoard:
                                  xlim=(0, 24)))
 
     def thresholds(self, profile: CameraProfile, store: StateStore) -> tuple[float, float]:
-        """The camera's (on, off) thresholds as its latest clip used them (else from its profile)."""
+        """The camera's (on, off) thresholds as its latest clip used them, else as its profile and its own model
+        give them."""
         clips = store.clips(profile.name)
         if clips:
             summary_path = self.watch_dir / clips[-1]["folder"] / "summary.json"
@@ -97,5 +97,5 @@ class CameraBoard:
                 return summary["on_threshold"], summary["off_threshold"]
             except (OSError, ValueError, KeyError):
                 pass
-        threshold = decision_threshold(profile.inference.threshold or self.model_threshold)
-        return profile.video.thresholds(threshold)
+        threshold = applied_threshold(profile.inference.threshold, model_threshold(profile.model))
+        return video_thresholds(profile.video, threshold)

@@ -8,8 +8,6 @@ failure is one WARNING line in the server log (the traceback only at DEBUG) and 
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 
@@ -19,11 +17,13 @@ from ripdetect.app.results import ResultFolders
 from ripdetect.app.views import caption, image_summary, video_verdict
 from ripdetect.config import AppLimits, InferenceConfig, VideoConfig
 from ripdetect.errors import RipdetectError
-from ripdetect.files import write_json, write_text
-from ripdetect.inference.backends import load_model
+from ripdetect.files import write_json
+from ripdetect.inference.backends import analysis_model
 from ripdetect.inference.predictor import Predictor
+from ripdetect.records import write_csv
 
 log = logging.getLogger(__name__)
+BATCH_FIELDS = ("file", "label", "prob_rip", "threshold", "error")
 DISCLAIMER = ("**Not a swim / no-swim tool.** ripdetect flags likely rip currents in camera images to support "
               "trained lifeguards and researchers. It does not measure rip strength, can miss rips, and can "
               "raise false alarms. Always follow local lifeguard advice and beach signage.")
@@ -44,7 +44,7 @@ class RipApp:
 
     def __init__(self, model_path: str | None = None, limits: AppLimits | None = None,
                  samples_dir: str | Path | None = None):
-        self.predictor = Predictor(load_model(model_path, deployment=True))
+        self.predictor = Predictor(analysis_model(model_path))
         self.limits = limits or AppLimits()
         self.samples_dir = Path(samples_dir) if samples_dir else None
         self.results = ResultFolders(self.limits.result_ttl_s)
@@ -157,16 +157,12 @@ class RipApp:
             if isinstance(result, RipdetectError):
                 log.warning("batch: %s: %s", path.name, result.reason)
                 not_analysed.append([path.name, result.reason])
-                rows.append({"file": path.name, "label": "", "prob_rip": "", "error": result.reason})
+                rows.append({"file": path.name, "error": result.reason})
                 continue
             gallery.append((predictor.render(image_rgb, result), caption(path.name, result)))
-            rows.append({"file": path.name, "label": result.label, "prob_rip": round(result.prob_rip, 5), "error": ""})
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["file", "label", "prob_rip", "error"])
-        writer.writeheader()
-        writer.writerows(rows)
+            rows.append({"file": path.name, **result.decision.to_dict(), "error": ""})
         folder = self.results.new("batch")
-        csv_path = write_text(folder / "ripdetect_batch.csv", buffer.getvalue())
+        csv_path = write_csv(folder / "ripdetect_batch.csv", rows, BATCH_FIELDS)
         self.results.ready(folder)
         return gallery, not_analysed, str(csv_path)
 

@@ -133,7 +133,7 @@ def launch(model_path: str | None = None, host: str = "127.0.0.1", port: int = 7
     if cameras_path is not None or watch_dir is not None:
         if cameras_path is None or watch_dir is None:
             raise ConfigError("the Cameras tab needs both --cameras FILE and --watch-dir DIR")
-        board = CameraBoard(load_profiles(cameras_path), watch_dir, app.predictor.threshold)
+        board = CameraBoard(load_profiles(cameras_path), watch_dir)
     atexit.register(app.results.remove_all)
     demo = build_demo(app, board)
     demo.ripdetect_app = app  # the handlers, for whoever holds the demo (tests, embedding)

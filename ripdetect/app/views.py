@@ -3,24 +3,20 @@ over predictions and summaries (no Gradio), so the page, the captions and the ba
 
 from __future__ import annotations
 
+from ripdetect.decision import RIP_WORD, prob_text
 from ripdetect.inference.predictor import Prediction
-
-RIP_WORD, NO_RIP_WORD = "RIP CURRENT", "no rip"
-
-
-def verdict(prediction: Prediction) -> str:
-    return RIP_WORD if prediction.is_rip else NO_RIP_WORD
 
 
 def caption(name: str, prediction: Prediction) -> str:
     """A gallery caption: verdict and probability first (a long file name is what gets cut), then the file."""
-    return f"{verdict(prediction)} p={prediction.prob_rip:.2f} · {name}"
+    return f"{prediction.decision.verdict} {prob_text(prediction.prob_rip)} · {name}"
 
 
 def image_summary(prediction: Prediction) -> str:
     """Markdown: verdict, probability and threshold, then the region in one line (area, centroid, box,
     polygons); the full object is the JSON download."""
-    lines = [f"**{verdict(prediction)}** · p={prediction.prob_rip:.2f} · threshold {prediction.threshold:.2f}"]
+    decision = prediction.decision
+    lines = [f"**{decision.verdict}** · {prob_text(decision.prob_rip)} · threshold {decision.threshold:.2f}"]
     region = prediction.region
     if region is None:
         lines.append("No rip region" + ("" if prediction.is_rip else " (regions are outlined for rips only)") + ".")
@@ -41,8 +37,8 @@ def video_verdict(summary: dict) -> str:
                                                                                           else "")
         peak = max(e["peak_prob"] for e in events)
         text = (f"**{RIP_WORD}** · {len(events)} event{'s' if len(events) != 1 else ''}: {spans} · "
-                f"peak p={peak:.2f} · {on}")
+                f"peak {prob_text(peak)} · {on}")
     else:
-        highest = "" if summary["max_prob"] is None else f" · max p={summary['max_prob']:.2f}"
+        highest = "" if summary["max_prob"] is None else f" · max {prob_text(summary['max_prob'])}"
         text = f"**no rip detected** in {summary['duration_s']:.1f} s{highest} · {on}"
     return "\n\n".join([text, *(f"⚠ {warning}" for warning in summary.get("warnings", []))])

@@ -24,12 +24,22 @@ import cv2
 
 from ripdetect.cameras.clips import ClipAccumulator
 from ripdetect.cameras.events import EventTracker
-from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, EventNote, FileDoneNote, FrameNote,
-                                        SnapshotNote, StatusNote)
+from ripdetect.cameras.messages import (
+    DOWN,
+    FINISHED,
+    UP,
+    ClipNote,
+    EventNote,
+    FileDoneNote,
+    FrameNote,
+    SnapshotNote,
+    StatusNote,
+)
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import WatchConfig
 from ripdetect.data.images import resize_long_side
 from ripdetect.data.inputs import expand_inputs
+from ripdetect.decision import video_thresholds
 from ripdetect.errors import InputError
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.aggregate import Event
@@ -54,7 +64,7 @@ class CameraRunner:
         self.profile, self.predictor, self.watch_config = profile, predictor, watch_config
         self.emit, self.stop, self.once = emit, stop, once
         self.done_files = set(done_files or ())
-        self.on_threshold, self.off_threshold = profile.video.thresholds(predictor.threshold)
+        self.on_threshold, self.off_threshold = video_thresholds(profile.video, predictor.threshold)
         self.session = 0
 
     def run(self) -> None:

@@ -1,5 +1,5 @@
 """A camera host runs cameras, one thread each, in one process: the watcher's own (``--executor local``) or a Ray
-worker's (``--executor ray``, see ``ripdetect.cluster``). It receives the loaded models from the watcher (each
+worker's (``--executor ray``, see ``ripdetect.cameras.ray_hosts``). It receives the loaded models from the watcher (each
 loaded once per host, shared by the cameras that use it; model calls take turns) and keeps the notes its cameras
 send until the watcher collects them with ``poll``."""
 

@@ -26,8 +26,17 @@ from pathlib import Path
 from ripdetect import __version__
 from ripdetect.cameras.alerts import AlertSender
 from ripdetect.cameras.clips import iso_time
-from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, EventNote, FileDoneNote, FrameNote,
-                                        SnapshotNote, StatusNote)
+from ripdetect.cameras.messages import (
+    DOWN,
+    FINISHED,
+    UP,
+    ClipNote,
+    EventNote,
+    FileDoneNote,
+    FrameNote,
+    SnapshotNote,
+    StatusNote,
+)
 from ripdetect.cameras.metrics import WatchMetrics
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.cameras.state import StateStore

@@ -23,8 +23,10 @@ from ripdetect.cameras.rotation import rotate
 from ripdetect.cameras.sink import CAMERA_MARKER, ResultSink
 from ripdetect.cameras.state import STATE_NAME, StateStore
 from ripdetect.config import WatchConfig
+from ripdetect.decision import video_thresholds
 from ripdetect.errors import ConfigError, RipdetectError
 from ripdetect.files import OutputExistsError
+from ripdetect.inference.backends import analysis_model
 from ripdetect.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ class Watcher:
 
     def run(self) -> None:
         if self.executor == "ray":
-            from ripdetect.cluster import require_ray
+            from ripdetect.video.ray_batch import require_ray
 
             require_ray()
         claim_out_dir(self.out_dir, [p.name for p in self.profiles])
@@ -97,7 +99,7 @@ class Watcher:
 
     def _hosts(self, predictors: dict[str, Predictor], done: dict[str, set[str]]) -> list:
         if self.executor == "ray":
-            from ripdetect.cluster import ray_camera_hosts
+            from ripdetect.cameras.ray_hosts import ray_camera_hosts
 
             return ray_camera_hosts(self.profiles, predictors, self.watch_config, self.once, done, self.jobs,
                                     self.ray_address)
@@ -147,10 +149,11 @@ def load_models(profiles: list[CameraProfile]) -> dict[str, Predictor]:
     predictors: dict[str, Predictor] = {}
     for profile in profiles:
         if model_key(profile) not in predictors:
-            predictors[model_key(profile)] = Predictor(profile.model)
+            roi_given = any(p.roi is not None for p in profiles if model_key(p) == model_key(profile))
+            predictors[model_key(profile)] = Predictor(analysis_model(profile.model, roi_given))
     for profile in profiles:  # each camera's thresholds, checked before anything runs
         try:
-            profile.video.thresholds(camera_predictor(profile, predictors).threshold)
+            video_thresholds(profile.video, camera_predictor(profile, predictors).threshold)
         except ConfigError as exc:
             raise ConfigError(f"camera '{profile.name}': {exc.reason}") from None
     return predictors

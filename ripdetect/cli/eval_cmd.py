@@ -27,13 +27,13 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ripdetect.config import decision_threshold
     from ripdetect.data.layouts import load_many
+    from ripdetect.decision import applied_threshold
     from ripdetect.inference.backends import load_model
     from ripdetect.training.evaluation import evaluate_checkpoint
 
     checkpoint = load_model(args.model)
-    threshold = decision_threshold(checkpoint.threshold if args.threshold is None else args.threshold)  # as predict
+    threshold = applied_threshold(args.threshold, checkpoint.threshold)  # as predict
     samples = load_many(args.data)
     bar = tqdm(total=0, file=sys.stderr, desc="eval", leave=False)
 

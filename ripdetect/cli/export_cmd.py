@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.int8 and not args.calib:
         raise ConfigError("--int8 needs calibration images: --calib DIR...")
     if is_onnx:
-        from ripdetect.models.onnx_export import DEFAULT_OPSET, export_onnx
-        from ripdetect.models.quantise import calibration_inputs
+        from ripdetect.inference.onnx_export import DEFAULT_OPSET, export_onnx
+        from ripdetect.inference.quantise import calibration_inputs
 
         calibration = calibration_inputs(args.calib) if args.calib else None
         print(export_onnx(args.model, args.out, args.opset or DEFAULT_OPSET, args.int8, calibration,

@@ -59,13 +59,14 @@ def run(args: argparse.Namespace) -> int:
     _quiet_optuna(optuna, args.verbose)
     plan = build_plan(args)
     from ripdetect.training.tuning import tune
+    from ripdetect.training.tuning.algorithms import pruner_name, sampler_name
     from ripdetect.training.tuning.study import redact
 
     tune_config = plan.tune_config
     epochs, storage = plan.base_config.epochs, redact(plan.storage_url)  # a database password is never printed
     print(f"ripdetect: study '{tune_config.study}' in {storage}: {tune_config.trials} trials of up to {epochs} "
-          f"epoch{'' if epochs == 1 else 's'} ({plan.signature()['evaluation']}), {tune_config.chosen_sampler} "
-          f"sampler, {tune_config.chosen_pruner} pruner; watch it with: optuna-dashboard {storage}", file=sys.stderr)
+          f"epoch{'' if epochs == 1 else 's'} ({plan.signature()['evaluation']}), {sampler_name(tune_config)} "
+          f"sampler, {pruner_name(tune_config)} pruner; watch it with: optuna-dashboard {storage}", file=sys.stderr)
     stop = GracefulStop()
     bar, progress = progress_bar(tune_config)
     previous = signal.signal(signal.SIGINT, stop)

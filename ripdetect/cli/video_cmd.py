@@ -7,8 +7,16 @@ import json
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import (DEPLOYMENT_DEFAULT, add_camera_flags, add_config_flags, add_executor_flags,
-                                 add_model_flag, camera_choice, print_json, with_flags)
+from ripdetect.cli.flags import (
+    DEPLOYMENT_DEFAULT,
+    add_camera_flags,
+    add_config_flags,
+    add_executor_flags,
+    add_model_flag,
+    camera_choice,
+    print_json,
+    with_flags,
+)
 from ripdetect.config import InferenceConfig, VideoConfig
 
 RENAMED = {"window_s": "window", "min_event_s": "min_event", "write_video": "video"}
@@ -38,23 +46,22 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ripdetect.data.inputs import expand_inputs
-    from ripdetect.inference.backends import load_model
+    from ripdetect.decision import video_thresholds
+    from ripdetect.errors import ConfigError
+    from ripdetect.inference.backends import analysis_model
     from ripdetect.inference.predictor import Predictor
     from ripdetect.video.batch import run_batch
     from ripdetect.video.io import VIDEO_EXTENSIONS, is_stream
     from ripdetect.video.provenance import is_result_folder
 
-    from ripdetect.errors import ConfigError
-
     profile, roi = camera_choice(args)
     video_config = with_flags(profile.video if profile else VideoConfig(), args, args.video_flags)
     inference_config = with_flags(profile.inference if profile else InferenceConfig(), args, args.inference_flags)
-    # the packaged int8 export (where one ships) has no evidence mask, so a region of interest keeps the checkpoint
-    model = load_model(args.model or (profile.model if profile else None), deployment=roi is None)
+    model = analysis_model(args.model or (profile.model if profile else None), roi_given=roi is not None)
     predictor = Predictor(model, inference_config, roi=roi)
-    video_config.thresholds(predictor.threshold)  # checked once, before any input is processed
+    video_thresholds(video_config, predictor.threshold)  # checked once, before any input is processed
     if args.executor == "ray":
-        from ripdetect.cluster import require_ray
+        from ripdetect.video.ray_batch import require_ray
 
         require_ray()
     if not args.inputs and profile is None:

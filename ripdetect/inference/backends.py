@@ -20,8 +20,15 @@ from ripdetect.config import CAM_METHODS, InferenceConfig
 from ripdetect.errors import CheckpointError, ConfigError
 from ripdetect.explain.cam import CamOutput, compute_cam, eval_mode
 from ripdetect.files import file_digest
-from ripdetect.models.checkpoint import (Checkpoint, default_model_path, load_checkpoint, metadata_model_config,
-                                         parse_metadata)
+from ripdetect.inference.onnx_export import METADATA_KEY, ONNX_INPUT, output_names
+from ripdetect.models.checkpoint import (
+    Checkpoint,
+    default_model_path,
+    load_checkpoint,
+    metadata_model_config,
+    parse_metadata,
+    read_metadata,
+)
 from ripdetect.models.preprocess import Preprocessing, resolve_model_config
 
 DEPLOYMENT_RESOURCE = "default.int8.onnx"  # shipped beside the default checkpoint when its int8 export keeps accuracy
@@ -149,8 +156,6 @@ def open_session(path: str | Path, threads: int):
 def load_onnx(path: str | Path, threads: int | None = None) -> Checkpoint:
     """A ripdetect ONNX export as a ``Checkpoint`` whose model is an ``OnnxBackend``; anything else is one
     ``CheckpointError`` line naming what is missing."""
-    from ripdetect.models.onnx_export import METADATA_KEY, ONNX_INPUT, output_names
-
     path = Path(path)
     if not path.is_file():
         raise CheckpointError("model not found" if not path.exists() else "model is not a file", path)
@@ -183,9 +188,24 @@ def load_onnx(path: str | Path, threads: int | None = None) -> Checkpoint:
     return Checkpoint(backend, metadata["threshold"], metadata, str(path))
 
 
+def model_threshold(path: str | Path | None = None) -> float:
+    """The decision threshold a model was saved with (``None``: the embedded default model), read from its metadata
+    without loading the weights of a checkpoint."""
+    if path is not None and Path(path).suffix.lower() == ".onnx":
+        return load_onnx(path, threads=1).threshold
+    return read_metadata(default_model_path() if path is None else path)["threshold"]
+
+
+def analysis_model(path: str | Path | None = None, roi_given: bool = False, device: str = "cpu") -> Checkpoint:
+    """The model that analyses video and the app's requests: ``path``, else the embedded default model, or its
+    packaged int8 ONNX export where one ships that was made from it. A region of interest keeps the checkpoint: an
+    ONNX graph has no evidence mask. The one place this choice is made, for every front end."""
+    return load_model(path, device, deployment=not roi_given)
+
+
 def load_model(path: str | Path | None = None, device: str = "cpu", deployment: bool = False) -> Checkpoint:
     """A ``.onnx`` export or a ``.safetensors`` checkpoint. Without a path: the embedded default model, or with
-    ``deployment`` (video and the app) its packaged int8 ONNX export when one ships that was made from it."""
+    ``deployment`` its packaged int8 ONNX export when one ships that was made from it."""
     if path is None and deployment:
         fast = default_model_path().with_name(DEPLOYMENT_RESOURCE)
         if fast.is_file():

@@ -1,4 +1,4 @@
-"""One Predictor: images in, ``Prediction(prob, label, cam, region)`` out. Used by the CLI, the app, video and
+"""One Predictor: images in, ``Prediction(decision, cam, region)`` out. Used by the CLI, the app, video and
 evaluation. It runs on a backend (``ripdetect.inference.backends``): PyTorch for a ``.safetensors`` checkpoint,
 ONNX Runtime for a ``.onnx`` export; everything after the forward pass is the same code.
 
@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ripdetect.config import InferenceConfig, decision_threshold
+from ripdetect.config import InferenceConfig
 from ripdetect.data.images import load_image_rgb
+from ripdetect.decision import Decision, applied_threshold, decide
 from ripdetect.errors import ConfigError, InputError
 from ripdetect.explain.cam import CamOutput
 from ripdetect.explain.display import display_scale
@@ -39,9 +40,7 @@ WATER_THRESHOLD = 0.5  # where p(sea) is at least this, a region may be
 
 @dataclass
 class Prediction:
-    prob_rip: float
-    threshold: float
-    label: str  # the checkpoint's class name for this decision
+    decision: Decision  # the one verdict every output reads
     cam: np.ndarray  # raw map at feature resolution (h, w)
     cam_display: np.ndarray  # 0..1 with the model's fixed display scale
     region: Region | None
@@ -50,14 +49,25 @@ class Prediction:
     roi: Roi | None = None  # the region of interest the evidence came from (None: the whole image)
 
     @property
+    def prob_rip(self) -> float:
+        return self.decision.prob_rip
+
+    @property
+    def threshold(self) -> float:
+        return self.decision.threshold
+
+    @property
+    def label(self) -> str:
+        return self.decision.label
+
+    @property
     def is_rip(self) -> bool:
-        return self.prob_rip >= self.threshold
+        return self.decision.is_rip
 
     def to_json(self, path: str | None = None, overlay: str | None = None) -> dict:
         """The ``ripdetect predict`` line (also the app's JSON details)."""
         record = {"path": path} if path is not None else {}
-        record.update({"label": self.label, "prob_rip": round(self.prob_rip, 5), "threshold": self.threshold,
-                       "region": self.region.to_dict() if self.region else None})
+        record.update({**self.decision.to_dict(), "region": self.region.to_dict() if self.region else None})
         if self.roi is not None:
             record["roi"] = self.roi.to_list()
         if overlay is not None:
@@ -104,7 +114,7 @@ class Predictor:
     @property
     def threshold(self) -> float:
         """The decision threshold applied (to 2 decimals, as shown everywhere): the config's or the model's."""
-        return decision_threshold(self.checkpoint.threshold if self.config.threshold is None else self.config.threshold)
+        return applied_threshold(self.config.threshold, self.checkpoint.threshold)
 
     @property
     def cam_scale(self) -> float | None:
@@ -174,8 +184,9 @@ class Predictor:
         thresholded on a grid of at most ``REGION_MAX_SIDE`` px (the CAM is coarse), kept inside the water, and
         scaled back to the image."""
         height, width = image_rgb.shape[:2]
+        decision = decide(prob, self.threshold, self.checkpoint.class_names)
         region = None
-        if prob >= self.threshold or self.config.region_when_negative:
+        if decision.is_rip or self.config.region_when_negative:
             scale = min(1.0, REGION_MAX_SIDE / max(height, width))
             grid_h, grid_w = max(1, round(height * scale)), max(1, round(width * scale))
             inside = None if water is None else upsample_cam(water, grid_h, grid_w) >= WATER_THRESHOLD
@@ -185,8 +196,7 @@ class Predictor:
                                      self.config.cam_threshold, self.config.min_region_fraction, inside)
             if region is not None and scale < 1.0:
                 region = region.scaled(height, width)
-        return Prediction(prob, self.threshold, self.checkpoint.label_of(prob, self.threshold), cam,
-                          display_scale(cam, self.cam_scale), region, (width, height), water, self.roi)
+        return Prediction(decision, cam, display_scale(cam, self.cam_scale), region, (width, height), water, self.roi)
 
     def load(self, path: str | Path) -> np.ndarray:
         return load_image_rgb(path, max_pixels=self.config.max_pixels, max_side=self.config.max_side)
@@ -235,5 +245,5 @@ class Predictor:
         if show_map:  # like the regions, the heat map stays in the estimated sea
             heat = prediction.cam_display if sea is None else upsample_cam(prediction.cam_display, *sea.shape) * sea
         roi = None if prediction.roi is None else prediction.roi.mask(*image_rgb.shape[:2])
-        return render_prediction(image_rgb, heat, mask, prediction.prob_rip, prediction.threshold, opacity, banner,
+        return render_prediction(image_rgb, heat, mask, prediction.decision, opacity, banner,
                                  sea if self.config.show_water else None, roi)

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
-import torch
 from torch import nn
 
-from ripdetect.errors import CheckpointError
+from ripdetect.models.weights import load_user_weights
 
 log = logging.getLogger(__name__)
 
@@ -25,33 +23,6 @@ class Backbone:
     features: nn.Module
     channels: int
     stages: list[nn.Module]
-
-
-def load_user_weights(module: nn.Module, weights_path: str) -> None:
-    """Load a user-supplied state dict (safetensors, or a tensor-only .pth read with ``weights_only``)."""
-    path = Path(weights_path)
-    if not path.is_file():
-        raise CheckpointError("weights file not found", path)
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state_dict = load_file(str(path))
-        else:
-            state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is one user-facing error
-        raise CheckpointError(f"cannot read weights ({type(exc).__name__}: {exc})", path) from None
-    if isinstance(state_dict, dict) and "state_dict" in state_dict:
-        state_dict = state_dict["state_dict"]
-    if not isinstance(state_dict, dict):
-        raise CheckpointError("the weights file does not hold a state dict", path)
-    own = module.state_dict()
-    usable = {k: v for k, v in state_dict.items()
-              if k in own and isinstance(v, torch.Tensor) and tuple(v.shape) == tuple(own[k].shape)}
-    if not usable:
-        raise CheckpointError("no tensor in the weights file matches the architecture", path)
-    module.load_state_dict(usable, strict=False)
-    log.info("loaded %d/%d tensors from %s", len(usable), len(own), path)
 
 
 def _mobilenet_v3(size: str):

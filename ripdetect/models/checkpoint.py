@@ -20,6 +20,8 @@ from ripdetect import __version__
 from ripdetect.config import ModelConfig, from_dict, to_dict
 from ripdetect.errors import CheckpointError, ConfigError
 from ripdetect.files import atomic_path
+from ripdetect.models.classifier import create_model
+from ripdetect.models.weights import check_state_dict
 
 FORMAT = "ripdetect-checkpoint"
 FORMAT_VERSION = 1
@@ -58,10 +60,6 @@ class Checkpoint:
         """Calibration temperature of the rip score (1.0: uncalibrated); probabilities use it everywhere."""
         return float(self.metadata.get("temperature", 1.0))
 
-    def label_of(self, prob: float, threshold: float | None = None) -> str:
-        """The class name for a rip probability at ``threshold`` (default: the checkpoint's)."""
-        return self.class_names[int(prob >= (self.threshold if threshold is None else threshold))]
-
 
 def check_threshold(value: Any, where: str | Path | None = None) -> float:
     """A decision threshold must be a finite number in [0, 1]."""
@@ -69,20 +67,6 @@ def check_threshold(value: Any, where: str | Path | None = None) -> float:
     if not ok:
         raise CheckpointError(f"threshold {value!r} is not a number in [0, 1]", where)
     return float(value)
-
-
-def check_state_dict(given: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], what: str,
-                     path: str | Path | None = None) -> None:
-    """Raise a one-line ``CheckpointError`` unless ``given`` has exactly the keys and shapes of ``expected``."""
-    missing = sorted(set(expected) - set(given))
-    unexpected = sorted(set(given) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(f"{what} mismatch: {len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} "
-                              f"unexpected (e.g. {unexpected[:2]})", path)
-    for key, tensor in given.items():
-        if tuple(tensor.shape) != tuple(expected[key].shape):
-            raise CheckpointError(f"{what} mismatch at '{key}': shape {tuple(tensor.shape)}, expected "
-                                  f"{tuple(expected[key].shape)}", path)
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, threshold: float, extra: dict[str, Any] | None = None,
@@ -181,8 +165,6 @@ def _refuse_non_safetensors(path: Path) -> None:
 def load_checkpoint(path: str | Path | None = None, device: str = "cpu") -> Checkpoint:
     """Rebuild the model from a checkpoint alone; ``None`` loads the embedded default model."""
     from safetensors.torch import load_file
-
-    from ripdetect.models.classifier import create_model
 
     path = Path(path) if path is not None else default_model_path()
     metadata = read_metadata(path)

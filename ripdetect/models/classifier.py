@@ -26,6 +26,7 @@ from torch import nn
 from ripdetect.config import ModelConfig
 from ripdetect.errors import ConfigError
 from ripdetect.models.preprocess import Preprocessing, resolve_model_config
+from ripdetect.models.registry import get_backbone_spec
 
 FEATURE_LAYER, GATE_LAYER = "features", "gate"
 
@@ -182,8 +183,6 @@ def _run_stage(stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def create_model(model_config: ModelConfig, load_pretrained: bool = True) -> RipClassifier:
     """Build the classifier for ``model_config`` (resolved here: native input size, mean and std filled in);
     ``load_pretrained=False`` skips reading any weights file."""
-    from ripdetect.models.registry import get_backbone_spec
-
     model_config = resolve_model_config(model_config)
     spec = get_backbone_spec(model_config.arch)
     pretrained = load_pretrained and model_config.pretrained

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ripdetect.errors import CheckpointError
-from ripdetect.models.backbones import Backbone, load_user_weights
-from ripdetect.models.checkpoint import check_state_dict
+from ripdetect.models.backbones import Backbone
+from ripdetect.models.weights import check_state_dict, load_user_weights
 
 log = logging.getLogger(__name__)
 

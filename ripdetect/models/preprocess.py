@@ -12,12 +12,11 @@ import torch
 
 from ripdetect.config import ModelConfig
 from ripdetect.errors import ConfigError
+from ripdetect.models.registry import get_backbone_spec
 
 
 def resolve_model_config(model_config: ModelConfig) -> ModelConfig:
     """Fill the architecture's native input size and normalisation into ``model_config`` (given values win)."""
-    from ripdetect.models.registry import get_backbone_spec
-
     spec = get_backbone_spec(model_config.arch)
     return dataclasses.replace(
         model_config,

@@ -129,7 +129,7 @@ def cross_validate(real: list[Sample], extra: list[Sample], train_config: TrainC
     from ripdetect.models.checkpoint import load_checkpoint
     from ripdetect.training.calibration import calibrated_probs
     from ripdetect.training.evaluation import score_checkpoint
-    from ripdetect.viz.plots import plot_reliability
+    from ripdetect.training.metrics import plot_reliability_of
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +159,7 @@ def cross_validate(real: list[Sample], extra: list[Sample], train_config: TrainC
         report["localisation"] = localisation
     cross_fitted = np.asarray(report.pop("cross_fitted_probs"))
     _write_predictions(out_dir / OOF_NAME, real, assignment, oof_scores, probs, cross_fitted)
-    plot_reliability(labels, cross_fitted, out_dir / "reliability.png")
+    plot_reliability_of(labels, cross_fitted, out_dir / "reliability.png")
     if final:
         report["final_model"] = str(train_final(real, extra, train_config, out_dir / "final", temperature,
                                                 threshold, report, overwrite, progress))

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ripdetect.errors import ConfigError
+from ripdetect.errors import ConfigError, first_line
 
 log = logging.getLogger(__name__)
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -64,7 +64,7 @@ def start_process_group() -> Workers:
         dist.init_process_group(backend=backend)
     except (RuntimeError, ValueError) as exc:
         raise ConfigError(f"cannot join the torchrun process group ({backend}): "
-                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+                          f"{first_line(exc)}") from None
     workers = current()
     log.info("rank %d of %d on %s (%s)", workers.rank, workers.world_size, workers.device, backend)
     return workers

@@ -17,7 +17,11 @@ from ripdetect.config import FAITHFULNESS_DEFAULT, InferenceConfig
 from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
 from ripdetect.data.layouts import Sample
 from ripdetect.errors import DataError, InputError
-from ripdetect.explain.localisation import faithfulness_sample, localisation_row, summarise_localisation
+from ripdetect.explain.localisation import (
+    faithfulness_sample,
+    localisation_row,
+    summarise_localisation,
+)
 from ripdetect.files import write_json
 from ripdetect.inference.predictor import Predictor
 from ripdetect.models.checkpoint import Checkpoint
@@ -107,10 +111,11 @@ def evaluate_checkpoint(checkpoint: Checkpoint | Predictor, samples: list[Sample
                         faithfulness: int = FAITHFULNESS_DEFAULT, progress: ProgressFn | None = None) -> dict:
     """Metrics dict with the ``ripdetect eval`` keys, plus ``skipped`` and, if labels exist, ``localisation``
     (deletion/insertion AUCs on ``faithfulness`` of the labelled rip images)."""
-    from ripdetect.viz.plots import plot_evaluation, plot_reliability
+    from ripdetect.training.metrics import plot_reliability_of
+    from ripdetect.viz.plots import plot_evaluation
 
     predictor = _predictor(checkpoint, threshold, batch_size)
-    threshold = predictor.checkpoint.threshold if threshold is None else threshold
+    threshold = predictor.threshold
     labelled = [i for i, sample in enumerate(samples) if is_localisable(sample)] if localisation else []
     faithful = {labelled[k] for k in faithfulness_sample(len(labelled), faithfulness)}
     scored, rows = score_with_maps(predictor, samples, set(labelled), faithful, progress)
@@ -128,8 +133,8 @@ def evaluate_checkpoint(checkpoint: Checkpoint | Predictor, samples: list[Sample
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        plot_evaluation(scored.labels, probs, threshold, out_dir)
-        plot_reliability(scored.labels, probs, out_dir / "reliability.png")
+        plot_evaluation(scored.labels, probs, metrics["confusion_matrix"], threshold, out_dir)
+        plot_reliability_of(scored.labels, probs, out_dir / "reliability.png")
         per_image = [{"path": samples[i].path, "label": int(samples[i].label), "prob_rip": float(p)}
                      for i, p in zip(scored.indices, probs)]
         write_json(out_dir / "predictions.json", per_image)

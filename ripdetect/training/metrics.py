@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 
+from ripdetect.decision import rip_mask
+from ripdetect.viz.plots import plot_reliability
+
 
 def confusion_matrix(labels: np.ndarray, preds: np.ndarray) -> list[list[int]]:
     """``[[tn, fp], [fn, tp]]`` for binary labels and predictions."""
@@ -17,11 +20,17 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold) -> 
     """The ``ripdetect eval`` keys: accuracy, balanced_accuracy, precision, recall, f1, f2, roc_auc, brier,
     confusion_matrix ([[tn, fp], [fn, tp]]) and n. Undefined values (one class only) are ``None``.
     ``threshold`` is one value or one per image (then ``threshold`` is reported as their mean where they differ)."""
-    from sklearn.metrics import brier_score_loss, fbeta_score, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import (
+        brier_score_loss,
+        fbeta_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
 
     labels = np.asarray(labels, dtype=int)
     probs = np.asarray(probs, dtype=float)
-    preds = (probs >= threshold).astype(int)
+    preds = rip_mask(probs, threshold).astype(int)
     both_classes = len(np.unique(labels)) == 2
     (tn, fp), (fn, tp) = confusion_matrix(labels, preds)
     recall_pos = tp / (tp + fn) if tp + fn else None
@@ -83,7 +92,7 @@ def choose_threshold(labels: np.ndarray, probs: np.ndarray, mode: str = "max_f1"
     candidates = np.concatenate([(unique[:-1] + unique[1:]) / 2, [default]])
     best, best_score = default, -math.inf
     for threshold in candidates:
-        preds = probs >= threshold
+        preds = rip_mask(probs, threshold)
         tp = int((preds & (labels == 1)).sum())
         fp = int((preds & (labels == 0)).sum())
         fn = int((~preds & (labels == 1)).sum())
@@ -106,3 +115,11 @@ def choose_threshold(labels: np.ndarray, probs: np.ndarray, mode: str = "max_f1"
 def monitor_value(metrics: dict, name: str) -> float:
     value = metrics.get(name)
     return -math.inf if value is None else float(value)
+
+
+def plot_reliability_of(labels: np.ndarray, probs: np.ndarray, path, bins: int = 10):
+    """The reliability diagram of ``probs`` against ``labels`` (``ripdetect.viz.plots.plot_reliability``)."""
+    labels, probs = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
+    brier = float(np.mean((probs - labels) ** 2)) if len(labels) else float("nan")
+    return plot_reliability(reliability_bins(labels, probs, bins), brier, expected_calibration_error(labels, probs, bins),
+                            path)

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ripdetect.errors import CheckpointError
+from ripdetect.errors import CheckpointError, first_line
 from ripdetect.files import atomic_path, write_json
 
 STATE_TENSORS, STATE_JSON, LEGACY_STATE = "last_state.safetensors", "last_state.json", "last_state.pt"
@@ -62,4 +62,4 @@ def load_training_state(run_dir: Path, model: torch.nn.Module, optimizer: torch.
         return saved["progress"]
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"cannot resume: the saved training state is damaged ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''})", run_dir) from None
+                              f"{first_line(exc)})", run_dir) from None

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ripdetect.decision import rip_mask
+
 INTERVAL_KEYS = ("balanced_accuracy", "roc_auc", "f2", "brier")
 
 
 def _point_metrics(labels: np.ndarray, probs: np.ndarray, threshold) -> dict[str, float | None]:
-    preds = probs >= threshold
+    preds = rip_mask(probs, threshold)
     positives, negatives = labels == 1, labels == 0
     tp, fn = int((preds & positives).sum()), int((~preds & positives).sum())
     tn, fp = int((~preds & negatives).sum()), int((preds & negatives).sum())

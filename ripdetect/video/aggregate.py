@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ripdetect.config import VideoConfig
+from ripdetect.decision import video_thresholds
 from ripdetect.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class FrameAggregator:
 
     @classmethod
     def from_config(cls, video_config: VideoConfig, model_threshold: float) -> FrameAggregator:
-        on, off = video_config.thresholds(model_threshold)
+        on, off = video_thresholds(video_config, model_threshold)
         return cls(video_config.window_s, on, off, video_config.min_event_s)
 
     @property

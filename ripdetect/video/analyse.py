@@ -17,7 +17,12 @@ from pathlib import Path
 
 from ripdetect.config import VideoConfig
 from ripdetect.inference.predictor import Prediction, Predictor
-from ripdetect.video.aggregate import AggregatedFrame, Event, FrameAggregator, SettledStates
+from ripdetect.video.aggregate import (
+    AggregatedFrame,
+    Event,
+    FrameAggregator,
+    SettledStates,
+)
 from ripdetect.video.io import Frame, FrameStream, prefetch
 
 MAX_HELD_FRAMES = 512  # frames held back while a possible rip is undecided; past this they go out as possible_rip

@@ -9,7 +9,7 @@ ripdetect did not write are never replaced without ``overwrite``.
 With ``jobs > 1`` the inputs are shared among worker processes. Each worker receives the caller's own
 model (the Predictor's checkpoint, sent once when the worker starts) and reports per-frame progress back,
 so a batch gives the same results whatever the number of jobs. ``executor="ray"`` shares them among Ray workers
-instead (``ripdetect.cluster``; a local Ray, or the cluster at ``ray_address``), with the same folders, resume
+instead (``ripdetect.video.ray_batch``; a local Ray, or the cluster at ``ray_address``), with the same folders, resume
 and error records, without per-frame progress.
 """
 
@@ -32,7 +32,13 @@ from ripdetect.errors import InputError, RipdetectError
 from ripdetect.files import OutputExistsError, write_json, write_text
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.io import is_stream
-from ripdetect.video.provenance import differences, input_identity, is_done, made_from, read_provenance
+from ripdetect.video.provenance import (
+    differences,
+    input_identity,
+    is_done,
+    made_from,
+    read_provenance,
+)
 from ripdetect.video.report import process_video
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,11 @@ class BatchItem:
         return cls(source, str(out_dir), status, None, summary.get("duration_s"),
                    summary.get("processing_s") if status == "done" else 0.0, summary.get("rip_detected"),
                    summary.get("duration_estimated"), summary.get("partial_decode"), note)
+
+
+def error_item(source: str, out_dir: str, reason: str) -> BatchItem:
+    """The record of an input that could not be processed."""
+    return BatchItem(source, out_dir, "error", reason)
 
 
 def output_dirs(inputs: list[str], out_root: Path) -> list[Path]:
@@ -156,10 +167,12 @@ def run_batch(inputs: list[str | InputError], out_root: str | Path, predictor: P
     if root_error is not None:
         results = iter([BatchItem(source, str(out_root), "error", root_error) for source in sources])
     elif executor == "ray":
-        from ripdetect.cluster import run_batch_on_ray
+        from ripdetect.video.ray_batch import (
+            run_batch_on_ray,  # Ray is an extra: loaded only when asked for
+        )
 
         results = run_batch_on_ray(list(zip(sources, output_dirs(sources, out_root))), predictor, video_config,
-                                   jobs if jobs > 1 else None, overwrite, ray_address)
+                                   jobs if jobs > 1 else None, overwrite, process_one, error_item, ray_address)
     elif jobs <= 1:
         results = (process_one(source, out_dir, predictor, video_config,
                                on_frame_factory(source) if on_frame_factory else None, overwrite)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ripdetect import __version__
 from ripdetect.config import VideoConfig, to_dict
+from ripdetect.decision import video_thresholds
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.io import is_stream
 
@@ -44,7 +45,7 @@ def input_identity(source: str | Path) -> dict[str, Any]:
 
 def made_from(source: str | Path, predictor: Predictor, video_config: VideoConfig) -> dict[str, Any]:
     """Everything a video result depends on."""
-    on, off = video_config.thresholds(predictor.threshold)
+    on, off = video_thresholds(video_config, predictor.threshold)
     settings = {k: v for k, v in to_dict(video_config).items() if k not in _NEUTRAL_VIDEO_KNOBS}
     return {
         "input": input_identity(source),

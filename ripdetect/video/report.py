@@ -21,20 +21,33 @@ import numpy as np
 
 from ripdetect.config import VideoConfig
 from ripdetect.data.images import resize_long_side
+from ripdetect.decision import RIP_WORD, STATE_WORDS, prob_text
 from ripdetect.explain.display import display_scale
-from ripdetect.files import STAGING_TAG, OutputExistsError, write_image, write_json, write_text
+from ripdetect.files import (
+    STAGING_TAG,
+    OutputExistsError,
+    write_image,
+    write_json,
+    write_text,
+)
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.aggregate import Event, mean_event_cam
 from ripdetect.video.analyse import FrameResult, VideoAnalysis, analyse_video
 from ripdetect.video.io import VideoWriter
-from ripdetect.video.provenance import (DONE_MARKER, PROVENANCE_NAME, RESULT_FILES, foreign_files,
-                                        is_result_folder, provenance_record)
+from ripdetect.video.provenance import (
+    DONE_MARKER,
+    PROVENANCE_NAME,
+    RESULT_FILES,
+    foreign_files,
+    is_result_folder,
+    provenance_record,
+)
+from ripdetect.viz.draw import STATE_COLOURS, draw_banner, overlay_heatmap
 
 log = logging.getLogger(__name__)
 ANNOTATED_MAX_SIDE = 960  # annotated.mp4 and summary.png are drawn at most this large
 OUTPUT_FILES = RESULT_FILES
 TIMELINE_FIELDS = ("time_s", "frame", "prob_rip", "aggregated_prob", "state", "region_area", "centroid_x", "centroid_y")
-STATE_BANNERS = {"rip": "RIP CURRENT", "possible_rip": "possible rip", "clear": "no rip"}
 
 
 class RunningMean:
@@ -58,20 +71,14 @@ class RunningMean:
         return None if self.total is None else np.uint8(self.total / self.count)
 
 
-def state_colour(state: str) -> tuple[int, int, int]:
-    from ripdetect.viz.draw import CLEAR_COLOUR, POSSIBLE_RIP_COLOUR, RIP_COLOUR
-
-    return {"rip": RIP_COLOUR, "possible_rip": POSSIBLE_RIP_COLOUR}.get(state, CLEAR_COLOUR)
-
-
 def annotate_frame(predictor: Predictor, result: FrameResult, on_threshold: float) -> np.ndarray:
     """The frame's overlay with a banner showing the settled aggregated state (word first), not the single-frame
     label; the heat map follows the state too (none while there is no rip, unless the config asks for it)."""
     agg = result.aggregated
-    text = (f"{STATE_BANNERS[agg.state]}  t={agg.time_s:.1f} s  p={agg.prob:.2f}  "
+    text = (f"{STATE_WORDS[agg.state]}  t={agg.time_s:.1f} s  {prob_text(agg.prob)}  "
             f"window {agg.aggregated_prob:.2f} (on {on_threshold:.2f})")
     show_map = agg.state != "clear" or predictor.config.map_when_negative
-    return predictor.render(result.frame.image_rgb, result.prediction, 0.45, banner=(text, state_colour(agg.state)),
+    return predictor.render(result.frame.image_rgb, result.prediction, 0.45, banner=(text, STATE_COLOURS[agg.state]),
                             show_map=show_map)
 
 
@@ -196,7 +203,6 @@ def write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: 
                    timex: np.ndarray | None, predictor: Predictor) -> None:
     """timeline.csv/.json/.png, events.json, summary.json and summary.png of one result, into ``folder``. The
     summary must hold ``events``, ``on_threshold``, ``off_threshold``, ``max_prob`` and ``duration_s``."""
-    from ripdetect.viz.draw import draw_banner, overlay_heatmap
     from ripdetect.viz.plots import plot_timeline
 
     buffer = io.StringIO()
@@ -213,9 +219,9 @@ def write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: 
         mean_cam = mean_event_cam(events)
         if mean_cam is not None:
             image = overlay_heatmap(timex, display_scale(mean_cam, predictor.cam_scale), 0.5)
-        label = (f"RIP CURRENT  events: {len(events)}  max p={summary['max_prob']:.2f}" if events
+        label = (f"{RIP_WORD}  events: {len(events)}  max {prob_text(summary['max_prob'])}" if events
                  else "no rip detected") + f"  ({summary['duration_s']:.0f} s, time-averaged)"
-        write_image(folder / "summary.png", draw_banner(image, label, state_colour("rip" if events else "clear")))
+        write_image(folder / "summary.png", draw_banner(image, label, STATE_COLOURS["rip" if events else "clear"]))
 
 
 def _publish(staging: Path, out_dir: Path, record: dict, overwrite: bool) -> None:

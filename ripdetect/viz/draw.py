@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ripdetect.decision import Decision
+
 RIP_COLOUR = (255, 64, 32)
 POSSIBLE_RIP_COLOUR = (230, 140, 0)
 CLEAR_COLOUR = (40, 160, 80)
@@ -59,15 +61,16 @@ def draw_banner(image_rgb: np.ndarray, text: str, colour: tuple[int, int, int]) 
     return np.concatenate([strip, image_rgb], axis=0)
 
 
-def verdict_banner(prob: float, threshold: float) -> tuple[str, tuple[int, int, int]]:
+STATE_COLOURS = {"rip": RIP_COLOUR, "possible_rip": POSSIBLE_RIP_COLOUR, "clear": CLEAR_COLOUR}
+
+
+def verdict_banner(decision: Decision) -> tuple[str, tuple[int, int, int]]:
     """An image's banner: verdict word first (so it is read first), probability and the threshold used."""
-    alert = prob >= threshold
-    return f"{'RIP CURRENT' if alert else 'no rip'}  p={prob:.2f}  (threshold {threshold:.2f})", (
-        RIP_COLOUR if alert else CLEAR_COLOUR)
+    return decision.headline(), STATE_COLOURS[decision.state]
 
 
-def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mask: np.ndarray | None, prob: float,
-                      threshold: float, opacity: float = 0.45,
+def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mask: np.ndarray | None,
+                      decision: Decision, opacity: float = 0.45,
                       banner: tuple[str, tuple[int, int, int]] | None = None,
                       water: np.ndarray | None = None, roi: np.ndarray | None = None) -> np.ndarray:
     """The full overlay: heatmap (none when ``cam_display`` is ``None``), region outline, the sea's outline
@@ -82,7 +85,7 @@ def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mas
     if roi is not None and not roi.all():
         out = draw_outline(out, roi, colour=ROI_COLOUR, thickness=max(1, round(max(out.shape[:2]) / 500)))
     out = draw_outline(out, mask)
-    return draw_banner(out, *(banner or verdict_banner(prob, threshold)))
+    return draw_banner(out, *(banner or verdict_banner(decision)))
 
 
 def fit_tile(image_rgb: np.ndarray, tile: int) -> np.ndarray:

@@ -36,16 +36,16 @@ def plot_history(history: list[dict], path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def plot_evaluation(labels: np.ndarray, probs: np.ndarray, threshold: float, out_dir: str | Path) -> list[Path]:
-    """Confusion matrix, ROC and PR curves (ROC/PR need both classes)."""
+def plot_evaluation(labels: np.ndarray, probs: np.ndarray, confusion: list[list[int]], threshold: float,
+                    out_dir: str | Path) -> list[Path]:
+    """The confusion matrix (``[[tn, fp], [fn, tp]]``, as the metrics computed it), ROC and PR curves (ROC/PR need
+    both classes)."""
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
-
-    from ripdetect.training.metrics import confusion_matrix
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    matrix = np.array(confusion_matrix(labels, probs >= threshold))
+    matrix = np.array(confusion)
     fig, ax = _figure(4, 4)
     ax.imshow(matrix, cmap="Blues")
     for (row, col), value in np.ndenumerate(matrix):
@@ -70,23 +70,19 @@ def plot_evaluation(labels: np.ndarray, probs: np.ndarray, threshold: float, out
     return paths
 
 
-def plot_reliability(labels: np.ndarray, probs: np.ndarray, path: str | Path, bins: int = 10) -> Path:
-    """Reliability diagram: observed rip frequency against mean predicted probability per bin, with counts,
-    the diagonal of perfect calibration, and the Brier score and ECE in the title."""
-    from ripdetect.training.metrics import expected_calibration_error, reliability_bins
-
-    labels, probs = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
+def plot_reliability(bins: list[dict], brier: float, ece: float, path: str | Path) -> Path:
+    """Reliability diagram: observed rip frequency against mean predicted probability per bin (``bins``: rows of
+    ``mean_prob``, ``observed`` and ``n``, as ``ripdetect.training.metrics.reliability_bins`` gives them), with
+    counts, the diagonal of perfect calibration, and the Brier score and ECE in the title."""
     fig, ax = _figure(4.5, 4.5)
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
-    rows = reliability_bins(labels, probs, bins)
-    if rows:
-        ax.plot([r["mean_prob"] for r in rows], [r["observed"] for r in rows], "o-", color="C3", label="model")
-        for r in rows:
+    if bins:
+        ax.plot([r["mean_prob"] for r in bins], [r["observed"] for r in bins], "o-", color="C3", label="model")
+        for r in bins:
             ax.annotate(str(r["n"]), (r["mean_prob"], r["observed"]), textcoords="offset points", xytext=(4, -10),
                         fontsize=7)
-    brier = float(np.mean((probs - labels) ** 2)) if len(labels) else float("nan")
     ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), xlabel="predicted p(rip)", ylabel="observed rip frequency",
-           title=f"Reliability (Brier {brier:.3f}, ECE {expected_calibration_error(labels, probs, bins):.3f})")
+           title=f"Reliability (Brier {brier:.3f}, ECE {ece:.3f})")
     ax.legend(loc="upper left", fontsize=8)
     return _save(fig, path)
 

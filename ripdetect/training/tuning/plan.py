@@ -12,6 +12,7 @@ from typing import Any
 from ripdetect.config import MONITORS, TrainConfig, TuneConfig, to_dict
 from ripdetect.data.layouts import Sample, manifest_hash
 from ripdetect.errors import ConfigError, DataError
+from ripdetect.training.tuning.algorithms import pruner_name, sampler_name
 from ripdetect.training.tuning.space import SearchSpace
 
 PROGRESSIVE_FIELDS = ("progressive_epochs", "progressive_data", "progressive_size")
@@ -80,7 +81,7 @@ def make_plan(out_dir: str | Path, tune_config: TuneConfig, base_config: TrainCo
         raise DataError("no training images")
     base = _study_base(base_config, tune_config, space)
     space.check_against(base, space_name)
-    if tune_config.chosen_sampler == "grid":
+    if sampler_name(tune_config) == "grid":
         space.grid()
     if folds is not None:
         from ripdetect.training.crossval import grouped_folds
@@ -113,7 +114,7 @@ def _study_base(base_config: TrainConfig, tune_config: TuneConfig, space: Search
 def describe(plan: StudyPlan) -> dict[str, Any]:
     """The plan in a few JSON fields, for summary.json."""
     return {"objective": list(plan.tune_config.objectives), "directions": plan.tune_config.directions,
-            "sampler": plan.tune_config.chosen_sampler, "pruner": plan.tune_config.chosen_pruner,
+            "sampler": sampler_name(plan.tune_config), "pruner": pruner_name(plan.tune_config),
             "fidelity": plan.tune_config.fidelity, "evaluation": plan.signature()["evaluation"],
             "epochs_per_trial": plan.base_config.epochs, "data_sha256": plan.data_sha256,
             "n_train": len(plan.train), "n_val": len(plan.val), "n_real": len(plan.real),

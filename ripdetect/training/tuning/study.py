@@ -17,7 +17,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from ripdetect.config import TuneConfig
-from ripdetect.errors import ConfigError
+from ripdetect.errors import ConfigError, first_line
+from ripdetect.training.tuning.algorithms import pruner_name, sampler_name
 from ripdetect.training.tuning.space import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
                                               grace_period=GRACE_S, heartbeat_stale_trial_callback=requeue)
     except Exception as exc:  # noqa: BLE001 - sqlalchemy, driver and alembic errors alike
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot open the study storage {redact(url)}: {reason}") from None
+        raise ConfigError(f"cannot open the study storage {redact(url)}: {first_line(exc)}") from None
 
 
 def sampler_seed(tune_config: TuneConfig, trials_so_far: int = 0) -> int:
@@ -68,7 +68,7 @@ def sampler_seed(tune_config: TuneConfig, trials_so_far: int = 0) -> int:
 
 
 def make_sampler(tune_config: TuneConfig, space: SearchSpace, trials_so_far: int = 0) -> optuna.samplers.BaseSampler:
-    seed, name = sampler_seed(tune_config, trials_so_far), tune_config.chosen_sampler
+    seed, name = sampler_seed(tune_config, trials_so_far), sampler_name(tune_config)
     samplers = optuna.samplers
     if name == "grid":
         return samplers.GridSampler(space.grid(), seed=seed)
@@ -83,7 +83,7 @@ def make_sampler(tune_config: TuneConfig, space: SearchSpace, trials_so_far: int
 
 def make_pruner(tune_config: TuneConfig, max_steps: int) -> optuna.pruners.BasePruner:
     """Hyperband and successive halving over ``max_steps`` reported steps (epochs, or fold-epochs)."""
-    name, factor, first = tune_config.chosen_pruner, tune_config.reduction_factor, tune_config.min_epochs
+    name, factor, first = pruner_name(tune_config), tune_config.reduction_factor, tune_config.min_epochs
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=first, max_resource=max_steps, reduction_factor=factor)
     if name == "sha":

@@ -20,6 +20,7 @@ from typing import Any
 import optuna
 
 from ripdetect.config import to_dict
+from ripdetect.errors import first_line
 from ripdetect.files import write_json
 from ripdetect.training.engine import LAST_NAME, TrainingInterrupted
 from ripdetect.training.tuning.plan import StudyPlan
@@ -95,7 +96,7 @@ def run_trial(plan: StudyPlan, trial: optuna.Trial, progress: ProgressFn | None 
         finish("interrupted")
         raise KeyboardInterrupt from None
     except Exception as exc:  # any crash (out of memory, a bad combination) fails this trial only
-        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        reason = f"{type(exc).__name__}: {first_line(exc)}"
         trial.set_user_attr("fail_reason", reason)
         finish("failed", reason=reason)
         log.warning("trial %d failed: %s", trial.number, reason)
@@ -104,10 +105,6 @@ def run_trial(plan: StudyPlan, trial: optuna.Trial, progress: ProgressFn | None 
            metrics={key: metrics.get(key) for key in METRIC_KEYS if key in metrics})
     return values
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else "no message"
 
 
 def _train(plan: StudyPlan, config, run_dir: Path, reporter: EpochReporter) -> tuple[dict, Path]:

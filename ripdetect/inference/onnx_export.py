@@ -1,6 +1,6 @@
 """ONNX export: the classifier with its forward-pass CAM as a second output (and the water probability, for a
 model with a water head), a dynamic batch size, and the checkpoint's metadata in the ONNX metadata; optionally
-int8 (``ripdetect.models.quantise``).
+int8 (``ripdetect.inference.quantise``).
 
 The graph is ``image (B, 3, S, S) -> logits (B, K), cam (B, h, w)[, water (B, h', w')]``: the same tensors as
 ``compute_cam`` with the forward-pass Grad-CAM, so ONNX Runtime gives the decision *and* the map without
@@ -111,7 +111,11 @@ def export_onnx(source: str | Path, target: str | Path, opset: int = DEFAULT_OPS
     on the ``calibration`` images. An existing ``target`` is replaced only with ``overwrite``."""
     import onnx
 
-    from ripdetect.models.quantise import calibration_batches, calibration_paths, quantise_int8
+    from ripdetect.inference.quantise import (
+        calibration_batches,
+        calibration_paths,
+        quantise_int8,
+    )
 
     target = Path(target)
     if target.exists() and not overwrite:
