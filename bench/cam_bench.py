@@ -10,11 +10,11 @@ import argparse
 import json
 
 import torch
+from timing import interleaved_medians
 
 from ripdetect.config import ModelConfig
 from ripdetect.explain.cam import GradCAM, fast_gradcam
 from ripdetect.models.classifier import create_model
-from timing import interleaved_medians
 
 
 def main() -> None:

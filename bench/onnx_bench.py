@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from timing import interleaved_medians
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,9 +134,9 @@ def main() -> None:
     from ripdetect.config import InferenceConfig, QuantConfig
     from ripdetect.data.layouts import load_samples
     from ripdetect.inference.backends import DEPLOYMENT_RESOURCE, available_cores
+    from ripdetect.inference.onnx_export import export_onnx
     from ripdetect.inference.predictor import Predictor
     from ripdetect.models.checkpoint import default_model_path
-    from ripdetect.inference.onnx_export import export_onnx
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None, help="checkpoint (default: the embedded default model)")

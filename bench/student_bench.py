@@ -110,9 +110,9 @@ def main() -> None:
     from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
     from ripdetect.data.layouts import load_samples
     from ripdetect.inference.backends import OnnxBackend, TorchBackend, available_cores
+    from ripdetect.inference.onnx_export import export_graph, output_names
     from ripdetect.inference.predictor import Predictor
     from ripdetect.models.checkpoint import Checkpoint, load_checkpoint
-    from ripdetect.inference.onnx_export import export_graph, output_names
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--teacher", required=True)

@@ -10,7 +10,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from ripdetect.config import AugmentConfig, ModelConfig, SynthConfig, TrainConfig
 from ripdetect.data.augment import TrainTransform
 from ripdetect.data.dataset import ImageDataset, make_loader

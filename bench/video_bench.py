@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from timing import in_fresh_process
 
 

@@ -149,3 +149,25 @@ def test_frames_and_events_tell_one_story(seed):
     for time_s, state in settled:
         in_event = any(e.start_s <= time_s <= e.end_s for e in events)
         assert (state == "rip") == in_event, (time_s, state, [(e.start_s, e.end_s) for e in events])
+
+
+@pytest.mark.parametrize("probs,min_event_s,changes,closing", [
+    # confirmed after 1 s: the start is known at t=2.0 and dates from t=1.0; the first frame below off ends it
+    ([0, 0, .9, .9, .9, 0, 0], 1.0, [(2.0, "start", 1.0, 2.0), (2.5, "end", 1.0, 2.0)], []),
+    # two events, the second still open when the source ends: finish ends it
+    ([.9, .9, .9, 0, .9, .9, .9], 1.0, [(1.0, "start", 0.0, 1.0), (1.5, "end", 0.0, 1.0), (3.0, "start", 2.0, 3.0)],
+     [("end", 2.0, 3.0)]),
+    # a possible rip that never lasts long enough is no event
+    ([0, .9, .9, 0, 0], 2.0, [], []),
+    # a clip shorter than the minimum, above threshold throughout: finish starts and ends its event
+    ([.9, .9], 5.0, [], [("start", 0.0, 0.5), ("end", 0.0, 0.5)]),
+])
+def test_the_aggregator_tells_each_start_and_end_once(probs, min_event_s, changes, closing):
+    """The one events model: every consumer (a video's report, a camera's alerts and clips) reads these changes."""
+    aggregator = FrameAggregator(window_s=0.5, on_threshold=0.5, off_threshold=0.4, min_event_s=min_event_s)
+    seen = [(frame.time_s, c.kind, c.event.start_s, c.event.end_s)
+            for frame in (aggregator.update(i * 0.5, p) for i, p in enumerate(probs)) for c in frame.changes]
+    events = aggregator.finish()
+    assert seen == changes
+    assert [(c.kind, c.event.start_s, c.event.end_s) for c in aggregator.closing] == closing
+    assert len(events) == len({id(c.event) for c in aggregator.closing} | {id(e) for e in events})

@@ -4,7 +4,6 @@ import json
 import logging
 import socket
 import struct
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -65,7 +64,7 @@ def test_image_handler(app, image_path):
     assert set(labels) == {"rip", "no rip"} and labels["rip"] == pytest.approx(1 - labels["no rip"])
     assert overlay.shape == (90 + banner_height(90), 140, 3) and mask.shape == (90, 140, 3)
     assert record["label"] == "rip" and record["region"] is not None and record["path"] == "beach.png"
-    assert summary.startswith("**RIP CURRENT** · p=") and "threshold 0.00" in summary
+    assert summary.startswith("**RIP CURRENT** · p = ") and "threshold 0.00" in summary
     assert "Region:" in summary and "polygon" in summary and "exterior" not in summary  # compact, not the JSON
     _, _, _, summary_pp, details_pp = app.predict_image(image_path, 1.0, "gradcampp", 0.5, 0.5)
     record_pp = json.loads(Path(details_pp).read_text())
@@ -141,10 +140,10 @@ def test_batch_handler_shows_bad_files_on_the_page(app, image_path, tmp_path):
     bad.write_text("x")
     gallery, not_analysed, csv_path = app.predict_batch([image_path, str(bad)], 0.5)
     assert len(gallery) == 1 and gallery[0][1].endswith(" · beach.png")
-    assert gallery[0][1].split(" p=")[0] in ("RIP CURRENT", "no rip")
+    assert gallery[0][1].split(" p = ")[0] in ("RIP CURRENT", "no rip")
     assert not_analysed == [["bad.png", "not an image or unsupported format"]]
     lines = Path(csv_path).read_text().splitlines()
-    assert lines[0] == "file,label,prob_rip,error" and "bad.png" in lines[2] and "not an image" in lines[2]
+    assert lines[0] == "file,label,prob_rip,threshold,error" and "bad.png" in lines[2] and "not an image" in lines[2]
     with pytest.raises(gr.Error, match="limit is 3"):
         app.predict_batch([image_path] * 4, 0.5)
 

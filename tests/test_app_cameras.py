@@ -1,7 +1,6 @@
 """The app's camera tabs: the Cameras tab over a real ``ripdetect watch`` folder (handlers, and the HTTP API of a
 running app), and the profile editor from clicks to a profile file that ``ripdetect watch`` reads."""
 
-import json
 import socket
 from pathlib import Path
 
@@ -44,10 +43,10 @@ def handlers(watched, tiny_checkpoint):
 def test_cameras_tab_shows_each_camera_state_frame_events_and_today(handlers):
     views = handlers.cameras()
     north, south, pier = (views[i:i + 4] for i in range(0, 12, 4))
-    assert north[0].startswith("### north: **clear (files finished)**")  # the clip ended calm
+    assert north[0].startswith("### north: **no rip (files finished)**")  # the clip ended calm
     assert Path(north[1]).name == "latest.jpg" and Path(north[3]).is_file()
     assert len(north[2]) == 1 and north[2][0][3] > 0.9  # one event, its peak probability
-    assert south[0].startswith("### south: **clear") and south[2] == []
+    assert south[0].startswith("### south: **no rip") and south[2] == []
     assert pier[0].startswith("### pier: **down**") and pier[1] is None and pier[3] is None
     assert "cannot open stream" in pier[0]
 
@@ -79,7 +78,7 @@ def test_profile_editor_from_clicks_to_a_profile_watch_reads(handlers, tmp_path,
         handlers.download("east pier", "x.mp4", draft, None)
 
 
-@pytest.mark.parametrize("last_frame_age_s, word", [(5, "clear"), (600, "down")])
+@pytest.mark.parametrize("last_frame_age_s, word", [(5, "no rip"), (600, "down")])
 def test_a_stream_camera_without_recent_frames_is_down_whatever_its_last_status(tmp_path, last_frame_age_s, word):
     """A watcher killed without a chance to record it (power cut, kill -9) leaves its cameras 'up'."""
     import time

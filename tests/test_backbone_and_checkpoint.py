@@ -33,11 +33,7 @@ def test_lite_key_mapping_matches_reference_logits(variant):
 
 
 def test_mapping_rejects_mismatched_weights():
-    from ripdetect.models.efficientnet_lite import (
-        build_timm_lite,
-        lite_weights_path,
-        map_lukemelas_to_timm,
-    )
+    from ripdetect.models.efficientnet_lite import build_timm_lite, lite_weights_path, map_lukemelas_to_timm
 
     state = torch.load(lite_weights_path(0), map_location="cpu", weights_only=True)
     lite1 = build_timm_lite(1, pretrained=False)

@@ -7,7 +7,6 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import ffmpeg_clip, two_cameras
 from PIL import Image
@@ -179,8 +178,8 @@ def test_batch_tab(page, tmp_path):
     assert all(s["captionShown"] for s in shown), shown
     assert sorted(s["natural"] > 1 for s in shown) == [False, True]  # the portrait stays a portrait
     captions = {s["caption"].split(" · ")[-1]: s["caption"] for s in shown}
-    assert captions["synthetic_rip_aerial.jpg"].startswith("RIP CURRENT p="), captions
-    assert captions["portrait_norip.jpg"].split(" p=")[0] in ("RIP CURRENT", "no rip"), captions
+    assert captions["synthetic_rip_aerial.jpg"].startswith("RIP CURRENT p = "), captions
+    assert captions["portrait_norip.jpg"].split(" p = ")[0] in ("RIP CURRENT", "no rip"), captions
 
 
 def test_about_tab(page):
@@ -214,6 +213,6 @@ def test_cameras_tab(browser, tmp_path, beach_stills):
         page.close()
     finally:
         demo.close()
-    assert "north: clear (files finished)" in north and "south: clear (files finished)" in south
+    assert "north: no rip (files finished)" in north and "south: no rip (files finished)" in south
     event_row = re.compile(r"\d{4}-\d\d-\d\dT[\d:]+[+-]\d{4}\s+\d{4}-\d\d-\d\dT[\d:]+[+-]\d{4}\s+[\d.]+\s+0\.9\d+")
     assert len(event_row.findall(north)) == 1 and not event_row.findall(south)  # north's rip event (p > 0.9)

@@ -7,13 +7,7 @@ import torch
 from conftest import make_scene, run_cli, tiny_model_config, write_png
 from torch import nn
 
-from ripdetect.explain.cam import (
-    GradCAM,
-    GradCAMPlusPlus,
-    LayerCAM,
-    compute_cam,
-    fast_gradcam,
-)
+from ripdetect.explain.cam import GradCAM, GradCAMPlusPlus, LayerCAM, compute_cam, fast_gradcam
 from ripdetect.explain.display import display_scale
 from ripdetect.explain.regions import region_from_cam, remove_small_blobs, threshold_cam
 from ripdetect.models.classifier import create_model

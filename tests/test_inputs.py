@@ -2,7 +2,6 @@
 back as inputs, and a permission problem is called one."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

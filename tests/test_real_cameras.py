@@ -8,13 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import (
-    make_scene,
-    run_cli,
-    tiny_model_config,
-    tiny_train_config,
-    write_png,
-)
+from conftest import make_scene, run_cli, tiny_model_config, tiny_train_config, write_png
 
 from ripdetect.data.layouts import Sample, load_samples
 
@@ -67,10 +61,7 @@ def test_temperature_scaling_recovers_a_known_temperature():
 
 
 def test_bootstrap_intervals_contain_the_estimate_and_sites_widen_them():
-    from ripdetect.training.uncertainty import (
-        bootstrap_intervals,
-        metrics_with_intervals,
-    )
+    from ripdetect.training.uncertainty import bootstrap_intervals, metrics_with_intervals
 
     rng = np.random.default_rng(1)
     labels = np.repeat([0, 1], 30)

@@ -2,7 +2,6 @@
 names are ours alone."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 from conftest import make_scene, write_clip, write_png

@@ -14,7 +14,6 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from conftest import still_clip
 from servers import MjpegServer, WebhookReceiver, wait_for
 
@@ -240,24 +239,6 @@ def test_rotation_removes_only_old_results_of_its_own(tmp_path):
     assert not (old_day / "10-00-00").exists() and not (old_day / "alerts").exists()
     assert (old_day / "notes.txt").read_text() == "mine"
     assert [c["key"] for c in store.clips("cam")] == ["new"]
-
-
-@pytest.mark.parametrize("states,expected", [
-    ("ccrrrcc", [("start", 2, 2), ("end", 2, 4)]),
-    ("rrcrr", [("start", 0, 0), ("end", 0, 1), ("start", 3, 3)]),
-    ("cpppcc", []),
-])
-def test_event_tracker_turns_settled_states_into_starts_and_ends(states, expected):
-    from ripdetect.cameras.events import EventTracker
-
-    tracker = EventTracker()
-    names = {"c": "clear", "p": "possible_rip", "r": "rip"}
-    seen = []
-    for t, state_code in enumerate(states):
-        change = tracker.push(float(t), 0.9, names[state_code])
-        if change:
-            seen.append((change[0], change[1].start_s, change[1].end_s))
-    assert seen == expected
 
 
 def test_sigterm_stops_the_watcher_cleanly(tmp_path, beach_stills):

@@ -10,13 +10,7 @@ import numpy as np
 
 from ripdetect.app.cameras import CameraBoard
 from ripdetect.app.handlers import RipApp, user_error
-from ripdetect.app.profile_editor import (
-    RoiDraft,
-    draw,
-    profile_text,
-    read_frame,
-    read_upload,
-)
+from ripdetect.app.profile_editor import RoiDraft, draw, profile_text, read_frame, read_upload
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import InferenceConfig
 from ripdetect.decision import prob_text

@@ -9,12 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ripdetect.cameras.profiles import (
-    CameraProfile,
-    load_profiles,
-    parse_camera,
-    profiles_yaml,
-)
+from ripdetect.cameras.profiles import CameraProfile, load_profiles, parse_camera, profiles_yaml
 from ripdetect.config import read_data_file
 from ripdetect.errors import ConfigError
 from ripdetect.inference.roi import Roi

@@ -23,7 +23,6 @@ from pathlib import Path
 import cv2
 
 from ripdetect.cameras.clips import ClipAccumulator
-from ripdetect.cameras.events import EventTracker
 from ripdetect.cameras.messages import (
     DOWN,
     FINISHED,
@@ -176,7 +175,7 @@ class CameraRunner:
         source = self.profile.source if live else str(analysis.stream.source)
         wall_offset = time.time() - (time.monotonic() - analysis.stream.opened_at) if live else time.time()
         clip_s = self.profile.video.clip_minutes * 60
-        tracker, clip, clip_index = EventTracker(), None, None
+        clip, clip_index, open_event, last = None, None, None, None
         frames, last_snapshot, last_s, reason, unseen = 0, -math.inf, 0.0, None, None
         try:
             for result in analysis:
@@ -188,13 +187,14 @@ class CameraRunner:
                         self._publish(clip, index * clip_s - shift, True)
                     clip_index = index
                     key = f"{time_s + wall_offset:.3f}" if live else f"{file_id}-{index}"
-                    clip = self._clip(source, key, max(index * clip_s - shift, time_s if live else 0.0), wall_offset)
+                    clip = self._clip(source, key, max(index * clip_s - shift, time_s if live else 0.0), wall_offset,
+                                      open_event)
                 clip.add(result)
-                frames, last_s = frames + 1, time_s
+                frames, last_s, last = frames + 1, time_s, result
                 self._frame(result, wall_offset)
-                change = tracker.push(time_s, result.prediction.prob_rip, result.aggregated.state)
-                if change is not None:
-                    self._event(*change, result, source, live, wall_offset, file_id)
+                for change in result.aggregated.changes:  # the aggregator's events: the one events model
+                    open_event = change.event if change.kind == "start" else None
+                    self._event(change.kind, change.event, result, source, live, wall_offset, file_id)
                 unseen = result  # the latest frame not yet in latest.jpg
                 if time.monotonic() - last_snapshot >= self.watch_config.snapshot_s:
                     last_snapshot, unseen = time.monotonic(), None
@@ -205,20 +205,26 @@ class CameraRunner:
         except InputError as exc:
             reason = exc.reason
         ended = reason is None
+        # what the source's end settled: an event confirmed by it starts; a file that ended mid-event ends it (a
+        # stream's open event is continued or ended by the watcher, see ``ResultSink``)
+        closing = [change for change in analysis.closing if change.kind == "start" or (ended and not live)]
         if unseen is not None:  # the last frame is what latest.jpg shows once a file ends or a stream drops
             self.emit(SnapshotNote(self.profile.name, unseen.frame.time_s + wall_offset, self._jpeg(unseen)))
         if clip is not None:
+            clip.apply(closing)
             self._publish(clip, last_s + analysis.interval_s, ended and not live)
-        if ended and not live and tracker.open is not None:  # the file ended during an event
-            self._event("end", tracker.close(), None, source, live, wall_offset, file_id)
+        for change in closing:
+            self._event(change.kind, change.event, last if change.kind == "start" else None, source, live,
+                        wall_offset, file_id)
         return frames, reason
 
-    def _clip(self, source: str, key: str, start_s: float, wall_offset: float) -> ClipAccumulator:
+    def _clip(self, source: str, key: str, start_s: float, wall_offset: float,
+              open_event: Event | None) -> ClipAccumulator:
         video = self.profile.video
         settings = {"window_s": video.window_s, "min_event_s": video.min_event_s, "sample_fps": video.sample_fps,
                     "stride": video.stride, "clip_minutes": video.clip_minutes}
         return ClipAccumulator(self.profile.name, source, key, start_s, wall_offset, self.predictor,
-                               self.on_threshold, self.off_threshold, settings)
+                               self.on_threshold, self.off_threshold, settings, open_event)
 
     def _publish(self, clip: ClipAccumulator, end_s: float, complete: bool) -> None:
         summary, files = clip.finish(end_s, complete)

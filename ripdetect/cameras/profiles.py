@@ -26,14 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ripdetect.config import (
-    AlertConfig,
-    InferenceConfig,
-    VideoConfig,
-    from_dict,
-    read_data_file,
-    to_dict,
-)
+from ripdetect.config import AlertConfig, InferenceConfig, VideoConfig, from_dict, read_data_file, to_dict
 from ripdetect.errors import ConfigError
 from ripdetect.inference.roi import Roi
 from ripdetect.video.io import is_stream

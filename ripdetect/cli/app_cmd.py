@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ripdetect.cli.flags import (
-    DEPLOYMENT_DEFAULT,
-    add_config_flags,
-    add_model_flag,
-    given,
-)
+from ripdetect.cli.flags import DEPLOYMENT_DEFAULT, add_config_flags, add_model_flag, given
 from ripdetect.config import AppLimits
 
 RENAMED = {"max_video_s": "max_video_seconds"}

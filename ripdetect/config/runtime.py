@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ripdetect.config.knobs import (
-    check_field,
-    decision_threshold,
-    knob,
-    validate_fields,
-)
+from ripdetect.config.knobs import check_field, decision_threshold, knob, validate_fields
 from ripdetect.errors import ConfigError
 
 CAM_METHODS = ("gradcam", "gradcam_fast", "gradcampp", "layercam")

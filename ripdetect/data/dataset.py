@@ -6,12 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import (
-    DataLoader,
-    Dataset,
-    DistributedSampler,
-    WeightedRandomSampler,
-)
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
 
 from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb, stored_size
 from ripdetect.data.layouts import Sample

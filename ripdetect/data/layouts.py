@@ -14,13 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ripdetect.data.images import IMAGE_EXTENSIONS
-from ripdetect.data.labels import (
-    RegionLabel,
-    parse_boxes,
-    parse_polygons,
-    read_desilva_boxes,
-    read_yolo_polygons,
-)
+from ripdetect.data.labels import RegionLabel, parse_boxes, parse_polygons, read_desilva_boxes, read_yolo_polygons
 from ripdetect.errors import DataError
 
 log = logging.getLogger(__name__)

@@ -111,11 +111,7 @@ def export_onnx(source: str | Path, target: str | Path, opset: int = DEFAULT_OPS
     on the ``calibration`` images. An existing ``target`` is replaced only with ``overwrite``."""
     import onnx
 
-    from ripdetect.inference.quantise import (
-        calibration_batches,
-        calibration_paths,
-        quantise_int8,
-    )
+    from ripdetect.inference.quantise import calibration_batches, calibration_paths, quantise_int8
 
     target = Path(target)
     if target.exists() and not overwrite:

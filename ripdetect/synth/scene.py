@@ -12,12 +12,7 @@ import cv2
 import numpy as np
 
 from ripdetect.synth.noise import fractal_noise, lerp_colour, smoothstep
-from ripdetect.synth.realism import (
-    RealismParams,
-    paint_backshore,
-    sample_realism,
-    swell,
-)
+from ripdetect.synth.realism import RealismParams, paint_backshore, sample_realism, swell
 
 WATER_PALETTES = [  # (deep, shallow) RGB
     ((18, 62, 92), (40, 140, 150)),  # temperate blue-green

@@ -38,12 +38,7 @@ from ripdetect.models.checkpoint import Checkpoint, save_checkpoint
 from ripdetect.models.classifier import ModelOutputs, create_model, rip_prob
 from ripdetect.models.preprocess import resolve_model_config
 from ripdetect.training.engine import BEST_NAME, ProgressFn, score_samples
-from ripdetect.training.losses import (
-    LossFn,
-    cam_distillation_loss,
-    make_loss,
-    soft_target_loss,
-)
+from ripdetect.training.losses import LossFn, cam_distillation_loss, make_loss, soft_target_loss
 from ripdetect.training.metrics import choose_threshold
 from ripdetect.training.optim import make_optimizer
 

@@ -17,11 +17,7 @@ from ripdetect.config import FAITHFULNESS_DEFAULT, InferenceConfig
 from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
 from ripdetect.data.layouts import Sample
 from ripdetect.errors import DataError, InputError
-from ripdetect.explain.localisation import (
-    faithfulness_sample,
-    localisation_row,
-    summarise_localisation,
-)
+from ripdetect.explain.localisation import faithfulness_sample, localisation_row, summarise_localisation
 from ripdetect.files import write_json
 from ripdetect.inference.predictor import Predictor
 from ripdetect.models.checkpoint import Checkpoint

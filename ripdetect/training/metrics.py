@@ -20,13 +20,7 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold) -> 
     """The ``ripdetect eval`` keys: accuracy, balanced_accuracy, precision, recall, f1, f2, roc_auc, brier,
     confusion_matrix ([[tn, fp], [fn, tp]]) and n. Undefined values (one class only) are ``None``.
     ``threshold`` is one value or one per image (then ``threshold`` is reported as their mean where they differ)."""
-    from sklearn.metrics import (
-        brier_score_loss,
-        fbeta_score,
-        precision_score,
-        recall_score,
-        roc_auc_score,
-    )
+    from sklearn.metrics import brier_score_loss, fbeta_score, precision_score, recall_score, roc_auc_score
 
     labels = np.asarray(labels, dtype=int)
     probs = np.asarray(probs, dtype=float)

@@ -18,15 +18,7 @@ from ripdetect.errors import DataError
 from ripdetect.files import OutputExistsError, write_json
 from ripdetect.models.checkpoint import read_metadata
 from ripdetect.models.preprocess import resolve_model_config
-from ripdetect.training.engine import (
-    BEST_NAME,
-    FINAL_NAME,
-    HISTORY_NAME,
-    LAST_NAME,
-    LOG_NAME,
-    ProgressFn,
-    fit,
-)
+from ripdetect.training.engine import BEST_NAME, FINAL_NAME, HISTORY_NAME, LAST_NAME, LOG_NAME, ProgressFn, fit
 from ripdetect.training.finalise import finalise
 from ripdetect.training.state import LEGACY_STATE, STATE_JSON, STATE_TENSORS
 

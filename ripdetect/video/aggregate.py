@@ -1,9 +1,13 @@
-"""Temporal aggregation of per-frame probabilities and raw CAMs: pure, no I/O, testable with tables.
+"""Temporal aggregation of per-frame probabilities and raw CAMs, and the one events model: pure, no I/O, testable
+with tables.
 
 ``FrameAggregator.update(time_s, prob, cam)`` returns the aggregated state for that frame. The decision uses
 hysteresis (separate on/off thresholds) on the windowed mean probability. Once the window mean crosses the
 on threshold the state is ``possible_rip``; it becomes ``rip`` once that has lasted ``min_event_s``, and the
-event then starts at the first crossing. ``finish()`` closes any open event and returns all events.
+event then starts at the first crossing. The frame on which that becomes known carries ``EventChange("start")``,
+and the first frame below the off threshold ``EventChange("end")``: every consumer of events (a video's report, a
+camera's alerts and clips) reads these, and nothing else decides what an event is. ``finish()`` closes any open
+event, returns all events and leaves the changes that makes in ``closing``.
 ``SettledStates`` then gives every frame the state it has in hindsight, so frames and events tell one story.
 """
 
@@ -66,11 +70,20 @@ def mean_event_cam(events: list[Event]) -> np.ndarray | None:
 
 
 @dataclass(frozen=True)
+class EventChange:
+    """An event starting (it has just been confirmed; it began at ``event.start_s``) or ending."""
+
+    kind: str  # "start" or "end"
+    event: Event
+
+
+@dataclass(frozen=True)
 class AggregatedFrame:
     time_s: float
     prob: float
     aggregated_prob: float
     state: str  # one of STATES
+    changes: tuple[EventChange, ...] = ()  # what became known about events on this frame
 
 
 class FrameAggregator:
@@ -90,6 +103,7 @@ class FrameAggregator:
         self.events: list[Event] = []
         self._last_time: float | None = None
         self._first_time: float | None = None
+        self.closing: tuple[EventChange, ...] = ()  # the changes ``finish`` made
 
     @classmethod
     def from_config(cls, video_config: VideoConfig, model_threshold: float) -> FrameAggregator:
@@ -114,8 +128,10 @@ class FrameAggregator:
         while self._window[0][0] <= time_s - self.window_s:
             self._window_sum -= self._window.popleft()[1]
         aggregated = self._window_sum / len(self._window)
+        changes: tuple[EventChange, ...] = ()
         if self._active is not None:
             if aggregated < self.off_threshold:
+                changes = (EventChange("end", self._active),)
                 self.events.append(self._active)
                 self._active = None
             else:
@@ -127,21 +143,27 @@ class FrameAggregator:
                 self._candidate.add(time_s, prob, cam)
             if self._candidate.duration_s >= self.min_event_s:
                 self._active, self._candidate = self._candidate, None
+                changes = (EventChange("start", self._active),)
         else:
             self._candidate = None
-        return AggregatedFrame(time_s, prob, aggregated, self.state)
+        return AggregatedFrame(time_s, prob, aggregated, self.state, changes)
 
     def finish(self) -> list[Event]:
-        """Close the open event. A clip shorter than the minimum duration still gets its event if the rip was
-        above threshold throughout (the clip's decision comes from the frames it has); a possible rip that
-        began later and had not lasted ``min_event_s`` when the clip ended is not an event."""
+        """Close the open event (its end goes into ``closing``). A clip shorter than the minimum duration still gets
+        its event if the rip was above threshold throughout (the clip's decision comes from the frames it has:
+        ``closing`` then starts and ends it); a possible rip that began later and had not lasted ``min_event_s``
+        when the clip ended is not an event."""
+        closing: tuple[EventChange, ...] = ()
         if self._active is not None:
+            closing = (EventChange("end", self._active),)
             self.events.append(self._active)
             self._active = None
         elif self._candidate is not None:
             if self._candidate.start_s <= self._first_time:
+                closing = (EventChange("start", self._candidate), EventChange("end", self._candidate))
                 self.events.append(self._candidate)
             self._candidate = None
+        self.closing = closing
         return self.events
 
 

@@ -17,12 +17,7 @@ from pathlib import Path
 
 from ripdetect.config import VideoConfig
 from ripdetect.inference.predictor import Prediction, Predictor
-from ripdetect.video.aggregate import (
-    AggregatedFrame,
-    Event,
-    FrameAggregator,
-    SettledStates,
-)
+from ripdetect.video.aggregate import AggregatedFrame, Event, EventChange, FrameAggregator, SettledStates
 from ripdetect.video.io import Frame, FrameStream, prefetch
 
 MAX_HELD_FRAMES = 512  # frames held back while a possible rip is undecided; past this they go out as possible_rip
@@ -38,7 +33,8 @@ class FrameResult:
 class VideoAnalysis:
     """Per-frame results of one source, in time order, each with its settled state; iterate it once. ``info``
     and ``interval_s`` are known as soon as it is created (the source is opened then); after iterating,
-    ``events`` holds the events and ``stream`` the decoded duration and whether decoding stopped early. A ``live``
+    ``events`` holds the events, ``closing`` the event changes the source's end made (see ``FrameAggregator.finish``;
+    only once the iteration ran to its end), and ``stream`` the decoded duration and whether decoding stopped early. A ``live``
     source (a camera) is timed and sampled by the clock, and its oldest decoded frames are dropped when analysis
     falls behind (see ``FrameStream`` and ``prefetch``)."""
 
@@ -49,6 +45,7 @@ class VideoAnalysis:
         self.stream = FrameStream(source, video_config.sample_fps, video_config.stride, video_config.max_side,
                                   max_duration_s, live, timeout_s)
         self.events: list[Event] = []
+        self.closing: tuple[EventChange, ...] = ()
 
     @property
     def info(self):
@@ -64,6 +61,7 @@ class VideoAnalysis:
             yield from _with_states(states.push(result, result.aggregated.state))
         self.events = self.aggregator.finish()
         yield from _with_states(states.finish(self.events, lambda result: result.frame.time_s))
+        self.closing = self.aggregator.closing
 
     def _live(self) -> Iterator[FrameResult]:
         """Results with the aggregator's state at the time of each frame."""

@@ -32,13 +32,7 @@ from ripdetect.errors import InputError, RipdetectError
 from ripdetect.files import OutputExistsError, write_json, write_text
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.io import is_stream
-from ripdetect.video.provenance import (
-    differences,
-    input_identity,
-    is_done,
-    made_from,
-    read_provenance,
-)
+from ripdetect.video.provenance import differences, input_identity, is_done, made_from, read_provenance
 from ripdetect.video.report import process_video
 
 log = logging.getLogger(__name__)
@@ -167,9 +161,7 @@ def run_batch(inputs: list[str | InputError], out_root: str | Path, predictor: P
     if root_error is not None:
         results = iter([BatchItem(source, str(out_root), "error", root_error) for source in sources])
     elif executor == "ray":
-        from ripdetect.video.ray_batch import (
-            run_batch_on_ray,  # Ray is an extra: loaded only when asked for
-        )
+        from ripdetect.video.ray_batch import run_batch_on_ray  # Ray is an extra: loaded only when asked for
 
         results = run_batch_on_ray(list(zip(sources, output_dirs(sources, out_root))), predictor, video_config,
                                    jobs if jobs > 1 else None, overwrite, process_one, error_item, ray_address)

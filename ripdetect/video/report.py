@@ -23,13 +23,7 @@ from ripdetect.config import VideoConfig
 from ripdetect.data.images import resize_long_side
 from ripdetect.decision import RIP_WORD, STATE_WORDS, prob_text
 from ripdetect.explain.display import display_scale
-from ripdetect.files import (
-    STAGING_TAG,
-    OutputExistsError,
-    write_image,
-    write_json,
-    write_text,
-)
+from ripdetect.files import STAGING_TAG, OutputExistsError, write_image, write_json, write_text
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.aggregate import Event, mean_event_cam
 from ripdetect.video.analyse import FrameResult, VideoAnalysis, analyse_video
@@ -200,9 +194,10 @@ def remove_stale_staging(out_dir: Path) -> None:
 
 
 def write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: dict,
-                   timex: np.ndarray | None, predictor: Predictor) -> None:
+                  timex: np.ndarray | None, predictor: Predictor, mean_cam: np.ndarray | None = None) -> None:
     """timeline.csv/.json/.png, events.json, summary.json and summary.png of one result, into ``folder``. The
-    summary must hold ``events``, ``on_threshold``, ``off_threshold``, ``max_prob`` and ``duration_s``."""
+    summary must hold ``events``, ``on_threshold``, ``off_threshold``, ``max_prob`` and ``duration_s``; the
+    summary image shows ``mean_cam`` (default: the mean map of the events' frames) over the timex."""
     from ripdetect.viz.plots import plot_timeline
 
     buffer = io.StringIO()
@@ -216,7 +211,7 @@ def write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: 
     plot_timeline(rows, summary["events"], summary["on_threshold"], summary["off_threshold"], folder / "timeline.png")
     if timex is not None:
         image = timex
-        mean_cam = mean_event_cam(events)
+        mean_cam = mean_event_cam(events) if mean_cam is None else mean_cam
         if mean_cam is not None:
             image = overlay_heatmap(timex, display_scale(mean_cam, predictor.cam_scale), 0.5)
         label = (f"{RIP_WORD}  events: {len(events)}  max {prob_text(summary['max_prob'])}" if events

@@ -20,13 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ripdetect.config import (
-    AugmentConfig,
-    ModelConfig,
-    TrainConfig,
-    read_data_file,
-    scalar_type,
-)
+from ripdetect.config import AugmentConfig, ModelConfig, TrainConfig, read_data_file, scalar_type
 from ripdetect.errors import ConfigError
 
 NESTED = {"model": ModelConfig, "augment": AugmentConfig}
