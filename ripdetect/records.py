@@ -1,7 +1,7 @@
 """The numbers ripdetect writes and the one CSV writer: every JSON line, CSV row, summary and alert rounds a kind of
 number the same way, here.
 
-- probabilities, scores and shares of an image (``prob``): 5 decimals;
+- probabilities and scores (``prob``) and shares of an image (``share``): 5 decimals;
 - times and durations in seconds (``seconds``): 3 decimals (milliseconds);
 - pixel positions (``pixels``): 1 decimal;
 - coarse figures people read (``tenths``): 1 decimal.
@@ -33,6 +33,11 @@ def _round(value: float | None, decimals: int) -> float | None:
 
 def prob(value: float | None) -> float | None:
     """A probability, score or share (0..1) as written: 5 decimals; ``None`` stays ``None``."""
+    return _round(value, PROB_DECIMALS)
+
+
+def share(value: float | None) -> float | None:
+    """A share of an image or a frame (an area, a coordinate as a fraction of the side) as written: 5 decimals."""
     return _round(value, PROB_DECIMALS)
 
 

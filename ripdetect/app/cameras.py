@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from ripdetect import records
 from ripdetect.cameras.clips import iso_time
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.cameras.state import STATE_NAME, StateStore
@@ -54,7 +55,7 @@ class CameraBoard:
         latest = self.watch_dir / profile.name / "latest.jpg"
         events = [] if store is None else [
             [iso_time(e["start_wall"]), "open" if e["open"] else iso_time(e["end_wall"]),
-             round(e["end_wall"] - e["start_wall"], 1), round(e["peak_prob"], 3), bool(e["alerted"])]
+             records.tenths(e["end_wall"] - e["start_wall"]), records.prob(e["peak_prob"]), bool(e["alerted"])]
             for e in store.recent_events(profile.name, 10)]
         timeline = None if store is None else self.today_timeline(profile, store, folder)
         return "\n\n".join(lines), str(latest) if latest.is_file() else None, events, timeline

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ripdetect import __version__
+from ripdetect import __version__, records
 from ripdetect.cameras.alerts import AlertSender
 from ripdetect.cameras.clips import iso_time
 from ripdetect.cameras.messages import (
@@ -173,9 +173,10 @@ class ResultSink:
     def _payload(self, note: EventNote, kind: str, event_id: int, snapshot: str | None) -> dict:
         return {"camera": note.camera, "kind": kind, "event_id": event_id, "event_key": note.key,
                 "start_time": iso_time(note.start_wall), "end_time": iso_time(note.end_wall) if kind == "end" else None,
-                "start_wall": round(note.start_wall, 3), "end_wall": round(note.end_wall, 3) if kind == "end" else None,
-                "start_s": round(note.start_s, 3), "end_s": round(note.end_s, 3) if kind == "end" else None,
-                "peak_prob": round(note.peak_prob, 5), "mean_prob": round(note.mean_prob, 5), "source": note.source,
+                "start_wall": records.seconds(note.start_wall),
+                "end_wall": records.seconds(note.end_wall) if kind == "end" else None,
+                "start_s": records.seconds(note.start_s), "end_s": records.seconds(note.end_s) if kind == "end" else None,
+                "peak_prob": records.prob(note.peak_prob), "mean_prob": records.prob(note.mean_prob), "source": note.source,
                 "snapshot_path": snapshot, "ripdetect_version": __version__}
 
     def _snapshot(self, note: SnapshotNote) -> None:
@@ -265,7 +266,7 @@ class ResultSink:
     def health(self) -> dict:
         now = time.time()
         cameras = {name: {"status": h["status"], "detail": h["detail"], "state": h["state"],
-                          "last_frame_age_s": None if h["last_frame"] is None else round(now - h["last_frame"], 1)}
+                          "last_frame_age_s": None if h["last_frame"] is None else records.tenths(now - h["last_frame"])}
                    for name, h in self.health_state.items()}
         ok = all(c["status"] in (UP, FINISHED) for c in cameras.values())
         return {"status": "ok" if ok else "degraded", "cameras": cameras}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ripdetect import records
 from ripdetect.data.images import stored_size
 from ripdetect.errors import InputError
 from ripdetect.explain.regions import upsample_cam
@@ -75,16 +76,16 @@ def localisation_row(predictor, sample, image_rgb: np.ndarray, prob: float, cam:
     cam_up = upsample_cam(cam, height, width)
     row = {
         "path": sample.path,
-        "prob_rip": round(prediction.prob_rip, 5),
+        "prob_rip": records.prob(prediction.prob_rip),
         "pointing_hit": pointing_hit(cam_up, truth),
         "centroid_hit": centroid_hit(prediction.region, truth),
-        "energy_pointing": round(energy_pointing(cam_up, truth), 5),
-        "iou": round(mask_iou(prediction.region.mask, truth), 5) if prediction.region is not None else 0.0,
+        "energy_pointing": records.share(energy_pointing(cam_up, truth)),
+        "iou": records.share(mask_iou(prediction.region.mask, truth)) if prediction.region is not None else 0.0,
     }
     if faithful:
         deletion, insertion = deletion_insertion_auc(predictor.backend.logits, predictor.preprocessing(image_rgb),
                                                      cam, temperature=predictor.checkpoint.temperature)
-        row.update(deletion_auc=round(deletion, 5), insertion_auc=round(insertion, 5))
+        row.update(deletion_auc=records.share(deletion), insertion_auc=records.share(insertion))
     return row
 
 
@@ -101,9 +102,9 @@ def summarise_localisation(rows: list[dict]) -> dict:
     scored = [row for row in rows if "error" not in row]
     faithful = [row for row in scored if "deletion_auc" in row]
     names = {"pointing_hit": "pointing_game", "centroid_hit": "centroid_in_region"}
-    summary = {names.get(key, key): round(float(np.mean([row[key] for row in scored])), 5) if scored else None
+    summary = {names.get(key, key): records.share(np.mean([row[key] for row in scored])) if scored else None
                for key in ("pointing_hit", "centroid_hit", "energy_pointing", "iou")}
     if faithful:
-        summary.update({key: round(float(np.mean([row[key] for row in faithful])), 5)
+        summary.update({key: records.share(np.mean([row[key] for row in faithful]))
                         for key in ("deletion_auc", "insertion_auc")}, faithfulness_n=len(faithful))
     return {"n": len(scored), **summary, "per_image": rows}

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ripdetect import records
+
 
 @dataclass(frozen=True)
 class Region:
@@ -32,7 +34,7 @@ class Region:
                       (round(x1 * sx), round(y1 * sy), min(width, round(x2 * sx)), min(height, round(y2 * sy))))
 
     def to_dict(self) -> dict:
-        return {"area_fraction": round(self.area_fraction, 5), "centroid": [round(c, 1) for c in self.centroid],
+        return {"area_fraction": records.share(self.area_fraction), "centroid": [records.pixels(c) for c in self.centroid],
                 "bbox": list(self.bbox), "polygons": self.polygons}
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ripdetect import records
 from ripdetect.config import read_data_file
 from ripdetect.errors import ConfigError
 
@@ -74,7 +75,7 @@ class Roi:
                               "[[[0,0.4],[1,0.4],[1,1],[0,1]]]") from None
 
     def to_list(self) -> list[list[list[float]]]:
-        return [[[round(x, 5), round(y, 5)] for x, y in polygon] for polygon in self.polygons]
+        return [[[records.share(x), records.share(y)] for x, y in polygon] for polygon in self.polygons]
 
     def mask(self, height: int, width: int) -> np.ndarray:
         """Boolean ``height x width`` mask of the region: the pixels whose centre is inside a polygon or on its

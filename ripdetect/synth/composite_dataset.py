@@ -6,8 +6,6 @@ trains on a composite of a photo it validates on. Resumable: existing files are 
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +15,8 @@ import numpy as np
 from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb, stored_size
 from ripdetect.data.layouts import Sample
 from ripdetect.errors import DataError, InputError
-from ripdetect.files import write_image, write_text
+from ripdetect.files import write_image
+from ripdetect.records import write_csv
 from ripdetect.synth.composite import composite_distractor, composite_rip
 
 log = logging.getLogger(__name__)
@@ -74,10 +73,6 @@ def generate_composites(out_dir: str | Path, sources: list[Sample], per_source: 
             progress(index + 1, len(usable))
     if not rows:
         raise DataError("no composite could be made: the photos need water labels and breaking waves")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(out_dir / "manifest.csv", buffer.getvalue())
+    write_csv(out_dir / "manifest.csv", rows, FIELDS)
     return {"composites": len(rows), "written": made, "kept": kept, "rip": sum(r["label"] == "rip" for r in rows),
             "skipped": [{"path": p, "reason": r} for p, r in skipped]}

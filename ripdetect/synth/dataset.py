@@ -5,7 +5,6 @@ is written atomically, and a re-run with the same seed only fills in what is mis
 from __future__ import annotations
 
 import csv
-import io
 import json
 import shutil
 from collections.abc import Callable
@@ -16,6 +15,7 @@ import numpy as np
 from ripdetect.config import SynthConfig
 from ripdetect.errors import ConfigError
 from ripdetect.files import OutputExistsError, atomic_path, write_image, write_text
+from ripdetect.records import write_csv
 from ripdetect.synth.camera import Rendered, SceneCamera
 from ripdetect.synth.scene import SceneParams, sample_scene
 
@@ -144,11 +144,7 @@ def _params_of(scenes: dict[str, dict], image_path: Path, out: Path) -> ScenePar
 def _write_csv(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue())
+    write_csv(path, rows, list(rows[0]))
 
 
 def rip_schedule(rng: np.random.Generator, rip: bool, duration_s: float) -> tuple[float, float]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import logging
 from pathlib import Path
@@ -20,15 +19,18 @@ from typing import Any
 
 import numpy as np
 
+from ripdetect import records
 from ripdetect.config import TrainConfig, to_dict
 from ripdetect.data.layouts import Sample, manifest_hash
 from ripdetect.errors import DataError, RipdetectError
-from ripdetect.files import OutputExistsError, write_json, write_text
+from ripdetect.files import OutputExistsError, write_json
+from ripdetect.records import write_csv
 from ripdetect.training.engine import FINAL_NAME, LAST_NAME, VAL_SCORES_NAME, ProgressFn
 from ripdetect.training.state import STATE_JSON
 
 log = logging.getLogger(__name__)
 PLAN_NAME, REPORT_NAME, OOF_NAME = "cv_plan.json", "cv_report.json", "oof_predictions.csv"
+OOF_FIELDS = ("path", "label", "group", "viewpoint", "fold", "rip_score", "prob_rip", "prob_rip_cross_fitted")
 
 
 def grouped_folds(samples: list[Sample], folds: int, seed: int) -> list[int]:
@@ -222,7 +224,7 @@ def _out_of_fold_localisation(real, assignment, out_dir: Path, folds: int, tempe
     scored = [row for row in rows if "error" not in row]
     if not scored:
         return None
-    return {"n": len(scored), **{name: round(float(np.mean([row[key] for row in scored])), 5) for key, name in
+    return {"n": len(scored), **{name: records.share(np.mean([row[key] for row in scored])) for key, name in
                                  (("pointing_hit", "pointing_game"), ("centroid_hit", "centroid_in_region"),
                                   ("energy_pointing", "energy_pointing"), ("iou", "iou"))}, "per_image": rows}
 
@@ -231,13 +233,10 @@ def _write_predictions(path: Path, real: list[Sample], assignment: list[int], sc
                        probs: np.ndarray, cross_fitted: np.ndarray) -> None:
     """One row per real image: its out-of-fold rip score, the probability under the shipped temperature and
     under the temperature fitted on the other folds."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["path", "label", "group", "viewpoint", "fold", "rip_score", "prob_rip", "prob_rip_cross_fitted"])
-    for sample, fold, score, prob, fitted in zip(real, assignment, scores, probs, cross_fitted):
-        writer.writerow([sample.path, sample.label, sample.group_key, sample.viewpoint or "", fold,
-                         round(float(score), 5), round(float(prob), 5), round(float(fitted), 5)])
-    write_text(path, buffer.getvalue())
+    rows = [[sample.path, sample.label, sample.group_key, sample.viewpoint or "", fold, records.prob(score),
+             records.prob(prob), records.prob(fitted)]
+            for sample, fold, score, prob, fitted in zip(real, assignment, scores, probs, cross_fitted)]
+    write_csv(path, rows, OOF_FIELDS)
 
 
 def read_predictions(run_dir: str | Path) -> list[dict]:

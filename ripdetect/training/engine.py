@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -20,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ripdetect import records
 from ripdetect.config import TrainConfig, to_dict
 from ripdetect.data.layouts import Sample, manifest_hash
 from ripdetect.errors import DataError
 from ripdetect.files import write_json, write_text
 from ripdetect.models.checkpoint import save_checkpoint
 from ripdetect.models.classifier import RipClassifier, create_model, rip_prob, rip_score
+from ripdetect.records import write_csv
 from ripdetect.training import distributed
 from ripdetect.training.distributed import Workers
 from ripdetect.training.loaders import EpochLoaders, epoch_inputs, is_progressive
@@ -185,7 +185,7 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
             if not seen:
                 raise DataError(f"none of the {len(train_samples)} training images could be read "
                                 f"(first: {errors[0][0]}: {errors[0][1]})" if errors else "no training images")
-            row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "lr": optimizer.param_groups[0]["lr"]}
+            row = {"epoch": epoch + 1, "train_loss": records.prob(train_loss), "lr": optimizer.param_groups[0]["lr"]}
             threshold, metrics = 0.5, {}
             if val_loader is not None:
                 scored = score_samples(model, val_loader)
@@ -194,12 +194,12 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
                     threshold = choose_threshold(scored.labels, scored.probs, train_config.threshold_mode,
                                                  train_config.target_recall)
                     metrics = classification_metrics(scored.labels, scored.probs, threshold)
-                    row["val_loss"] = round(float(loss_fn(torch.from_numpy(scored.logits).to(workers.device),
-                                                          torch.from_numpy(scored.labels).to(workers.device))), 5)
+                    row["val_loss"] = records.prob(loss_fn(torch.from_numpy(scored.logits).to(workers.device),
+                                                           torch.from_numpy(scored.labels).to(workers.device)))
                     row.update({k: metrics[k] for k in ("accuracy", "balanced_accuracy", "f1", "roc_auc")})
                     _append_val_scores(run_dir, epoch + 1, val_samples, scored)
             row["threshold"] = threshold
-            row["seconds"] = round(time.time() - started, 1)
+            row["seconds"] = records.tenths(time.time() - started)
             bad_files.update(dict(errors))
             history.append(row)
             score = monitor_value(metrics, train_config.monitor) if metrics and select_on_val else float(epoch)
@@ -267,12 +267,7 @@ def _append_val_scores(run_dir: Path, epoch: int, val_samples: list[Sample], sco
 
 def _write_log(run_dir: Path, history: list[dict]) -> None:
     """``log.csv`` and ``history.json``, rewritten whole after every epoch (a resumed run never duplicates rows)."""
-    fields = list(dict.fromkeys(key for row in history for key in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(run_dir / LOG_NAME, buffer.getvalue())
+    write_csv(run_dir / LOG_NAME, history, list(dict.fromkeys(key for row in history for key in row)))
     write_json(run_dir / HISTORY_NAME, history)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ripdetect import records
 from ripdetect.config import VideoConfig
 from ripdetect.decision import video_thresholds
 from ripdetect.errors import ConfigError
@@ -56,9 +57,9 @@ class Event:
             self.cam_sum = cam.astype(np.float64) if self.cam_sum is None else self.cam_sum + cam
 
     def to_dict(self) -> dict:
-        return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3),
-                "duration_s": round(self.duration_s, 3), "peak_prob": round(self.peak_prob, 5),
-                "mean_prob": round(self.mean_prob, 5), "n_frames": self.n_frames}
+        return {"start_s": records.seconds(self.start_s), "end_s": records.seconds(self.end_s),
+                "duration_s": records.seconds(self.duration_s), "peak_prob": records.prob(self.peak_prob),
+                "mean_prob": records.prob(self.mean_prob), "n_frames": self.n_frames}
 
 
 def mean_event_cam(events: list[Event]) -> np.ndarray | None:

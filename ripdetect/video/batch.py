@@ -15,8 +15,6 @@ and error records, without per-frame progress.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import multiprocessing
@@ -27,10 +25,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from ripdetect import records
 from ripdetect.config import VideoConfig
 from ripdetect.errors import InputError, RipdetectError
-from ripdetect.files import OutputExistsError, write_json, write_text
+from ripdetect.files import OutputExistsError, write_json
 from ripdetect.inference.predictor import Predictor
+from ripdetect.records import write_csv
 from ripdetect.video.io import is_stream
 from ripdetect.video.provenance import differences, input_identity, is_done, made_from, read_provenance
 from ripdetect.video.report import process_video
@@ -125,10 +125,10 @@ def process_one(source: str, out_dir: Path, predictor: Predictor, video_config: 
             log.warning("%s: %s", source, note)
         summary = process_video(source, predictor, video_config, out_dir, on_frame, overwrite=overwrite)
     except RipdetectError as exc:
-        return BatchItem(source, str(out_dir), "error", exc.reason, processing_s=round(time.time() - started, 3))
+        return BatchItem(source, str(out_dir), "error", exc.reason, processing_s=records.seconds(time.time() - started))
     except OSError as exc:
         return BatchItem(source, str(out_dir), "error", _write_error(exc),
-                         processing_s=round(time.time() - started, 3))
+                         processing_s=records.seconds(time.time() - started))
     return BatchItem.from_summary(source, out_dir, "done", summary, note)
 
 
@@ -283,9 +283,5 @@ def _in_workers(tasks: list[tuple[str, Path]], predictor: Predictor, video_confi
 
 def write_report(out_root: Path, items: list[BatchItem]) -> None:
     rows = [asdict(item) for item in items]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(BatchItem)])
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(out_root / "batch.csv", buffer.getvalue())
+    write_csv(out_root / "batch.csv", rows, [f.name for f in fields(BatchItem)])
     write_json(out_root / "batch.json", rows)

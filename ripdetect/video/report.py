@@ -6,8 +6,6 @@ write unless told to (``overwrite``)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import shutil
@@ -19,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ripdetect import records
 from ripdetect.config import VideoConfig
 from ripdetect.data.images import resize_long_side
 from ripdetect.decision import RIP_WORD, STATE_WORDS, prob_text
 from ripdetect.explain.display import display_scale
 from ripdetect.files import STAGING_TAG, OutputExistsError, write_image, write_json, write_text
 from ripdetect.inference.predictor import Predictor
+from ripdetect.records import write_csv
 from ripdetect.video.aggregate import Event, mean_event_cam
 from ripdetect.video.analyse import FrameResult, VideoAnalysis, analyse_video
 from ripdetect.video.io import VideoWriter
@@ -84,21 +84,21 @@ def clip_segments(rows: list[dict], events: list[Event], clip_s: float, duration
         start, end = k * clip_s, (k + 1) * clip_s
         probs = [r["prob_rip"] for r in rows if start <= r["time_s"] < end]
         overlapping = [e for e in events if e.start_s < end and e.end_s >= start]
-        segments.append({"start_s": round(start, 3), "end_s": round(min(end, duration_s), 3),
+        segments.append({"start_s": records.seconds(start), "end_s": records.seconds(min(end, duration_s)),
                          "rip_detected": bool(overlapping), "n_frames": len(probs),
                          "max_prob": round(max(probs), 5) if probs else None,
-                         "mean_prob": round(float(np.mean(probs)), 5) if probs else None})
+                         "mean_prob": records.prob(np.mean(probs)) if probs else None})
     return segments
 
 
 def timeline_row(result: FrameResult) -> dict:
     prediction, agg, frame = result.prediction, result.aggregated, result.frame
     region = prediction.region
-    return {"time_s": round(frame.time_s, 3), "frame": frame.index, "prob_rip": round(prediction.prob_rip, 5),
-            "aggregated_prob": round(agg.aggregated_prob, 5), "state": agg.state,
-            "region_area": round(region.area_fraction, 5) if region else 0.0,
-            "centroid_x": round(region.centroid[0], 1) if region else None,
-            "centroid_y": round(region.centroid[1], 1) if region else None}
+    return {"time_s": records.seconds(frame.time_s), "frame": frame.index, "prob_rip": records.prob(prediction.prob_rip),
+            "aggregated_prob": records.prob(agg.aggregated_prob), "state": agg.state,
+            "region_area": records.share(region.area_fraction) if region else 0.0,
+            "centroid_x": records.pixels(region.centroid[0]) if region else None,
+            "centroid_y": records.pixels(region.centroid[1]) if region else None}
 
 
 def process_video(source: str | Path, predictor: Predictor, video_config: VideoConfig, out_dir: str | Path,
@@ -156,14 +156,14 @@ def _summary(source: str | Path, analysis: VideoAnalysis, rows: list[dict], pred
     return {
         "source": str(source),
         "rip_detected": bool(events),
-        "duration_s": round(duration_s, 3),
+        "duration_s": records.seconds(duration_s),
         "duration_estimated": analysis.info.timestamps_estimated,
         "partial_decode": stream.partial,
-        "claimed_duration_s": round(analysis.info.duration_s, 3) or None,
+        "claimed_duration_s": records.seconds(analysis.info.duration_s) or None,
         "warnings": warnings,
         "n_frames": len(rows),
-        "max_prob": round(max(r["prob_rip"] for r in rows), 5) if rows else None,
-        "mean_prob": round(float(np.mean([r["prob_rip"] for r in rows])), 5) if rows else None,
+        "max_prob": records.prob(max(r["prob_rip"] for r in rows)) if rows else None,
+        "mean_prob": records.prob(np.mean([r["prob_rip"] for r in rows])) if rows else None,
         "events": [e.to_dict() for e in events],
         "clips": clip_segments(rows, events, video_config.clip_minutes * 60, duration_s),
         "model_id": predictor.checkpoint.model_id,
@@ -174,7 +174,7 @@ def _summary(source: str | Path, analysis: VideoAnalysis, rows: list[dict], pred
         "sample_fps": video_config.sample_fps,
         "stride": video_config.stride,
         "roi": None if predictor.roi is None else predictor.roi.to_list(),
-        "processing_s": round(time.time() - started, 3),
+        "processing_s": records.seconds(time.time() - started),
     }
 
 
@@ -200,11 +200,7 @@ def write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: 
     summary image shows ``mean_cam`` (default: the mean map of the events' frames) over the timex."""
     from ripdetect.viz.plots import plot_timeline
 
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=TIMELINE_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(folder / "timeline.csv", buffer.getvalue())
+    write_csv(folder / "timeline.csv", rows, TIMELINE_FIELDS)
     write_json(folder / "timeline.json", rows, indent=None)
     write_json(folder / "events.json", [e.to_dict() for e in events])
     write_json(folder / "summary.json", summary)

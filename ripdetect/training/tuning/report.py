@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from ripdetect import records
 from ripdetect.config import to_dict
-from ripdetect.files import write_json, write_text
+from ripdetect.files import write_json
+from ripdetect.records import write_csv
 from ripdetect.training.tuning import study as studies
 from ripdetect.training.tuning.plan import StudyPlan, describe
 from ripdetect.viz import tuning as charts
@@ -40,7 +40,7 @@ def write_tables(plan: StudyPlan, study: optuna.Study, elapsed_s: float | None =
     _write_trials_csv(plan, trials, plan.out_dir / TRIALS_NAME)
     summary = _summary(plan, study, trials)
     if elapsed_s is not None:
-        summary["elapsed_s"] = round(elapsed_s, 1)
+        summary["elapsed_s"] = records.tenths(elapsed_s)
     write_json(plan.out_dir / SUMMARY_NAME, summary)
     return summary
 
@@ -55,18 +55,15 @@ def write_outputs(plan: StudyPlan, study: optuna.Study, elapsed_s: float | None 
 
 def _write_trials_csv(plan: StudyPlan, trials: list[FrozenTrial], path: Path) -> None:
     objectives, names = list(plan.tune_config.objectives), plan.space.names
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["number", "state", *objectives, "epochs_trained", "duration_s", *names, "retry_of",
-                     "fail_reason", "run_dir"])
+    rows = []
     for trial in trials:
         values = trial.values if trial.state == TrialState.COMPLETE else [None] * len(objectives)
         duration = trial.duration.total_seconds() if trial.duration else None
-        writer.writerow([trial.number, STATE_NAMES.get(trial.state, trial.state.name.lower()), *values,
-                         _epochs_trained(trial), None if duration is None else round(duration, 1),
-                         *[trial.params.get(name) for name in names], trial.user_attrs.get("retry_of"),
-                         _fail_reason(trial), trial.user_attrs.get("run_dir")])
-    write_text(path, buffer.getvalue())
+        rows.append([trial.number, STATE_NAMES.get(trial.state, trial.state.name.lower()), *values,
+                     _epochs_trained(trial), records.tenths(duration), *[trial.params.get(name) for name in names],
+                     trial.user_attrs.get("retry_of"), _fail_reason(trial), trial.user_attrs.get("run_dir")])
+    write_csv(path, rows, ["number", "state", *objectives, "epochs_trained", "duration_s", *names, "retry_of",
+                           "fail_reason", "run_dir"])
 
 
 def _fail_reason(trial: FrozenTrial) -> str | None:
