@@ -25,8 +25,8 @@ def main() -> None:
 
     from ripdetect.app.layout import launch
     from ripdetect.files import write_image
-    from ripdetect.synth.camera import render_scene
-    from ripdetect.synth.dataset import scene_for
+    from ripdetect.synth.projection import render_scene
+    from ripdetect.synth.writer import scene_for
 
     image = write_image(render_scene(scene_for(0, 1, True, "oblique"), 1280, 720)[0],
                         Path(tempfile.mkdtemp()) / "frame.png")

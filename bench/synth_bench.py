@@ -7,8 +7,8 @@ import argparse
 import json
 import time
 
-from ripdetect.synth.camera import SceneCamera
-from ripdetect.synth.dataset import scene_for
+from ripdetect.synth.projection import SceneCamera
+from ripdetect.synth.writer import scene_for
 
 
 def main() -> None:

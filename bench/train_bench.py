@@ -12,10 +12,10 @@ from pathlib import Path
 
 from ripdetect.config import AugmentConfig, ModelConfig, SynthConfig, TrainConfig
 from ripdetect.data.augment import TrainTransform
-from ripdetect.data.dataset import ImageDataset, make_loader
 from ripdetect.data.layouts import load_samples
+from ripdetect.data.torch_dataset import ImageDataset, make_loader
 from ripdetect.models.classifier import create_model
-from ripdetect.synth.dataset import generate_images
+from ripdetect.synth.writer import generate_images
 from ripdetect.training.losses import make_loss
 from ripdetect.training.optim import make_optimizer
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ripdetect.config import ModelConfig, SynthConfig, TrainConfig, TuneConfig
 from ripdetect.data.layouts import load_samples, split_samples
-from ripdetect.synth.dataset import generate_images
+from ripdetect.synth.writer import generate_images
 from ripdetect.training.tuning import make_plan, parse_space, tune
 
 SPACE = {

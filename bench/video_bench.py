@@ -33,8 +33,8 @@ def make_clip(path: Path, seconds: float, fps: float) -> Path:
     import cv2
     import imageio_ffmpeg
 
-    from ripdetect.synth.camera import SceneCamera
-    from ripdetect.synth.dataset import scene_for
+    from ripdetect.synth.projection import SceneCamera
+    from ripdetect.synth.writer import scene_for
 
     if path.exists():
         return path
@@ -93,7 +93,7 @@ def _run(kind: str, clip: str, model: str | None, queue) -> None:
     if kind == "decode":
         count = sum(1 for _ in iter_frames(clip, config.sample_fps, max_side=config.max_side))
     else:
-        from ripdetect.video.report import process_video
+        from ripdetect.video.process import process_video
 
         predictor = _predictor(model)
         start = time.perf_counter()
@@ -117,7 +117,7 @@ def _profile(clip: str, model: str | None, queue) -> None:
     from ripdetect.video.aggregate import FrameAggregator
     from ripdetect.video.analyse import FrameResult
     from ripdetect.video.io import Frame, VideoWriter, open_capture
-    from ripdetect.video.report import ANNOTATED_MAX_SIDE, annotate_frame
+    from ripdetect.video.outputs import ANNOTATED_MAX_SIDE, annotate_frame
 
     torch.set_flush_denormal(True)
     predictor = _predictor(model)
@@ -161,7 +161,7 @@ def _analyse(frames, predictor, aggregator, writer, times, annotate_frame, max_s
     from ripdetect.data.images import resize_long_side
 
     start = time.perf_counter()
-    probs, cams, water = predictor.forward([f.image_rgb for f in frames])
+    probs, cams, water = predictor.probabilities_and_maps([f.image_rgb for f in frames])
     times["model"] += time.perf_counter() - start
     for i, frame in enumerate(frames):
         start = time.perf_counter()

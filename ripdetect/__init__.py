@@ -37,7 +37,7 @@ _PUBLIC = {
     # inference
     "Predictor": "inference.predictor", "Prediction": "inference.predictor", "Roi": "inference.roi",
     # video
-    "analyse_video": "video.analyse", "process_video": "video.report", "run_batch": "video.batch",
+    "analyse_video": "video.analyse", "process_video": "video.process", "run_batch": "video.batch",
     "FrameAggregator": "video.aggregate", "VideoInfo": "video.io", "VideoWriter": "video.io", "probe": "video.io",
     # cameras
     "CameraProfile": "cameras.profiles", "load_profiles": "cameras.profiles", "Watcher": "cameras.watch",

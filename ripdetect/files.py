@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,34 @@ def atomic_path(path: str | Path, overwrite: bool = True, mode: int = 0o644) -> 
                                         path) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staging_folder(target: str | Path) -> Iterator[Path]:
+    """A new folder beside ``target`` to fill before it is published (``publish_folder``): hidden and ours alone
+    (``.<name>.<random>.ripdetect-partial``), removed on the way out whatever happened (it is empty after a clean
+    publish), so a killed run never leaves a half-written result under the real name."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_TAG, dir=target.parent))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish_folder(staging: Path, target: Path) -> None:
+    """Publish a filled ``staging_folder``: when ``target`` does not exist the folder is renamed into place (it
+    appears complete, in one step); otherwise each of its files replaces its namesake in ``target`` by an atomic
+    rename (the caller decides first which names it may replace). Files and folder are made readable to all."""
+    for path in staging.iterdir():
+        os.chmod(path, 0o644)
+    if not target.exists():
+        os.chmod(staging, 0o755)
+        staging.rename(target)
+        return
+    for path in staging.iterdir():
+        path.replace(target / path.name)
 
 
 def file_digest(path: str | Path) -> str:

@@ -42,8 +42,8 @@ def write_png(path: Path, image_rgb: np.ndarray) -> Path:
 
 def write_clip(path: Path, seconds: float = 3.0, fps: float = 10.0, size=(96, 64), rip: bool = True) -> Path:
     """A short H.264 clip of a synthetic oblique beach scene."""
-    from ripdetect.synth.camera import SceneCamera
-    from ripdetect.synth.dataset import scene_for
+    from ripdetect.synth.projection import SceneCamera
+    from ripdetect.synth.writer import scene_for
     from ripdetect.video.io import VideoWriter
 
     camera = SceneCamera(scene_for(0, 0, rip, "oblique"), *size)

@@ -102,7 +102,7 @@ def test_video_config_fills_thresholds_from_the_model():
 
 
 def test_events_crossing_clip_segments_mark_both():
-    from ripdetect.video.report import clip_segments
+    from ripdetect.video.outputs import clip_segments
 
     rows = [{"time_s": t, "prob_rip": 0.9 if 50 <= t <= 70 else 0.1} for t in range(0, 130, 5)]
     segments = clip_segments(rows, [Event(50, 70, 0.9, 0.9, 5)], 60, 130)

@@ -14,8 +14,8 @@ gr = pytest.importorskip("gradio")
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory, beach_stills):
     """Two cameras watched to the end of their clips (one with a rip), and a third the watcher saw go down."""
+    from ripdetect.cameras.database import STATE_NAME, StateStore
     from ripdetect.cameras.profiles import load_profiles
-    from ripdetect.cameras.state import STATE_NAME, StateStore
     from ripdetect.cameras.watch import Watcher
 
     root = tmp_path_factory.mktemp("watched")
@@ -84,8 +84,8 @@ def test_a_stream_camera_without_recent_frames_is_down_whatever_its_last_status(
     import time
 
     from ripdetect.app.cameras import CameraBoard
+    from ripdetect.cameras.database import STATE_NAME, StateStore
     from ripdetect.cameras.profiles import load_profiles
-    from ripdetect.cameras.state import STATE_NAME, StateStore
 
     (tmp_path / "cameras.yaml").write_text("cameras:\n  - {name: pier, source: 'http://127.0.0.1:9/cam.mjpg'}\n")
     (tmp_path / "out").mkdir()

@@ -266,7 +266,7 @@ def test_metrics_and_threshold():
 
 
 def test_masks_follow_geometric_augmentation(class_folder):
-    from ripdetect.data.dataset import ImageDataset, collate_skipping_errors
+    from ripdetect.data.torch_dataset import ImageDataset, collate_skipping_errors
 
     samples = load_samples(class_folder)
     config = AugmentConfig(p_geometric=1.0, p_weather=1.0)
@@ -294,7 +294,7 @@ def test_cam_mass_loss_prefers_maps_inside_the_region():
 
 def test_cam_loss_pulls_the_map_into_the_labelled_region(class_folder, tmp_path):
     """Same seed and data, with and without the localisation loss: with it, more CAM mass lies in the masks."""
-    from ripdetect.data.dataset import ImageDataset
+    from ripdetect.data.torch_dataset import ImageDataset
     from ripdetect.models.checkpoint import load_checkpoint
     from ripdetect.training.engine import fit
     from ripdetect.training.losses import cam_mass_loss

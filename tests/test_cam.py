@@ -241,7 +241,7 @@ def test_fast_path_equals_autograd_gradcam_through_the_real_predictor():
     assert predictor.checkpoint.metadata.get("weights_dtype") == "float16"
     samples = Path(__file__).resolve().parent.parent / "data" / "samples"
     images = [predictor.load(samples / name) for name in ("synthetic_rip_oblique.jpg", "synthetic_rip_aerial.jpg")]
-    probs, cams, water = predictor.forward(images)
+    probs, cams, water = predictor.probabilities_and_maps(images)
     checkpoint = load_checkpoint()
     reference = checkpoint.model.eval()
     assert (water is not None) == reference.model_config.water_head

@@ -101,7 +101,7 @@ def test_predict_gives_the_same_json_with_the_onnx_export(tiny_pair, class_folde
 def test_video_gives_the_same_timeline_with_the_onnx_export(tiny_pair, clip, tmp_path):
     from ripdetect.config import VideoConfig
     from ripdetect.inference.predictor import Predictor
-    from ripdetect.video.report import process_video
+    from ripdetect.video.process import process_video
 
     timelines = []
     for index, model in enumerate(tiny_pair):
@@ -200,7 +200,7 @@ def test_int8_export_is_calibrated_on_readable_images_and_stays_close(tiny_pair,
     assert predictor.checkpoint.metadata["onnx"]["precision"] == "int8"
     assert quantisation["calibration_images"] == 12 and quantisation["keep_float"] == "head"  # 13 given, 1 unreadable
     images = _images(6)
-    expected, got = Predictor(tiny_pair[0]).forward(images)[0], predictor.forward(images)[0]
+    expected, got = Predictor(tiny_pair[0]).probabilities_and_maps(images)[0], predictor.probabilities_and_maps(images)[0]
     assert np.abs(expected - got).max() < 0.05
 
 
@@ -286,7 +286,7 @@ def test_an_onnx_predictor_travels_to_worker_processes(tiny_pair):
     images = _images(2)
     clone = pickle.loads(pickle.dumps(predictor))  # video --jobs N sends it to spawned workers
     clone.backend.set_threads(1)
-    assert np.array_equal(clone.forward(images)[0], predictor.forward(images)[0])
+    assert np.array_equal(clone.probabilities_and_maps(images)[0], predictor.probabilities_and_maps(images)[0])
     assert clone.backend.fingerprint() == predictor.backend.fingerprint()
 
 

@@ -90,7 +90,7 @@ def test_the_video_banner_agrees_with_the_events(tiny_checkpoint, tmp_path):
     """Every frame is above the on threshold, confirmed after 1 s: the event starts at the first frame, so the
     timeline says rip from the first frame and so does the first frame's banner."""
     from ripdetect.inference.predictor import Predictor
-    from ripdetect.video.report import process_video
+    from ripdetect.video.process import process_video
     from ripdetect.viz.draw import RIP_COLOUR, banner_height
 
     clip = write_clip(tmp_path / "rip.mp4", seconds=3.0, size=(128, 96))

@@ -102,7 +102,7 @@ def test_regions_never_leave_the_water(tiny_checkpoint):
 
 def _water_scenes(tmp_path, n):
     from ripdetect.config import SynthConfig
-    from ripdetect.synth.dataset import generate_images
+    from ripdetect.synth.writer import generate_images
 
     generate_images(tmp_path, SynthConfig(n=n, seed=5, width=96, height=64, view="oblique"))
     return load_samples(tmp_path)
@@ -136,7 +136,7 @@ def test_out_of_water_penalty_moves_evidence_into_the_sea(tmp_path):
     """Same seed and data: with the penalty, more of the (ungated) rip evidence lies in the water."""
     from ripdetect.config import AugmentConfig
     from ripdetect.data.augment import TrainTransform
-    from ripdetect.data.dataset import ImageDataset, collate_skipping_errors
+    from ripdetect.data.torch_dataset import ImageDataset, collate_skipping_errors
     from ripdetect.models.checkpoint import load_checkpoint
     from ripdetect.training.engine import fit
     from ripdetect.training.losses import cam_mass_loss

@@ -8,8 +8,9 @@ from conftest import run_cli
 
 from ripdetect.config import SynthConfig
 from ripdetect.errors import ConfigError
-from ripdetect.synth.camera import SceneCamera, render_scene
-from ripdetect.synth.dataset import (
+from ripdetect.synth.projection import SceneCamera, render_scene
+from ripdetect.synth.scene import SAND_COLOURS
+from ripdetect.synth.writer import (
     check_output,
     generate_clips,
     generate_images,
@@ -17,7 +18,6 @@ from ripdetect.synth.dataset import (
     load_clip_masks,
     scene_for,
 )
-from ripdetect.synth.scene import SAND_COLOURS
 
 
 @pytest.mark.parametrize("view", ["oblique", "aerial"])

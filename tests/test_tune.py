@@ -433,7 +433,7 @@ def test_two_worker_processes_share_one_study(tune_data, tmp_path):
 
 
 def test_history_and_intermediate_charts_tick_whole_trials_and_epochs(tmp_path, monkeypatch):
-    from ripdetect.viz import tuning as charts
+    from ripdetect.viz import study_charts as charts
 
     figures = []
     monkeypatch.setattr(charts, "_save", lambda fig, path: figures.append(fig) or Path(path))

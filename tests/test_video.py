@@ -114,8 +114,8 @@ def test_unreadable_stream_url():
 
 
 def test_process_video_outputs(clip, predictor, tmp_path):
+    from ripdetect.video.process import OUTPUT_FILES, process_video
     from ripdetect.video.provenance import is_done
-    from ripdetect.video.report import OUTPUT_FILES, process_video
 
     config = VideoConfig(sample_fps=5, window_s=1, on_threshold=0.0, min_event_s=0.5)
     summary = process_video(clip, predictor, config, tmp_path / "out")
@@ -135,7 +135,7 @@ def test_process_video_outputs(clip, predictor, tmp_path):
 def test_stride_mode_duration_and_video_rate(clip, predictor, tmp_path):
     """Every 3rd frame of a 3 s, 10 fps clip: frames 0.3 s apart, so 3.0 s long and a 3.33 fps annotated video."""
     from ripdetect.video.io import probe
-    from ripdetect.video.report import process_video
+    from ripdetect.video.process import process_video
 
     summary = process_video(clip, predictor, VideoConfig(stride=3), tmp_path / "out")
     assert summary["n_frames"] == 10 and summary["duration_s"] == pytest.approx(3.0, abs=0.01)
@@ -144,7 +144,7 @@ def test_stride_mode_duration_and_video_rate(clip, predictor, tmp_path):
 
 def test_clip_segments():
     from ripdetect.video.aggregate import Event
-    from ripdetect.video.report import clip_segments
+    from ripdetect.video.outputs import clip_segments
 
     rows = [{"time_s": t, "prob_rip": p} for t, p in [(0, 0.1), (50, 0.2), (70, 0.9), (130, 0.3)]]
     segments = clip_segments(rows, [Event(65, 80, 0.9, 0.9, 2)], 60, 140)

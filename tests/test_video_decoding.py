@@ -40,7 +40,7 @@ def test_a_source_without_timestamps_has_an_estimated_duration(tmp_path, predict
 
 def test_a_live_mkv_without_a_frame_count_is_timed_by_its_timestamps(tmp_path, predictor):
     from ripdetect.video.io import probe
-    from ripdetect.video.report import process_video
+    from ripdetect.video.process import process_video
 
     live = ffmpeg_clip(tmp_path / "live.mkv", 30, 2, "96x64", "-live", "1", "-f", "matroska")
     assert probe(live).duration_s == 0  # the container claims nothing

@@ -74,7 +74,7 @@ def watching(cameras_path: Path, out: Path, once: bool = False, **watch):
 
 
 def state(out: Path):
-    from ripdetect.cameras.state import STATE_NAME, StateStore
+    from ripdetect.cameras.database import STATE_NAME, StateStore
 
     return StateStore(out / STATE_NAME, read_only=True)
 
@@ -220,9 +220,9 @@ def test_a_recorder_folder_made_after_the_watcher_starts_is_down_until_it_appear
 
 
 def test_rotation_removes_only_old_results_of_its_own(tmp_path):
+    from ripdetect.cameras.database import STATE_NAME, StateStore
     from ripdetect.cameras.rotation import rotate
     from ripdetect.cameras.sink import DAY_MARKER
-    from ripdetect.cameras.state import STATE_NAME, StateStore
 
     old_day = tmp_path / "cam" / "2001-01-01"
     (old_day / "10-00-00").mkdir(parents=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ripdetect import records
 from ripdetect.cameras.clips import iso_time
+from ripdetect.cameras.database import STATE_NAME, StateStore
 from ripdetect.cameras.profiles import CameraProfile
-from ripdetect.cameras.state import STATE_NAME, StateStore
 from ripdetect.decision import STATE_WORDS, applied_threshold, video_thresholds
 from ripdetect.inference.backends import model_threshold
 

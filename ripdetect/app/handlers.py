@@ -107,7 +107,7 @@ class RipApp:
         """-> (verdict (Markdown), annotated mp4, timeline png, summary png, events rows,
         [timeline.csv, summary.json]). The clip is analysed up to ``max_video_s`` of *decoded* time."""
         from ripdetect.video.io import probe
-        from ripdetect.video.report import process_video
+        from ripdetect.video.process import process_video
 
         if not video_path:
             raise user_error("Please upload a video first.")

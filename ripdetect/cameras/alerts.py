@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ripdetect import __version__
-from ripdetect.cameras.state import StateStore
+from ripdetect.cameras.database import StateStore
 from ripdetect.config import AlertConfig
 
 log = logging.getLogger(__name__)

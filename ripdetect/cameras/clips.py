@@ -19,7 +19,7 @@ from ripdetect.data.images import resize_long_side
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.aggregate import Event
 from ripdetect.video.analyse import FrameResult
-from ripdetect.video.report import ANNOTATED_MAX_SIDE, RunningMean, timeline_row, write_outputs
+from ripdetect.video.outputs import ANNOTATED_MAX_SIDE, RunningMean, timeline_row, write_outputs
 
 
 def iso_time(wall: float) -> str:

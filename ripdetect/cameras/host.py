@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from ripdetect.cameras.camera import CameraRunner
 from ripdetect.cameras.profiles import CameraProfile
+from ripdetect.cameras.runner import CameraRunner
 from ripdetect.config import WatchConfig
 from ripdetect.inference.predictor import Predictor
 

@@ -22,7 +22,7 @@ class StatusNote:
 class FrameNote:
     camera: str
     wall: float
-    prob: float
+    prob_rip: float
     aggregated_prob: float
     state: str
     latency_s: float  # from decoding the frame to its settled result

@@ -10,8 +10,8 @@ import shutil
 import time
 from pathlib import Path
 
+from ripdetect.cameras.database import StateStore
 from ripdetect.cameras.sink import DAY_MARKER
-from ripdetect.cameras.state import StateStore
 
 log = logging.getLogger(__name__)
 DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")

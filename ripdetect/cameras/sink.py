@@ -17,15 +17,13 @@ stopped is continued, not alerted again, when the camera comes back within ``eve
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from ripdetect import __version__, records
 from ripdetect.cameras.alerts import AlertSender
 from ripdetect.cameras.clips import iso_time
+from ripdetect.cameras.database import StateStore
 from ripdetect.cameras.messages import (
     DOWN,
     FINISHED,
@@ -37,11 +35,10 @@ from ripdetect.cameras.messages import (
     SnapshotNote,
     StatusNote,
 )
-from ripdetect.cameras.metrics import WatchMetrics
+from ripdetect.cameras.monitoring import WatchMetrics
 from ripdetect.cameras.profiles import CameraProfile
-from ripdetect.cameras.state import StateStore
 from ripdetect.config import WatchConfig
-from ripdetect.files import STAGING_TAG, atomic_path
+from ripdetect.files import atomic_path, publish_folder, staging_folder
 
 log = logging.getLogger(__name__)
 CAMERA_MARKER = ".ripdetect-camera"
@@ -95,11 +92,11 @@ class ResultSink:
 
     def _frame(self, note: FrameNote) -> None:
         camera = note.camera
-        self._rows.append((camera, note.wall, note.prob, note.aggregated_prob, note.state))
+        self._rows.append((camera, note.wall, note.prob_rip, note.aggregated_prob, note.state))
         self.health_state[camera].update(last_frame=note.wall, state=note.state)
         self.metrics.frames.labels(camera).inc()
         self.metrics.latency.labels(camera).observe(note.latency_s)
-        self.metrics.prob.labels(camera).set(note.prob)
+        self.metrics.prob.labels(camera).set(note.prob_rip)
         self.metrics.window_prob.labels(camera).set(note.aggregated_prob)
         if note.state == "rip":
             self._last_rip[camera] = note.wall
@@ -204,15 +201,10 @@ class ResultSink:
         while folder.exists():
             count += 1
             folder = day / f"{name}_{count}"
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=STAGING_TAG, dir=day))
-        try:
+        with staging_folder(folder) as staging:
             for file_name, data in note.files.items():
                 (staging / file_name).write_bytes(data)
-                os.chmod(staging / file_name, 0o644)
-            os.chmod(staging, 0o755)
-            staging.rename(folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            publish_folder(staging, folder)
         self.store.add_clip(note.key, note.camera, note.start_wall, note.end_wall,
                             str(folder.relative_to(self.out_dir)), note.summary)
         self.metrics.clips.labels(note.camera).inc()

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 from ripdetect.cameras.alerts import AlertSender
+from ripdetect.cameras.database import STATE_NAME, StateStore
 from ripdetect.cameras.host import CameraHost, camera_predictor, model_key
-from ripdetect.cameras.metrics import HealthServer, WatchMetrics
+from ripdetect.cameras.monitoring import HealthServer, WatchMetrics
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.cameras.rotation import rotate
 from ripdetect.cameras.sink import CAMERA_MARKER, ResultSink
-from ripdetect.cameras.state import STATE_NAME, StateStore
 from ripdetect.config import WatchConfig
 from ripdetect.decision import video_thresholds
 from ripdetect.errors import ConfigError, RipdetectError

@@ -37,8 +37,8 @@ def parse_size(text: str) -> dict[str, int]:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ripdetect.synth.dataset import check_output, generate_clips, generate_images
     from ripdetect.synth.preview import write_preview
+    from ripdetect.synth.writer import check_output, generate_clips, generate_images
 
     synth_config = SynthConfig(**given(args, args.config_flags), **(parse_size(args.size) if args.size else {}))
     out_dir = Path(args.out)

@@ -148,7 +148,7 @@ class Predictor:
         with self._lock:
             return self.backend.run(batch, self.config.cam_method, self.config.cam_layer, evidence_mask)
 
-    def forward(self, images_rgb: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def probabilities_and_maps(self, images_rgb: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Rip probabilities (B,), raw CAMs (B, h, w) and water probabilities (B, h', w'; ``None`` without a
         water head) from one batched call."""
         logits, cams, water = self.run(images_rgb)
@@ -170,7 +170,7 @@ class Predictor:
         predictions = []
         for start in range(0, len(images_rgb), self.config.batch_size):
             chunk = images_rgb[start:start + self.config.batch_size]
-            probs, cams, water = self.forward(chunk)
+            probs, cams, water = self.probabilities_and_maps(chunk)
             predictions.extend(self.finish(image, float(prob), cam, None if water is None else water[i])
                                for i, (image, prob, cam) in enumerate(zip(chunk, probs, cams)))
         return predictions

@@ -8,7 +8,7 @@ import numpy as np
 
 from ripdetect.config import SynthConfig
 from ripdetect.files import write_image
-from ripdetect.synth.dataset import labelled_scene
+from ripdetect.synth.writer import labelled_scene
 from ripdetect.viz.draw import draw_outline, fit_tile, grid, label_tile
 
 

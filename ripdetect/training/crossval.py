@@ -26,7 +26,7 @@ from ripdetect.errors import DataError, RipdetectError
 from ripdetect.files import OutputExistsError, write_json
 from ripdetect.records import write_csv
 from ripdetect.training.engine import FINAL_NAME, LAST_NAME, VAL_SCORES_NAME, ProgressFn
-from ripdetect.training.state import STATE_JSON
+from ripdetect.training.resume import STATE_JSON
 
 log = logging.getLogger(__name__)
 PLAN_NAME, REPORT_NAME, OOF_NAME = "cv_plan.json", "cv_report.json", "oof_predictions.csv"

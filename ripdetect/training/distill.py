@@ -30,8 +30,8 @@ import torch.nn.functional as F
 
 from ripdetect.config import DistillConfig, TrainConfig, to_dict
 from ripdetect.data.augment import TrainTransform
-from ripdetect.data.dataset import ImageDataset, make_loader
 from ripdetect.data.layouts import Sample
+from ripdetect.data.torch_dataset import ImageDataset, make_loader
 from ripdetect.errors import CheckpointError, DataError
 from ripdetect.files import write_json
 from ripdetect.models.checkpoint import Checkpoint, save_checkpoint

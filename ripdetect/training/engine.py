@@ -32,7 +32,7 @@ from ripdetect.training.loaders import EpochLoaders, epoch_inputs, is_progressiv
 from ripdetect.training.losses import LossFn, batch_loss, make_loss
 from ripdetect.training.metrics import choose_threshold, classification_metrics, monitor_value
 from ripdetect.training.optim import make_optimizer, set_epoch_lr
-from ripdetect.training.state import load_training_state, save_training_state
+from ripdetect.training.resume import load_training_state, save_training_state
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, dict], None]

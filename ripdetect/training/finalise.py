@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ripdetect.data.dataset import ImageDataset, make_loader
 from ripdetect.data.layouts import Sample
+from ripdetect.data.torch_dataset import ImageDataset, make_loader
 from ripdetect.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ripdetect.training.engine import BEST_NAME, FINAL_NAME, HISTORY_NAME
 

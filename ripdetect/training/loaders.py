@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader
 
 from ripdetect.config import TrainConfig
 from ripdetect.data.augment import TrainTransform
-from ripdetect.data.dataset import ImageDataset, make_loader
 from ripdetect.data.layouts import Sample
+from ripdetect.data.torch_dataset import ImageDataset, make_loader
 from ripdetect.models.preprocess import Preprocessing
 from ripdetect.training.distributed import Workers
 

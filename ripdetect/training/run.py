@@ -20,7 +20,7 @@ from ripdetect.models.checkpoint import read_metadata
 from ripdetect.models.preprocess import resolve_model_config
 from ripdetect.training.engine import BEST_NAME, FINAL_NAME, HISTORY_NAME, LAST_NAME, LOG_NAME, ProgressFn, fit
 from ripdetect.training.finalise import finalise
-from ripdetect.training.state import LEGACY_STATE, STATE_JSON, STATE_TENSORS
+from ripdetect.training.resume import LEGACY_STATE, STATE_JSON, STATE_TENSORS
 
 log = logging.getLogger(__name__)
 CONFIG_NAME, SPLIT_NAME, SOURCES_NAME = "config.json", "split.json", "data_sources.json"

@@ -81,7 +81,7 @@ class EventChange:
 @dataclass(frozen=True)
 class AggregatedFrame:
     time_s: float
-    prob: float
+    prob_rip: float
     aggregated_prob: float
     state: str  # one of STATES
     changes: tuple[EventChange, ...] = ()  # what became known about events on this frame

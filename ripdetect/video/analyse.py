@@ -80,7 +80,7 @@ class VideoAnalysis:
             frames.close()
 
     def _run_batch(self, batch: list[Frame]) -> Iterator[FrameResult]:
-        probs, cams, water = self.predictor.forward([frame.image_rgb for frame in batch])
+        probs, cams, water = self.predictor.probabilities_and_maps([frame.image_rgb for frame in batch])
         for i, (frame, prob, cam) in enumerate(zip(batch, probs, cams)):
             prediction = self.predictor.finish(frame.image_rgb, float(prob), cam, None if water is None else water[i])
             yield FrameResult(frame, prediction, self.aggregator.update(frame.time_s, float(prob), cam))

@@ -32,8 +32,8 @@ from ripdetect.files import OutputExistsError, write_json
 from ripdetect.inference.predictor import Predictor
 from ripdetect.records import write_csv
 from ripdetect.video.io import is_stream
+from ripdetect.video.process import process_video
 from ripdetect.video.provenance import differences, input_identity, is_done, made_from, read_provenance
-from ripdetect.video.report import process_video
 
 log = logging.getLogger(__name__)
 OnFrame = Callable[[float, float], None]

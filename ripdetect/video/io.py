@@ -17,7 +17,7 @@ import numpy as np
 
 from ripdetect.data.images import resize_long_side
 from ripdetect.errors import InputError
-from ripdetect.files import temporary_sibling
+from ripdetect.files import atomic_path
 from ripdetect.video.container import read_container
 
 log = logging.getLogger(__name__)
@@ -263,12 +263,12 @@ def _drop_one(items: queue.Queue) -> int:
 
 class VideoWriter:
     """H.264 / yuv420p MP4 writer that opens lazily on the first frame and closes in ``__exit__``.
-    Writes to a temporary name of its own and renames on a clean close, so a killed run leaves no
-    finished-looking file."""
+    Writes to a temporary name of its own and renames on a clean close (``ripdetect.files.atomic_path``), so a
+    killed run leaves no finished-looking file."""
 
     def __init__(self, path: str | Path, fps: float, quality: int = 7):
         self.path, self.fps, self.quality = Path(path), float(fps), quality
-        self.tmp_path: Path | None = None
+        self._target = None  # the atomic_path context while a file is open
         self._writer = None
         self._size: tuple[int, int] | None = None
         self.frames = 0
@@ -282,10 +282,10 @@ class VideoWriter:
 
             height, width = image_rgb.shape[:2]
             self._size = (width - width % 2, height - height % 2)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.tmp_path = temporary_sibling(self.path)
+            self._target = atomic_path(self.path)
+            tmp_path = self._target.__enter__()
             self._writer = imageio_ffmpeg.write_frames(
-                str(self.tmp_path), self._size, fps=self.fps, codec="libx264", pix_fmt_in="rgb24",
+                str(tmp_path), self._size, fps=self.fps, codec="libx264", pix_fmt_in="rgb24",
                 pix_fmt_out="yuv420p", quality=self.quality, macro_block_size=2,
                 output_params=["-movflags", "+faststart"], ffmpeg_log_level="error")
             self._writer.send(None)
@@ -295,14 +295,16 @@ class VideoWriter:
         self.frames += 1
 
     def close(self, keep: bool = True) -> None:
+        """Finish the file: it takes its name when ``keep`` and a frame was written; else nothing is left."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._target is not None:
+            target, self._target = self._target, None
             if keep and self.frames:
-                os.chmod(self.tmp_path, 0o644)
-                os.replace(self.tmp_path, self.path)
-        if self.tmp_path is not None:
-            self.tmp_path.unlink(missing_ok=True)
+                target.__exit__(None, None, None)
+            else:
+                target.__exit__(RuntimeError, RuntimeError("not kept"), None)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(keep=exc_type is None)

@@ -24,7 +24,7 @@ from ripdetect.files import write_json
 from ripdetect.records import write_csv
 from ripdetect.training.tuning import study as studies
 from ripdetect.training.tuning.plan import StudyPlan, describe
-from ripdetect.viz import tuning as charts
+from ripdetect.viz import study_charts as charts
 
 log = logging.getLogger(__name__)
 BEST_NAME, TRIALS_NAME, SUMMARY_NAME, PLOTS_NAME, PARETO_NAME = ("best_config.json", "trials.csv", "summary.json",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -20,14 +19,18 @@ import numpy as np
 from ripdetect import records
 from ripdetect.config import VideoConfig
 from ripdetect.data.images import resize_long_side
-from ripdetect.decision import RIP_WORD, STATE_WORDS, prob_text
-from ripdetect.explain.display import display_scale
-from ripdetect.files import STAGING_TAG, OutputExistsError, write_image, write_json, write_text
+from ripdetect.files import STAGING_TAG, OutputExistsError, publish_folder, staging_folder, write_json, write_text
 from ripdetect.inference.predictor import Predictor
-from ripdetect.records import write_csv
-from ripdetect.video.aggregate import Event, mean_event_cam
-from ripdetect.video.analyse import FrameResult, VideoAnalysis, analyse_video
+from ripdetect.video.analyse import VideoAnalysis, analyse_video
 from ripdetect.video.io import VideoWriter
+from ripdetect.video.outputs import (
+    ANNOTATED_MAX_SIDE,
+    RunningMean,
+    annotate_frame,
+    clip_segments,
+    timeline_row,
+    write_outputs,
+)
 from ripdetect.video.provenance import (
     DONE_MARKER,
     PROVENANCE_NAME,
@@ -36,69 +39,9 @@ from ripdetect.video.provenance import (
     is_result_folder,
     provenance_record,
 )
-from ripdetect.viz.draw import STATE_COLOURS, draw_banner, overlay_heatmap
 
 log = logging.getLogger(__name__)
-ANNOTATED_MAX_SIDE = 960  # annotated.mp4 and summary.png are drawn at most this large
 OUTPUT_FILES = RESULT_FILES
-TIMELINE_FIELDS = ("time_s", "frame", "prob_rip", "aggregated_prob", "state", "region_area", "centroid_x", "centroid_y")
-
-
-class RunningMean:
-    """Mean of equally sized images without keeping them (the timex of the sampled frames)."""
-
-    def __init__(self) -> None:
-        self.total: np.ndarray | None = None
-        self.count = 0
-
-    def add(self, image: np.ndarray) -> None:
-        if self.total is None:
-            self.total = image.astype(np.float64)
-        elif image.shape == self.total.shape:
-            self.total += image
-        else:
-            return
-        self.count += 1
-
-    @property
-    def mean(self) -> np.ndarray | None:
-        return None if self.total is None else np.uint8(self.total / self.count)
-
-
-def annotate_frame(predictor: Predictor, result: FrameResult, on_threshold: float) -> np.ndarray:
-    """The frame's overlay with a banner showing the settled aggregated state (word first), not the single-frame
-    label; the heat map follows the state too (none while there is no rip, unless the config asks for it)."""
-    agg = result.aggregated
-    text = (f"{STATE_WORDS[agg.state]}  t={agg.time_s:.1f} s  {prob_text(agg.prob)}  "
-            f"window {agg.aggregated_prob:.2f} (on {on_threshold:.2f})")
-    show_map = agg.state != "clear" or predictor.config.map_when_negative
-    return predictor.render(result.frame.image_rgb, result.prediction, 0.45, banner=(text, STATE_COLOURS[agg.state]),
-                            show_map=show_map)
-
-
-def clip_segments(rows: list[dict], events: list[Event], clip_s: float, duration_s: float) -> list[dict]:
-    """rip_detected and probabilities for every ``clip_s`` segment."""
-    segments = []
-    count = max(1, int(np.ceil(max(duration_s, 1e-9) / clip_s)))
-    for k in range(count):
-        start, end = k * clip_s, (k + 1) * clip_s
-        probs = [r["prob_rip"] for r in rows if start <= r["time_s"] < end]
-        overlapping = [e for e in events if e.start_s < end and e.end_s >= start]
-        segments.append({"start_s": records.seconds(start), "end_s": records.seconds(min(end, duration_s)),
-                         "rip_detected": bool(overlapping), "n_frames": len(probs),
-                         "max_prob": round(max(probs), 5) if probs else None,
-                         "mean_prob": records.prob(np.mean(probs)) if probs else None})
-    return segments
-
-
-def timeline_row(result: FrameResult) -> dict:
-    prediction, agg, frame = result.prediction, result.aggregated, result.frame
-    region = prediction.region
-    return {"time_s": records.seconds(frame.time_s), "frame": frame.index, "prob_rip": records.prob(prediction.prob_rip),
-            "aggregated_prob": records.prob(agg.aggregated_prob), "state": agg.state,
-            "region_area": records.share(region.area_fraction) if region else 0.0,
-            "centroid_x": records.pixels(region.centroid[0]) if region else None,
-            "centroid_y": records.pixels(region.centroid[1]) if region else None}
 
 
 def process_video(source: str | Path, predictor: Predictor, video_config: VideoConfig, out_dir: str | Path,
@@ -114,8 +57,7 @@ def process_video(source: str | Path, predictor: Predictor, video_config: VideoC
     started = time.time()
     analysis = analyse_video(source, predictor, video_config, max_duration_s)  # opens the source: errors first
     remove_stale_staging(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=STAGING_TAG, dir=out_dir.parent))
-    try:
+    with staging_folder(out_dir) as staging:
         rows: list[dict] = []
         timex = RunningMean()
         on_threshold = analysis.aggregator.on_threshold
@@ -133,8 +75,6 @@ def process_video(source: str | Path, predictor: Predictor, video_config: VideoC
         summary = _summary(source, analysis, rows, predictor, video_config, started)
         write_outputs(staging, rows, analysis.events, summary, timex.mean, predictor)
         _publish(staging, out_dir, record, overwrite)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # our own staging folder; empty after a clean publish
     return summary
 
 
@@ -193,28 +133,6 @@ def remove_stale_staging(out_dir: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: dict,
-                  timex: np.ndarray | None, predictor: Predictor, mean_cam: np.ndarray | None = None) -> None:
-    """timeline.csv/.json/.png, events.json, summary.json and summary.png of one result, into ``folder``. The
-    summary must hold ``events``, ``on_threshold``, ``off_threshold``, ``max_prob`` and ``duration_s``; the
-    summary image shows ``mean_cam`` (default: the mean map of the events' frames) over the timex."""
-    from ripdetect.viz.plots import plot_timeline
-
-    write_csv(folder / "timeline.csv", rows, TIMELINE_FIELDS)
-    write_json(folder / "timeline.json", rows, indent=None)
-    write_json(folder / "events.json", [e.to_dict() for e in events])
-    write_json(folder / "summary.json", summary)
-    plot_timeline(rows, summary["events"], summary["on_threshold"], summary["off_threshold"], folder / "timeline.png")
-    if timex is not None:
-        image = timex
-        mean_cam = mean_event_cam(events) if mean_cam is None else mean_cam
-        if mean_cam is not None:
-            image = overlay_heatmap(timex, display_scale(mean_cam, predictor.cam_scale), 0.5)
-        label = (f"{RIP_WORD}  events: {len(events)}  max {prob_text(summary['max_prob'])}" if events
-                 else "no rip detected") + f"  ({summary['duration_s']:.0f} s, time-averaged)"
-        write_image(folder / "summary.png", draw_banner(image, label, STATE_COLOURS["rip" if events else "clear"]))
-
-
 def _publish(staging: Path, out_dir: Path, record: dict, overwrite: bool) -> None:
     """Claim ``out_dir`` with ``provenance.json``, move the finished files in (atomic renames), then write the
     done marker last. A result of ours that this run did not make again (``annotated.mp4`` after ``--no-video``)
@@ -229,6 +147,5 @@ def _publish(staging: Path, out_dir: Path, record: dict, overwrite: bool) -> Non
     for name in RESULT_FILES:
         if ours and name not in made:
             (out_dir / name).unlink(missing_ok=True)
-    for path in staging.iterdir():
-        path.replace(out_dir / path.name)
+    publish_folder(staging, out_dir)
     write_text(out_dir / DONE_MARKER, time.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -44,8 +44,8 @@ from ripdetect.inference.predictor import Predictor
 from ripdetect.video.aggregate import Event
 from ripdetect.video.analyse import FrameResult, VideoAnalysis
 from ripdetect.video.io import VIDEO_EXTENSIONS
+from ripdetect.video.outputs import ANNOTATED_MAX_SIDE, annotate_frame
 from ripdetect.video.provenance import input_identity
-from ripdetect.video.report import ANNOTATED_MAX_SIDE, annotate_frame
 
 log = logging.getLogger(__name__)
 Emit = Callable[[object], None]

@@ -16,7 +16,7 @@ from ripdetect.config import SynthConfig
 from ripdetect.errors import ConfigError
 from ripdetect.files import OutputExistsError, atomic_path, write_image, write_text
 from ripdetect.records import write_csv
-from ripdetect.synth.camera import Rendered, SceneCamera
+from ripdetect.synth.projection import Rendered, SceneCamera
 from ripdetect.synth.scene import SceneParams, sample_scene
 
 ProgressFn = Callable[[int, int], None]
