@@ -1,52 +1,101 @@
 """ripdetect: rip-current detection and explainability toolkit.
 
-The public API is importable from here; the heavy modules (torch, cv2, albumentations) load only when a name
-that needs them is first used, so ``import ripdetect`` stays cheap::
+The public API is importable from here, and ``__all__`` lists it. The heavy modules (torch, cv2, albumentations)
+load only when a name that needs them is first used, so ``import ripdetect`` stays cheap; type checkers and IDEs
+see every name through the ``TYPE_CHECKING`` imports below::
 
     from ripdetect import Predictor, InferenceConfig
     predictor = Predictor()                     # the embedded default model
     prediction = predictor.predict_image(predictor.load("beach.jpg"))
+    print(prediction.decision.verdict, prediction.prob_rip)
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-__version__ = "0.2.0"
+from ripdetect.errors import RipdetectError
+from ripdetect.version import __version__
 
-from ripdetect.errors import RipdetectError  # noqa: E402
+__all__ = [
+    "AlertConfig", "AppLimits", "AugmentConfig", "CameraProfile", "Checkpoint", "Decision", "FrameAggregator",
+    "GradCAM", "GradCAMPlusPlus", "InferenceConfig", "LayerCAM", "ModelConfig", "Prediction", "Predictor",
+    "RipClassifier", "RipdetectError", "Roi", "Sample", "SynthConfig", "TrainConfig", "VideoConfig", "VideoInfo",
+    "VideoWriter", "WatchConfig", "Watcher", "__version__", "analyse_video", "compute_cam", "create_model", "decide",
+    "evaluate_checkpoint", "export_checkpoint", "fast_gradcam", "finalise", "fit", "load_checkpoint", "load_image_rgb",
+    "load_many", "load_profiles", "load_samples", "probe", "process_video", "region_from_cam", "rip_prob",
+    "rip_score", "run_batch", "save_checkpoint", "train_model",
+]
 
-_PUBLIC = {
-    # configs
-    "ModelConfig": "config", "AugmentConfig": "config", "TrainConfig": "config", "InferenceConfig": "config",
-    "VideoConfig": "config", "SynthConfig": "config", "AppLimits": "config", "WatchConfig": "config",
-    "AlertConfig": "config",
-    # models
-    "create_model": "models.classifier", "RipClassifier": "models.classifier", "rip_score": "models.classifier",
-    "rip_prob": "models.classifier", "Checkpoint": "models.checkpoint", "load_checkpoint": "models.checkpoint",
-    "save_checkpoint": "models.checkpoint", "export_checkpoint": "models.checkpoint",
-    # data
-    "load_image_rgb": "data.images", "load_samples": "data.layouts", "load_many": "data.layouts",
-    "Sample": "data.layouts",
-    # explain
-    "GradCAM": "explain.cam", "GradCAMPlusPlus": "explain.cam", "LayerCAM": "explain.cam",
-    "fast_gradcam": "explain.cam", "compute_cam": "explain.cam", "region_from_cam": "explain.regions",
-    # training
-    "train_model": "training.run", "fit": "training.engine", "finalise": "training.finalise",
-    "evaluate_checkpoint": "training.evaluation",
-    # inference
-    "Predictor": "inference.predictor", "Prediction": "inference.predictor", "Roi": "inference.roi",
-    # video
-    "analyse_video": "video.analyse", "process_video": "video.process", "run_batch": "video.batch",
-    "FrameAggregator": "video.aggregate", "VideoInfo": "video.io", "VideoWriter": "video.io", "probe": "video.io",
-    # cameras
-    "CameraProfile": "cameras.profiles", "load_profiles": "cameras.profiles", "Watcher": "cameras.watch",
+if TYPE_CHECKING:  # what each public name is, for tools; at run time they load on first use (``__getattr__``)
+    from ripdetect.cameras.profiles import CameraProfile, load_profiles
+    from ripdetect.cameras.watch import Watcher
+    from ripdetect.config import (
+        AlertConfig,
+        AppLimits,
+        AugmentConfig,
+        InferenceConfig,
+        ModelConfig,
+        SynthConfig,
+        TrainConfig,
+        VideoConfig,
+        WatchConfig,
+    )
+    from ripdetect.data.images import load_image_rgb
+    from ripdetect.data.layouts import Sample, load_many, load_samples
+    from ripdetect.decision import Decision, decide
+    from ripdetect.explain.cam import GradCAM, GradCAMPlusPlus, LayerCAM, compute_cam, fast_gradcam
+    from ripdetect.explain.regions import region_from_cam
+    from ripdetect.inference.predictor import Prediction, Predictor
+    from ripdetect.inference.roi import Roi
+    from ripdetect.models.checkpoint import Checkpoint, export_checkpoint, load_checkpoint, save_checkpoint
+    from ripdetect.models.classifier import RipClassifier, create_model, rip_prob, rip_score
+    from ripdetect.training.engine import fit
+    from ripdetect.training.evaluation import evaluate_checkpoint
+    from ripdetect.training.finalise import finalise
+    from ripdetect.training.run import train_model
+    from ripdetect.video.aggregate import FrameAggregator
+    from ripdetect.video.analyse import analyse_video
+    from ripdetect.video.batch import run_batch
+    from ripdetect.video.io import VideoInfo, VideoWriter, probe
+    from ripdetect.video.process import process_video
+
+_HOMES = {
+    "cameras.profiles": ("CameraProfile", "load_profiles"),
+    "cameras.watch": ("Watcher",),
+    "config": ("AlertConfig", "AppLimits", "AugmentConfig", "InferenceConfig", "ModelConfig", "SynthConfig",
+               "TrainConfig", "VideoConfig", "WatchConfig"),
+    "data.images": ("load_image_rgb",),
+    "data.layouts": ("Sample", "load_many", "load_samples"),
+    "decision": ("Decision", "decide"),
+    "explain.cam": ("GradCAM", "GradCAMPlusPlus", "LayerCAM", "compute_cam", "fast_gradcam"),
+    "explain.regions": ("region_from_cam",),
+    "inference.predictor": ("Prediction", "Predictor"),
+    "inference.roi": ("Roi",),
+    "models.checkpoint": ("Checkpoint", "export_checkpoint", "load_checkpoint", "save_checkpoint"),
+    "models.classifier": ("RipClassifier", "create_model", "rip_prob", "rip_score"),
+    "training.engine": ("fit",),
+    "training.evaluation": ("evaluate_checkpoint",),
+    "training.finalise": ("finalise",),
+    "training.run": ("train_model",),
+    "video.aggregate": ("FrameAggregator",),
+    "video.analyse": ("analyse_video",),
+    "video.batch": ("run_batch",),
+    "video.io": ("VideoInfo", "VideoWriter", "probe"),
+    "video.process": ("process_video",),
 }
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
-__all__ = ["RipdetectError", "__version__", *_PUBLIC]
 
 
 def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(f"ripdetect.{_PUBLIC[name]}"), name)
+    if name in _HOME_OF:
+        value = getattr(importlib.import_module(f"ripdetect.{_HOME_OF[name]}"), name)
+        globals()[name] = value  # loaded once
+        return value
     raise AttributeError(f"module 'ripdetect' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

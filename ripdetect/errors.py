@@ -11,6 +11,18 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def require_extra(module: str, extra: str, purpose: str):
+    """The module ``module``, or a one-line ``RipdetectError`` saying which extra installs it (``purpose`` says what
+    needs it, e.g. "the web app")."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise RipdetectError(f"{purpose} needs {module.split('.')[0]}, which is not installed: "
+                             f"pip install 'ripdetect[{extra}]'") from None
+
+
 class RipdetectError(Exception):
     """A failure a user can act on; ``str()`` is a single line naming the input and the reason."""
 

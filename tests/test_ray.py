@@ -69,4 +69,4 @@ def test_without_ray_the_executor_says_how_to_install_it(cli, tmp_path, tiny_che
     assert result.returncode == 2
     # lines Ray's log monitor forwards late from an earlier test's workers ("(VideoWorker pid=...)") are not ours
     ours = [line for line in result.stderr.strip().splitlines() if not line.startswith("\x1b[36m(")]
-    assert ours == ["ripdetect: error: --executor ray needs Ray, which is not installed: pip install 'ripdetect[ray]'"]
+    assert ours == ["ripdetect: error: --executor ray needs ray, which is not installed: pip install 'ripdetect[ray]'"]

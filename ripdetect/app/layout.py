@@ -17,7 +17,7 @@ from ripdetect.app.handlers import DISCLAIMER, RipApp
 from ripdetect.cameras.profiles import load_profiles
 from ripdetect.config import AppLimits
 from ripdetect.data.images import IMAGE_EXTENSIONS
-from ripdetect.errors import ConfigError
+from ripdetect.errors import ConfigError, require_extra
 from ripdetect.video.io import VIDEO_EXTENSIONS
 
 CSS = """
@@ -35,7 +35,7 @@ def _examples(folder: Path | None, suffixes: tuple[str, ...]) -> list[str]:
 
 def build_demo(app: RipApp, board: CameraBoard | None = None):
     """The page; with ``board`` (``--cameras`` and ``--watch-dir``), a Cameras tab too."""
-    import gradio as gr
+    gr = require_extra("gradio", "app", "the web app")
 
     threshold = app.predictor.threshold  # already at the 2 decimals every threshold is used and shown with
     camera_handlers = CameraHandlers(app, board)

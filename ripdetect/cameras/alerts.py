@@ -24,9 +24,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from ripdetect import __version__
 from ripdetect.cameras.database import StateStore
 from ripdetect.config import AlertConfig
+from ripdetect.version import __version__
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 300.0

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ripdetect.errors import RipdetectError
+from ripdetect.errors import RipdetectError, require_extra
 
 log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -21,6 +21,7 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 class WatchMetrics:
     def __init__(self, cameras: list[str]):
+        require_extra("prometheus_client", "watch", "ripdetect watch")
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry()

@@ -20,7 +20,7 @@ import logging
 import time
 from pathlib import Path
 
-from ripdetect import __version__, records
+from ripdetect import records
 from ripdetect.cameras.alerts import AlertSender
 from ripdetect.cameras.clips import iso_time
 from ripdetect.cameras.database import StateStore
@@ -39,6 +39,7 @@ from ripdetect.cameras.monitoring import WatchMetrics
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import WatchConfig
 from ripdetect.files import atomic_path, publish_folder, staging_folder
+from ripdetect.version import __version__
 
 log = logging.getLogger(__name__)
 CAMERA_MARKER = ".ripdetect-camera"

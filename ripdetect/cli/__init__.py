@@ -21,8 +21,8 @@ import argparse
 import logging
 import sys
 
-from ripdetect import __version__
 from ripdetect.errors import RipdetectError
+from ripdetect.version import __version__
 
 SUBCOMMANDS = ("train", "tune", "eval", "predict", "video", "watch", "synth", "composite", "compare",
                "augment_preview", "export", "distill", "app")

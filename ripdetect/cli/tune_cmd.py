@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ripdetect.cli.flags import add_config_flags, add_data_flags, given, print_json
 from ripdetect.config import TuneConfig
+from ripdetect.errors import require_extra
 
 RENAMED = {"timeout_s": "timeout", "seed": "sampler_seed"}
 DEFAULT_FOLDS = 5  # with --real: the objective is the grouped cross-validation, as `ripdetect train --folds 5`
@@ -46,16 +47,13 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ripdetect.errors import ConfigError, RipdetectError
+    from ripdetect.errors import ConfigError
     from ripdetect.training.distributed import launched_by_torchrun
 
     if launched_by_torchrun():
         raise ConfigError("ripdetect tune runs every trial in one process; use --jobs, or several workers on one "
                           "--storage, instead of torchrun")
-    try:
-        import optuna
-    except ImportError:
-        raise RipdetectError("ripdetect tune needs Optuna: pip install 'ripdetect[tune]'") from None
+    optuna = require_extra("optuna", "tune", "ripdetect tune")
     _quiet_optuna(optuna, args.verbose)
     plan = build_plan(args)
     from ripdetect.training.tuning import tune

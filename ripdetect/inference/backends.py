@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ripdetect.config import CAM_METHODS, InferenceConfig
-from ripdetect.errors import CheckpointError, ConfigError
+from ripdetect.errors import CheckpointError, ConfigError, require_extra
 from ripdetect.explain.cam import CamOutput, compute_cam, eval_mode
 from ripdetect.files import file_digest
 from ripdetect.inference.onnx_export import METADATA_KEY, ONNX_INPUT, output_names
@@ -142,7 +142,7 @@ class OnnxBackend:
 
 def open_session(path: str | Path, threads: int):
     """An ONNX Runtime CPU session with ``threads`` intra-op threads and every graph optimisation."""
-    import onnxruntime as ort
+    ort = require_extra("onnxruntime", "onnx", "an ONNX model")
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

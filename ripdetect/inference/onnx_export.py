@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ripdetect.config import ModelConfig, QuantConfig
-from ripdetect.errors import InputError, RipdetectError
+from ripdetect.errors import InputError, RipdetectError, require_extra
 from ripdetect.explain.cam import forward_cam
 from ripdetect.files import OutputExistsError, atomic_path, file_digest
 from ripdetect.models.checkpoint import Checkpoint, load_checkpoint
@@ -76,8 +76,8 @@ def export_graph(model: nn.Module, path: Path, opset: int = DEFAULT_OPSET) -> Pa
     The graph is traced at batch 1 and folded by ONNX Runtime's basic (standard-ops) optimiser, so everything
     computed from the fixed image size (TF "same" padding, the CAM's ``h * w``) becomes a constant: quantisation
     then never touches shape arithmetic. The batch dimension is made symbolic afterwards."""
-    import onnx
-    import onnxruntime as ort
+    onnx = require_extra("onnx", "onnx", "ONNX export")
+    ort = require_extra("onnxruntime", "onnx", "ONNX export")
 
     model = model.eval()
     size = model.model_config.input_size
@@ -109,7 +109,7 @@ def export_onnx(source: str | Path, target: str | Path, opset: int = DEFAULT_OPS
                 model_id: str | None = None, overwrite: bool = False) -> Path:
     """Export the checkpoint ``source`` to ``target`` (.onnx), in float32 or, with ``int8``, statically quantised
     on the ``calibration`` images. An existing ``target`` is replaced only with ``overwrite``."""
-    import onnx
+    onnx = require_extra("onnx", "onnx", "ONNX export")
 
     from ripdetect.inference.quantise import calibration_batches, calibration_paths, quantise_int8
 

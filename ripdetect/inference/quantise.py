@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ripdetect.config import QuantConfig
-from ripdetect.errors import DataError, InputError
+from ripdetect.errors import DataError, InputError, require_extra
 
 log = logging.getLogger(__name__)
 CALIBRATION_BATCH = 8
@@ -104,7 +104,8 @@ def quantise_int8(float_path: str | Path, out_path: str | Path, batches: list[np
                   quant_config: QuantConfig | None = None) -> dict:
     """Write the int8 (QDQ) model of ``float_path`` to ``out_path``, calibrated on ``batches``; returns what was
     done (for the ONNX metadata)."""
-    import onnx
+    onnx = require_extra("onnx", "onnx", "int8 export")
+    require_extra("onnxruntime", "onnx", "int8 export")
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,

@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from ripdetect import __version__
 from ripdetect.config import ModelConfig, from_dict, to_dict
 from ripdetect.errors import CheckpointError, ConfigError
 from ripdetect.files import atomic_path
 from ripdetect.models.classifier import create_model
 from ripdetect.models.weights import check_state_dict
+from ripdetect.version import __version__
 
 FORMAT = "ripdetect-checkpoint"
 FORMAT_VERSION = 1

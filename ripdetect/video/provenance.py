@@ -14,10 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ripdetect import __version__
 from ripdetect.config import VideoConfig, to_dict
 from ripdetect.decision import video_thresholds
 from ripdetect.inference.predictor import Predictor
+from ripdetect.version import __version__
 from ripdetect.video.io import is_stream
 
 PROVENANCE_NAME = "provenance.json"

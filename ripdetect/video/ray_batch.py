@@ -17,22 +17,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ripdetect.config import VideoConfig
-from ripdetect.errors import RipdetectError, first_line
+from ripdetect.errors import first_line, require_extra
 from ripdetect.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
-INSTALL_HINT = "--executor ray needs Ray, which is not installed: pip install 'ripdetect[ray]'"
 ProcessOne = Callable[..., object]  # (source, out_dir, predictor, video_config, on_frame, overwrite) -> BatchItem
 ErrorItem = Callable[[str, str, str], object]  # (source, out_dir, reason) -> an error record
 
 
 def require_ray():
     """The ``ray`` module; a one-line error saying how to install it when it is missing."""
-    try:
-        import ray
-    except ImportError:
-        raise RipdetectError(INSTALL_HINT) from None
-    return ray
+    return require_extra("ray", "ray", "--executor ray")
 
 
 def connect(address: str | None = None):
