@@ -13,6 +13,7 @@ from ripdetect.cameras.database import STATE_NAME, StateStore
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.decision import STATE_WORDS, applied_threshold, video_thresholds
 from ripdetect.inference.backends import model_threshold
+from ripdetect.viz.plots import plot_timeline
 
 EVENT_HEADERS = ["start", "end", "duration_s", "peak_prob", "alerted"]
 MAX_TIMELINE_POINTS = 4000  # a day's timeline is thinned to about this many points
@@ -72,7 +73,6 @@ class CameraBoard:
                 store.close()
 
     def today_timeline(self, profile: CameraProfile, store: StateStore, folder: Path) -> str | None:
-        from ripdetect.viz.plots import plot_timeline
 
         midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
         frames = store.frames_since(profile.name, midnight)

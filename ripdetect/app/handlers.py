@@ -21,6 +21,9 @@ from ripdetect.files import write_json
 from ripdetect.inference.backends import analysis_model
 from ripdetect.inference.predictor import Predictor
 from ripdetect.records import write_csv
+from ripdetect.video.container import make_preview, read_container
+from ripdetect.video.io import probe
+from ripdetect.video.process import process_video
 
 log = logging.getLogger(__name__)
 BATCH_FIELDS = ("file", "label", "prob_rip", "threshold", "error")
@@ -80,7 +83,6 @@ class RipApp:
     def describe_upload(self, video_path: str | None):
         """-> (a line naming the uploaded clip's duration, size and codec; a preview the browser can play: the
         upload itself, or the first ``preview_s`` seconds transcoded to H.264)."""
-        from ripdetect.video.container import make_preview, read_container
 
         if not video_path:
             return "", None
@@ -106,8 +108,6 @@ class RipApp:
                       cam_threshold: float, show_map: bool = False, progress=None):
         """-> (verdict (Markdown), annotated mp4, timeline png, summary png, events rows,
         [timeline.csv, summary.json]). The clip is analysed up to ``max_video_s`` of *decoded* time."""
-        from ripdetect.video.io import probe
-        from ripdetect.video.process import process_video
 
         if not video_path:
             raise user_error("Please upload a video first.")

@@ -14,6 +14,7 @@ from ripdetect.config import read_data_file
 from ripdetect.errors import ConfigError
 from ripdetect.inference.roi import Roi
 from ripdetect.video.io import VIDEO_EXTENSIONS, FrameStream
+from ripdetect.viz.draw import draw_polygons
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,6 @@ def read_frame(path: str | Path, load_image) -> np.ndarray:
 
 
 def draw(frame_rgb: np.ndarray | None, draft: RoiDraft) -> np.ndarray | None:
-    from ripdetect.viz.draw import draw_polygons
 
     return None if frame_rgb is None else draw_polygons(frame_rgb, list(draft.polygons), list(draft.points))
 

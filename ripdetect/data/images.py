@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ripdetect.config import InferenceConfig
 from ripdetect.errors import InputError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -26,7 +27,6 @@ def load_image_rgb(path: str | Path, max_pixels: int | None = None, max_side: in
     """
     from PIL import Image, UnidentifiedImageError
 
-    from ripdetect.config import InferenceConfig
 
     max_pixels = max_pixels or InferenceConfig().max_pixels
     path = Path(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from ripdetect.data.augment import weather_transforms
 from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
 from ripdetect.data.layouts import Sample
 from ripdetect.errors import InputError
@@ -17,7 +18,6 @@ def write_weather_copies(samples: list[Sample], out_dir: str | Path, copies: int
     so a re-run is cheap. An unreadable original is skipped here and reported when it is loaded for training."""
     import albumentations as A
 
-    from ripdetect.data.augment import weather_transforms
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

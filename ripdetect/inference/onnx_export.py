@@ -25,6 +25,7 @@ from ripdetect.config import ModelConfig, QuantConfig
 from ripdetect.errors import InputError, RipdetectError, require_extra
 from ripdetect.explain.cam import forward_cam
 from ripdetect.files import OutputExistsError, atomic_path, file_digest
+from ripdetect.inference.quantise import calibration_batches, calibration_paths, quantise_int8
 from ripdetect.models.checkpoint import Checkpoint, load_checkpoint
 
 ONNX_INPUT = "image"
@@ -111,7 +112,6 @@ def export_onnx(source: str | Path, target: str | Path, opset: int = DEFAULT_OPS
     on the ``calibration`` images. An existing ``target`` is replaced only with ``overwrite``."""
     onnx = require_extra("onnx", "onnx", "ONNX export")
 
-    from ripdetect.inference.quantise import calibration_batches, calibration_paths, quantise_int8
 
     target = Path(target)
     if target.exists() and not overwrite:

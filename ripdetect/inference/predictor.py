@@ -33,6 +33,7 @@ from ripdetect.inference.backends import Backend, backend_for, load_model
 from ripdetect.inference.roi import Roi
 from ripdetect.models.checkpoint import Checkpoint
 from ripdetect.models.classifier import rip_prob
+from ripdetect.viz.draw import render_prediction
 
 REGION_MAX_SIDE = 640  # regions are thresholded on a grid of at most this many pixels (the CAM is coarse)
 WATER_THRESHOLD = 0.5  # where p(sea) is at least this, a region may be
@@ -233,7 +234,6 @@ class Predictor:
         With a water head, the heatmap is drawn only over the estimated sea. It is drawn for rips, and for no-rips
         with the config's ``map_when_negative``; ``show_map`` decides instead when given (video frames follow the
         aggregated state)."""
-        from ripdetect.viz.draw import render_prediction
 
         if show_map is None:
             show_map = prediction.is_rip or self.config.map_when_negative

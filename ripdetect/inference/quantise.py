@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ripdetect.config import QuantConfig
+from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
+from ripdetect.data.inputs import expand_inputs
+from ripdetect.data.layouts import load_samples
 from ripdetect.errors import DataError, InputError, require_extra
 
 log = logging.getLogger(__name__)
@@ -28,8 +31,6 @@ _METHODS = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"
 def calibration_inputs(arguments: list[str]) -> list[Path | InputError]:
     """The images that ``--calib`` names: files, folders (recursive) and globs; a dataset folder with a
     ``manifest.csv`` (``ripdetect synth`` writes one) gives the images of its manifest, not its label masks."""
-    from ripdetect.data.inputs import expand_inputs
-    from ripdetect.data.layouts import load_samples
 
     found: list[Path | InputError] = []
     for argument in arguments:
@@ -61,7 +62,6 @@ def calibration_paths(paths: list[Path | InputError], n: int) -> list[Path]:
 def calibration_batches(paths: list[Path], preprocessing, batch_size: int = CALIBRATION_BATCH) -> list[np.ndarray]:
     """The readable images of ``paths``, preprocessed, in float32 batches; unreadable ones are warned about and
     skipped, and a set with none readable is one ``DataError`` line."""
-    from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
 
     tensors, errors = [], []
     for path in paths:

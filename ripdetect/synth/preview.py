@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ripdetect.config import SynthConfig
+from ripdetect.data.images import load_image_rgb
+from ripdetect.data.layouts import load_samples
 from ripdetect.files import write_image
 from ripdetect.synth.writer import labelled_scene
 from ripdetect.viz.draw import draw_outline, fit_tile, grid, label_tile
@@ -26,8 +28,6 @@ def write_preview(out_dir: Path, synth_config: SynthConfig, real_dir: Path | Non
         tiles.append(label_tile(fit_tile(image, tile), f"synthetic {'rip' if rip else 'no rip'}, {params.view}"))
     grid_rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
     if real_dir is not None:
-        from ripdetect.data.images import load_image_rgb
-        from ripdetect.data.layouts import load_samples
 
         samples = load_samples(real_dir)
         rng = np.random.default_rng(synth_config.seed)

@@ -17,7 +17,9 @@ from ripdetect.errors import ConfigError
 from ripdetect.files import OutputExistsError, atomic_path, write_image, write_text
 from ripdetect.records import write_csv
 from ripdetect.synth.projection import Rendered, SceneCamera
-from ripdetect.synth.scene import SceneParams, sample_scene
+from ripdetect.synth.realism import RealismParams
+from ripdetect.synth.scene import RipParams, SceneParams, sample_scene
+from ripdetect.video.io import VideoWriter
 
 ProgressFn = Callable[[int, int], None]
 MANIFEST_NAME = "manifest.csv"
@@ -131,8 +133,6 @@ def _read_scenes(path: Path) -> dict[str, dict]:
 
 
 def _params_of(scenes: dict[str, dict], image_path: Path, out: Path) -> SceneParams | None:
-    from ripdetect.synth.realism import RealismParams
-    from ripdetect.synth.scene import RipParams
 
     record = scenes.get(str(image_path.relative_to(out)))
     if record is None:
@@ -158,7 +158,6 @@ def rip_schedule(rng: np.random.Generator, rip: bool, duration_s: float) -> tupl
 
 def generate_clips(out_dir: Path, synth_config: SynthConfig, progress: ProgressFn | None = None) -> dict:
     """``clips/clip_K.mp4`` with ``clip_K_labels.csv`` (frame, time_s, rip, mask area) and ``clip_K_masks.npz``."""
-    from ripdetect.video.io import VideoWriter
 
     out = out_dir / "clips"
     out.mkdir(parents=True, exist_ok=True)

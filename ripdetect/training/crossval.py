@@ -20,13 +20,21 @@ from typing import Any
 import numpy as np
 
 from ripdetect import records
-from ripdetect.config import TrainConfig, to_dict
+from ripdetect.config import InferenceConfig, TrainConfig, from_dict, to_dict
 from ripdetect.data.layouts import Sample, manifest_hash
 from ripdetect.errors import DataError, RipdetectError
 from ripdetect.files import OutputExistsError, write_json
+from ripdetect.inference.predictor import Predictor
+from ripdetect.models.checkpoint import load_checkpoint, save_checkpoint
 from ripdetect.records import write_csv
+from ripdetect.training.calibration import calibrated_probs, fit_temperature
 from ripdetect.training.engine import FINAL_NAME, LAST_NAME, VAL_SCORES_NAME, ProgressFn
+from ripdetect.training.evaluation import evaluate_localisation, score_checkpoint
+from ripdetect.training.finalise import estimate_cam_scale
+from ripdetect.training.metrics import choose_threshold, plot_reliability_of
 from ripdetect.training.resume import STATE_JSON
+from ripdetect.training.run import train_model
+from ripdetect.training.uncertainty import _point_metrics, grouped_report
 
 log = logging.getLogger(__name__)
 PLAN_NAME, REPORT_NAME, OOF_NAME = "cv_plan.json", "cv_report.json", "oof_predictions.csv"
@@ -81,7 +89,6 @@ def _check_plan(out_dir: Path, plan: dict, overwrite: bool) -> None:
 def read_plan(run_dir: str | Path) -> dict[str, Any]:
     """A cross-validation's ``cv_plan.json`` with its ``train_config`` as a ``TrainConfig`` (settings added since
     it was written take their defaults); ``DataError`` when there is none or it cannot be read."""
-    from ripdetect.config import from_dict
 
     try:
         plan = json.loads((Path(run_dir) / PLAN_NAME).read_text())
@@ -93,7 +100,6 @@ def read_plan(run_dir: str | Path) -> dict[str, Any]:
 
 def _train_fold(train: list[Sample], val: list[Sample], train_config: TrainConfig, run_dir: Path,
                 overwrite: bool, progress: ProgressFn | None) -> Path:
-    from ripdetect.training.run import train_model
 
     if (run_dir / FINAL_NAME).is_file() and not overwrite:
         log.info("%s: already finished", run_dir)
@@ -106,7 +112,6 @@ def _train_fold(train: list[Sample], val: list[Sample], train_config: TrainConfi
 
 def _pooled_epoch_curve(out_dir: Path, folds: int, real: list[Sample]) -> list[dict]:
     """ROC-AUC of the pooled out-of-fold scores after every epoch (a diagnostic of how long to train)."""
-    from ripdetect.training.uncertainty import _point_metrics
 
     label_of = {s.path: s.label for s in real}
     by_epoch: dict[int, dict[str, float]] = {}
@@ -128,10 +133,6 @@ def cross_validate(real: list[Sample], extra: list[Sample], train_config: TrainC
                    folds: int = 5, final: bool = True, overwrite: bool = False,
                    progress: ProgressFn | None = None) -> dict[str, Any]:
     """Run the grouped cross-validation (and the final model); returns the report written to cv_report.json."""
-    from ripdetect.models.checkpoint import load_checkpoint
-    from ripdetect.training.calibration import calibrated_probs
-    from ripdetect.training.evaluation import score_checkpoint
-    from ripdetect.training.metrics import plot_reliability_of
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -176,9 +177,6 @@ def out_of_fold_report(labels, scores, assignment, viewpoints, groups, threshold
     scores (cross-fitting). ROC-AUC ranks the raw scores; probabilities (Brier, ECE) use the temperature fitted
     on all the scores, and ``brier_cross_fitted`` the other folds' temperatures. ``temperature`` and
     ``threshold`` are those fitted on all the scores: what a model trained on all the data ships with."""
-    from ripdetect.training.calibration import calibrated_probs, fit_temperature
-    from ripdetect.training.metrics import choose_threshold
-    from ripdetect.training.uncertainty import grouped_report
 
     labels, scores, assignment = np.asarray(labels, dtype=int), np.asarray(scores, dtype=float), np.asarray(assignment)
     temperature = fit_temperature(scores, labels)
@@ -208,10 +206,6 @@ def _out_of_fold_localisation(real, assignment, out_dir: Path, folds: int, tempe
                               threshold: float) -> dict | None:
     """Pointing, centroid-in-box and IoU on the labelled rip images, each seen by the model that did not train
     on it."""
-    from ripdetect.config import InferenceConfig
-    from ripdetect.inference.predictor import Predictor
-    from ripdetect.models.checkpoint import load_checkpoint
-    from ripdetect.training.evaluation import evaluate_localisation
 
     rows = []
     for fold in range(folds):
@@ -252,7 +246,6 @@ def ensemble_report(run_dirs: list[str | Path]) -> dict[str, Any]:
     """Average the calibrated log-odds of several cross-validations run on the same folds (each image is scored
     only by models that never trained on its site), and report the average like one model's out-of-fold scores,
     with the first run's threshold mode."""
-    from ripdetect.training.calibration import fit_temperature
 
     train_config = read_plan(run_dirs[0])["train_config"]
     runs = [read_predictions(run_dir) for run_dir in run_dirs]
@@ -277,8 +270,6 @@ def train_final(real: list[Sample], extra: list[Sample], train_config: TrainConf
                 progress: ProgressFn | None) -> Path:
     """One model on all the data, for the same fixed epochs, carrying the cross-validated temperature, threshold
     and metrics (the CAM display scale is estimated on the real rip images)."""
-    from ripdetect.models.checkpoint import load_checkpoint, save_checkpoint
-    from ripdetect.training.finalise import estimate_cam_scale
 
     train = extra + real * train_config.real_repeat
     if progress:

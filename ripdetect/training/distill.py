@@ -38,9 +38,11 @@ from ripdetect.models.checkpoint import Checkpoint, save_checkpoint
 from ripdetect.models.classifier import ModelOutputs, create_model, rip_prob
 from ripdetect.models.preprocess import resolve_model_config
 from ripdetect.training.engine import BEST_NAME, ProgressFn, score_samples
+from ripdetect.training.finalise import finalise
 from ripdetect.training.losses import LossFn, cam_distillation_loss, make_loss, soft_target_loss
 from ripdetect.training.metrics import choose_threshold
 from ripdetect.training.optim import make_optimizer
+from ripdetect.training.run import CONFIG_NAME, check_run_dir
 
 log = logging.getLogger(__name__)
 WARMUP_SHARE = 0.05  # of the steps, with a linear warm-up before the cosine decay
@@ -83,8 +85,6 @@ def distill(teacher: Checkpoint, train_samples: list[Sample], val_samples: list[
             progress: ProgressFn | None = None) -> dict[str, Any]:
     """Train the student of ``train_config.model`` from ``teacher`` and finish it in ``run_dir``; returns
     ``model`` (path), ``threshold``, ``val_metrics``, ``steps`` and ``seconds``."""
-    from ripdetect.training.finalise import finalise
-    from ripdetect.training.run import CONFIG_NAME, check_run_dir
 
     run_dir = Path(run_dir)
     check_run_dir(run_dir, resume=False, overwrite=overwrite)

@@ -21,9 +21,9 @@ import torch
 from ripdetect import records
 from ripdetect.config import TrainConfig, to_dict
 from ripdetect.data.layouts import Sample, manifest_hash
-from ripdetect.errors import DataError
+from ripdetect.errors import CheckpointError, DataError
 from ripdetect.files import write_json, write_text
-from ripdetect.models.checkpoint import save_checkpoint
+from ripdetect.models.checkpoint import load_checkpoint, save_checkpoint
 from ripdetect.models.classifier import RipClassifier, create_model, rip_prob, rip_score
 from ripdetect.records import write_csv
 from ripdetect.training import distributed
@@ -243,8 +243,6 @@ def _save_epoch(run_dir: Path, model: RipClassifier, optimizer, history: list[di
 
 def _load_initial_weights(model: RipClassifier, init_from: str | Path) -> None:
     """Start from another ripdetect checkpoint of the same architecture (fine-tuning on your own beach)."""
-    from ripdetect.errors import CheckpointError
-    from ripdetect.models.checkpoint import load_checkpoint
 
     source = load_checkpoint(init_from)
     have, want = source.model_config, model.model_config

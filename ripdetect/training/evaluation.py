@@ -23,7 +23,9 @@ from ripdetect.inference.predictor import Predictor
 from ripdetect.models.checkpoint import Checkpoint
 from ripdetect.models.classifier import rip_prob
 from ripdetect.training.engine import ProgressFn, ScoredSamples
+from ripdetect.training.metrics import plot_reliability_of
 from ripdetect.training.uncertainty import grouped_report
+from ripdetect.viz.plots import plot_evaluation
 
 
 def is_localisable(sample: Sample) -> bool:
@@ -107,8 +109,6 @@ def evaluate_checkpoint(checkpoint: Checkpoint | Predictor, samples: list[Sample
                         faithfulness: int = FAITHFULNESS_DEFAULT, progress: ProgressFn | None = None) -> dict:
     """Metrics dict with the ``ripdetect eval`` keys, plus ``skipped`` and, if labels exist, ``localisation``
     (deletion/insertion AUCs on ``faithfulness`` of the labelled rip images)."""
-    from ripdetect.training.metrics import plot_reliability_of
-    from ripdetect.viz.plots import plot_evaluation
 
     predictor = _predictor(checkpoint, threshold, batch_size)
     threshold = predictor.threshold

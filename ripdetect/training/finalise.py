@@ -15,8 +15,11 @@ import torch
 
 from ripdetect.data.layouts import Sample
 from ripdetect.data.torch_dataset import ImageDataset, make_loader
+from ripdetect.explain.cam import compute_cam
 from ripdetect.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ripdetect.training.engine import BEST_NAME, FINAL_NAME, HISTORY_NAME
+from ripdetect.training.evaluation import evaluate_checkpoint
+from ripdetect.viz.plots import plot_history
 
 log = logging.getLogger(__name__)
 CAM_SCALE_PERCENTILE = 90
@@ -25,7 +28,6 @@ CAM_SCALE_PERCENTILE = 90
 def estimate_cam_scale(checkpoint: Checkpoint, samples: list[Sample], batch_size: int = 16) -> float | None:
     """A fixed display scale for raw CAMs: the 90th percentile of per-image CAM maxima over the rip
     images (all images if there are none), so heatmaps are comparable across images and frames."""
-    from ripdetect.explain.cam import compute_cam
 
     chosen = [s for s in samples if s.label == 1] or samples
     loader = make_loader(ImageDataset(chosen, checkpoint.model.preprocessing), batch_size, 0, 0)
@@ -46,8 +48,6 @@ def finalise(run_dir: str | Path, val_samples: list[Sample], train_samples: list
     and ``cam_scale``; writes the evaluation plots and ``curves.png``. Returns the path and the metrics."""
     import json
 
-    from ripdetect.training.evaluation import evaluate_checkpoint
-    from ripdetect.viz.plots import plot_history
 
     run_dir = Path(run_dir)
     best = load_checkpoint(run_dir / BEST_NAME)

@@ -14,10 +14,12 @@ from typing import Any
 
 from ripdetect.config import TrainConfig, to_dict
 from ripdetect.data.layouts import Sample
+from ripdetect.data.weather_copies import write_weather_copies
 from ripdetect.errors import DataError
 from ripdetect.files import OutputExistsError, write_json
 from ripdetect.models.checkpoint import read_metadata
 from ripdetect.models.preprocess import resolve_model_config
+from ripdetect.training import distributed
 from ripdetect.training.engine import BEST_NAME, FINAL_NAME, HISTORY_NAME, LAST_NAME, LOG_NAME, ProgressFn, fit
 from ripdetect.training.finalise import finalise
 from ripdetect.training.resume import LEGACY_STATE, STATE_JSON, STATE_TENSORS
@@ -52,8 +54,6 @@ def train_model(train_samples: list[Sample], val_samples: list[Sample], train_co
 
     Under ``torchrun`` every rank calls this; rank 0 alone writes the run folder and finishes the model, and every
     rank returns once the model is written (``threshold`` and ``val_metrics`` are rank 0's)."""
-    from ripdetect.data.weather_copies import write_weather_copies
-    from ripdetect.training import distributed
 
     workers = distributed.current()
     run_dir = Path(run_dir)

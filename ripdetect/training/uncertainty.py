@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ripdetect.decision import rip_mask
+from ripdetect.training.metrics import classification_metrics
 
 INTERVAL_KEYS = ("balanced_accuracy", "roc_auc", "f2", "brier")
 
@@ -54,7 +55,6 @@ def bootstrap_intervals(labels, probs, threshold, groups=None, n_boot: int = 200
 
 def metrics_with_intervals(labels, probs, threshold, groups=None, n_boot: int = 2000, seed: int = 0) -> dict:
     """The ``ripdetect eval`` metrics plus ``intervals`` (bootstrap 95%) for the main ones."""
-    from ripdetect.training.metrics import classification_metrics
 
     metrics = classification_metrics(labels, probs, threshold)
     metrics["intervals"] = bootstrap_intervals(labels, probs, threshold, groups, n_boot, seed)

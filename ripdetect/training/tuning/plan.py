@@ -12,6 +12,7 @@ from typing import Any
 from ripdetect.config import MONITORS, TrainConfig, TuneConfig, to_dict
 from ripdetect.data.layouts import Sample, manifest_hash
 from ripdetect.errors import ConfigError, DataError
+from ripdetect.training.crossval import grouped_folds
 from ripdetect.training.tuning.algorithms import pruner_name, sampler_name
 from ripdetect.training.tuning.space import SearchSpace
 
@@ -84,7 +85,6 @@ def make_plan(out_dir: str | Path, tune_config: TuneConfig, base_config: TrainCo
     if sampler_name(tune_config) == "grid":
         space.grid()
     if folds is not None:
-        from ripdetect.training.crossval import grouped_folds
 
         grouped_folds(real, folds, base.seed)
     return StudyPlan(Path(out_dir), tune_config, base, space, tuple(train), tuple(val or ()), tuple(real or ()), folds)

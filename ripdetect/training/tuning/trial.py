@@ -22,7 +22,10 @@ import optuna
 from ripdetect.config import to_dict
 from ripdetect.errors import first_line
 from ripdetect.files import write_json
+from ripdetect.models.checkpoint import load_checkpoint
+from ripdetect.training.crossval import cross_validate
 from ripdetect.training.engine import LAST_NAME, TrainingInterrupted
+from ripdetect.training.run import train_model
 from ripdetect.training.tuning.plan import StudyPlan
 
 log = logging.getLogger(__name__)
@@ -111,12 +114,10 @@ def _train(plan: StudyPlan, config, run_dir: Path, reporter: EpochReporter) -> t
     """(metrics, a checkpoint of the trained model): the pooled out-of-fold metrics of the grouped
     cross-validation, or the finished model's validation metrics."""
     if plan.cross_validated:
-        from ripdetect.training.crossval import cross_validate
 
         report = cross_validate(list(plan.real), list(plan.train), config, run_dir, folds=plan.folds, final=False,
                                 progress=reporter)
         return report["overall"], run_dir / "fold_0" / LAST_NAME
-    from ripdetect.training.run import train_model
 
     result = train_model(list(plan.train), list(plan.val), config, run_dir, progress=reporter)
     return result["val_metrics"], Path(result["model"])
@@ -136,7 +137,6 @@ def measure_latency_ms(model_path: Path, repeats: int = 10) -> float:
     """Median milliseconds of one image through the model (batch 1, this process's threads, no CAM)."""
     import torch
 
-    from ripdetect.models.checkpoint import load_checkpoint
 
     model = load_checkpoint(model_path).model.eval()
     size = model.preprocessing.input_size
