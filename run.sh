@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# One-command set-up and run. Creates ./.venv (or $RIPDETECT_VENV) on first use, installs ripdetect and
-# its dependencies from the package registries (again only when pyproject.toml changed: the install is
-# editable, so code changes need none), then:
-#   bash run.sh app [app flags]     start the web app on the embedded default model (http://127.0.0.1:7860)
-#   bash run.sh test [pytest args]  install test extras and Debian's chromium, then run the test suite
+# One-command set-up and run. Creates ./.venv (or $RIPDETECT_VENV) on first use, installs ripdetect with what the
+# command needs from the package registries (again only when pyproject.toml changed: the install is editable, so code
+# changes need none), then:
+#   bash run.sh app [app flags]     the web app on the embedded default model (http://127.0.0.1:7860): ripdetect[app]
+#   bash run.sh test [pytest args]  every extra, the test tools and Debian's chromium, then the test suite
+#                                   (bash run.sh test -m "not slow" is the quick loop)
 set -euo pipefail
 cd "$(dirname "$0")"
 venv="${RIPDETECT_VENV:-.venv}"
@@ -21,9 +22,11 @@ install() {
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
         return
     fi
+    echo "run.sh: installing ripdetect$2 into $venv (the first time takes a few minutes: PyTorch is large)" >&2
     "$venv/bin/python" -m pip install --quiet --upgrade pip
     "$venv/bin/python" -m pip install --quiet --editable "$1"
     echo "$wanted" > "$stamp"
+    echo "run.sh: installed" >&2
 }
 
 install_chromium() {
@@ -41,11 +44,11 @@ install_chromium() {
 
 case "$command" in
     app)
-        install "."
+        install ".[app]" " with the web app"
         exec "$venv/bin/python" app.py "$@"
         ;;
     test)
-        install ".[test]"
+        install ".[test]" " with every extra and the test tools"
         install_chromium
         exec "$venv/bin/python" -m pytest "$@"
         ;;

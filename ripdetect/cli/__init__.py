@@ -4,6 +4,7 @@
     torchrun --nproc-per-node N -m ripdetect train ...   (DistributedDataParallel)
     ripdetect tune --data DIR --out STUDY_DIR [--real MANIFEST --folds K] [--space SPACE.json] [--trials N]
     ripdetect eval --data DIR --model CKPT [--out DIR]
+    ripdetect eval-video CLIPS... [--model CKPT] [--out DIR] [--sweep]
     ripdetect predict PATH... [--model CKPT] [--out DIR]
     ripdetect video INPUT... --out DIR
     ripdetect watch --cameras cameras.yaml --out DIR [--metrics-port 9108] [--once]
@@ -24,7 +25,7 @@ import sys
 from ripdetect.errors import RipdetectError
 from ripdetect.version import __version__
 
-SUBCOMMANDS = ("train", "tune", "eval", "predict", "video", "watch", "synth", "composite", "compare",
+SUBCOMMANDS = ("train", "tune", "eval", "eval_video", "predict", "video", "watch", "synth", "composite", "compare",
                "augment_preview", "export", "distill", "app")
 
 
