@@ -143,17 +143,31 @@ class Predictor:
         return roi
 
     def run(self, images_rgb: list[np.ndarray]) -> CamOutput:
-        """Logits, raw CAMs and water probabilities (tensors) of a batch of images, from one backend call."""
+        """Logits, raw CAMs and water probabilities (tensors) of a batch of images, from one backend call. With a
+        region of interest, ``logits`` are the ROI's and ``whole_logits`` the whole frame's (see ``probabilities``)."""
         batch = torch.stack([self.preprocessing(image) for image in images_rgb])
         evidence_mask = None if self.roi is None else self._evidence_mask(batch.shape[-1])
         with self._lock:
-            return self.backend.run(batch, self.config.cam_method, self.config.cam_layer, evidence_mask)
+            out = self.backend.run(batch, self.config.cam_method, self.config.cam_layer, evidence_mask)
+            if evidence_mask is not None and out.whole_logits is None:  # a gradient method: one more plain pass
+                out = out._replace(whole_logits=self.backend.logits(batch))
+        return out
+
+    def probabilities(self, out: CamOutput) -> torch.Tensor:
+        """p(rip) of a batch's outputs. A region of interest only ever lowers it: p is the smaller of the ROI's and
+        the whole frame's, so drawing the sea never turns a calm frame into a rip (the ROI's mean evidence can be
+        higher than the frame's on local texture), while a rip outside the ROI is still removed."""
+        probs = rip_prob(out.logits, self.checkpoint.temperature)
+        if out.whole_logits is not None:
+            probs = torch.minimum(probs, rip_prob(out.whole_logits.to(probs.device), self.checkpoint.temperature))
+        return probs
 
     def probabilities_and_maps(self, images_rgb: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Rip probabilities (B,), raw CAMs (B, h, w) and water probabilities (B, h', w'; ``None`` without a
         water head) from one batched call."""
-        logits, cams, water = self.run(images_rgb)
-        probs = rip_prob(logits, self.checkpoint.temperature).float().cpu().numpy()
+        out = self.run(images_rgb)
+        cams, water = out.cams, out.water
+        probs = self.probabilities(out).float().cpu().numpy()
         cams = cams.float().cpu().numpy()
         if self.roi is not None:  # gradient maps of other layers spread their channel weights everywhere
             cams = cams * (self.roi.weights(*cams.shape[-2:]) > 0)

@@ -90,12 +90,14 @@ class EvidenceGate(nn.Module):
 @dataclass
 class ModelOutputs:
     """Everything one forward pass gives: logits, the signed rip evidence per position (gated, and before the
-    gate), and the water logits (``None`` without a water head)."""
+    gate), the water logits (``None`` without a water head) and, with an evidence mask, the logits of the whole
+    frame (``whole_logits``: the same features pooled without the mask; otherwise the logits themselves)."""
 
     logits: torch.Tensor
     evidence: torch.Tensor
     raw_evidence: torch.Tensor
     water_logits: torch.Tensor | None
+    whole_logits: torch.Tensor | None = None
 
 
 class RipClassifier(nn.Module):
@@ -143,10 +145,13 @@ class RipClassifier(nn.Module):
         feature_map, water_logits = self._features(x)
         gated = self._gated(feature_map, water_logits, evidence_mask)
         logits = self.head(self.dropout(torch.flatten(self.pool(gated), 1)))
+        whole = logits
+        if evidence_mask is not None:
+            whole = self.head(self.dropout(torch.flatten(self.pool(self._gated(feature_map, water_logits, None)), 1)))
         weight = self.rip_head_weight()
         raw = torch.einsum("c,bchw->bhw", weight, feature_map)
         evidence = torch.einsum("c,bchw->bhw", weight, gated) if gated is not feature_map else raw
-        return ModelOutputs(logits, evidence, raw, water_logits)
+        return ModelOutputs(logits, evidence, raw, water_logits, whole)
 
     def forward(self, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> torch.Tensor:
         feature_map, water_logits = self._features(x)

@@ -21,7 +21,6 @@ from ripdetect.explain.localisation import faithfulness_sample, localisation_row
 from ripdetect.files import write_json
 from ripdetect.inference.predictor import Predictor
 from ripdetect.models.checkpoint import Checkpoint
-from ripdetect.models.classifier import rip_prob
 from ripdetect.training.engine import ProgressFn, ScoredSamples
 from ripdetect.training.metrics import plot_reliability_of
 from ripdetect.training.uncertainty import grouped_report
@@ -44,7 +43,7 @@ def score_with_maps(predictor: Predictor, samples: list[Sample], localise: set[i
         if not batch:
             return
         out = predictor.run([image for _, image in batch])
-        probs = rip_prob(out.logits, predictor.checkpoint.temperature).float().numpy()
+        probs = predictor.probabilities(out).float().numpy()
         for j, (index, image) in enumerate(batch):
             if index in localise:
                 water = None if out.water is None else out.water[j].numpy()

@@ -92,7 +92,8 @@ def test_roi_gates_the_evidence_the_map_and_the_regions(tiny_checkpoint, image_r
     grid_h, grid_w = inside.cam.shape
     assert not inside.cam[:, grid_w // 2:].any() and inside.cam.any()  # no map outside the ROI
     assert not inside.region.mask[:, image_rgb.shape[1] // 2 + 1:].any()  # nor any region
-    # the decision is the head applied to the mean evidence over the ROI (as if the ROI filled the frame)
+    # the decision is the head applied to the mean evidence over the ROI (as if the ROI filled the frame), and never
+    # above the whole frame's: a region of interest only ever lowers p
     model = predictor.model
     with torch.no_grad():
         out = model.outputs(model.preprocessing(image_rgb)[None])
@@ -100,7 +101,8 @@ def test_roi_gates_the_evidence_the_map_and_the_regions(tiny_checkpoint, image_r
         evidence = out.evidence[0].numpy()
     assert whole.prob_rip == pytest.approx(torch.sigmoid(torch.tensor(bias + evidence.mean())).item(), abs=1e-5)
     in_roi = evidence[:, : evidence.shape[1] // 2].mean()
-    assert inside.prob_rip == pytest.approx(torch.sigmoid(torch.tensor(bias + in_roi)).item(), abs=1e-5)
+    from_roi = torch.sigmoid(torch.tensor(bias + in_roi)).item()
+    assert inside.prob_rip == pytest.approx(min(from_roi, whole.prob_rip), abs=1e-5)
     assert inside.to_json()["roi"] == roi.to_list() and "roi" not in whole.to_json()
 
 
@@ -114,6 +116,25 @@ def test_roi_removes_a_rip_placed_outside_it(toy_predictor, stills):
     assert around.is_rip and around.region.bbox[0] >= rip.shape[1] // 2 - 1
     calm = toy_predictor.with_roi(Roi.parse([[[0.4, 0.4], [0.6, 0.4], [0.6, 0.6], [0.4, 0.6]]]))
     assert not calm.predict_image(stills["calm"]).is_rip  # a small ROI on calm water raises no alarm
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_region_of_interest_never_raises_p(seed, tiny_checkpoint, toy_predictor, stills):
+    """Drawing the sea (or any region) never turns a calm frame into a rip: p with an ROI is at most p without it,
+    for any model and frame; and a rip inside the ROI stays a rip."""
+    from ripdetect.config import InferenceConfig
+    from ripdetect.inference.predictor import Predictor
+
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 255, (96, 160, 3), dtype=np.uint8)
+    x0, y0 = rng.uniform(0, 0.5, 2)
+    roi = Roi.parse([[[x0, y0], [x0 + 0.3, y0], [x0 + 0.3, y0 + 0.4], [x0, y0 + 0.4]]])
+    for method in ("gradcam", "gradcampp"):
+        predictor = Predictor(tiny_checkpoint, InferenceConfig(cam_method=method))
+        assert predictor.with_roi(roi).predict_image(image).prob_rip <= predictor.predict_image(image).prob_rip + 1e-6
+    sea = Roi.parse([[[0, 0], [1, 0], [1, 0.5], [0, 0.5]]])  # the toy camera's sea, with the rip in it
+    assert toy_predictor.with_roi(sea).predict_image(stills["rip"]).is_rip
+    assert not toy_predictor.with_roi(sea).predict_image(stills["calm"]).is_rip
 
 
 def test_predict_and_video_take_the_camera_profile(cli, tmp_path, stills, toy_checkpoint):
