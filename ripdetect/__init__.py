@@ -31,17 +31,8 @@ __all__ = [
 if TYPE_CHECKING:  # what each public name is, for tools; at run time they load on first use (``__getattr__``)
     from ripdetect.cameras.profiles import CameraProfile, load_profiles
     from ripdetect.cameras.watch import Watcher
-    from ripdetect.config import (
-        AlertConfig,
-        AppLimits,
-        AugmentConfig,
-        InferenceConfig,
-        ModelConfig,
-        SynthConfig,
-        TrainConfig,
-        VideoConfig,
-        WatchConfig,
-    )
+    from ripdetect.config import (AlertConfig, AppLimits, AugmentConfig, InferenceConfig, ModelConfig, SynthConfig,
+                                  TrainConfig, VideoConfig, WatchConfig)
     from ripdetect.data.images import load_image_rgb
     from ripdetect.data.layouts import Sample, load_many, load_samples
     from ripdetect.decision import Decision, decide

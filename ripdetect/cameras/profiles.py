@@ -28,6 +28,7 @@ from typing import Any
 
 from ripdetect.config import AlertConfig, InferenceConfig, VideoConfig, from_dict, read_data_file, to_dict
 from ripdetect.errors import ConfigError
+from ripdetect.files import write_text
 from ripdetect.inference.roi import Roi
 from ripdetect.video.io import is_stream
 
@@ -142,6 +143,34 @@ def profiles_yaml(profiles: list[CameraProfile]) -> str:
 
     body = yaml.safe_dump({"cameras": [p.to_dict() for p in profiles]}, sort_keys=False, default_flow_style=None)
     return "# ripdetect camera profiles: ripdetect watch --cameras FILE --out DIR\n" + body
+
+
+def set_camera_model(path: str | Path, camera: str, model: str | Path) -> Path:
+    """Point ``camera`` of the profile file at ``model`` (``model:``), changing nothing else in its settings. The file
+    is rewritten atomically (its comments do not survive), after a copy of it is kept beside it
+    (``<name>.before-adapt[-N]<suffix>``, never replacing a file); returns that copy's path."""
+    import json
+    import shutil
+
+    import yaml
+
+    path = Path(path)
+    data = read_data_file(path)
+    entries = data if isinstance(data, list) else data.get("cameras", []) if isinstance(data, dict) else []
+    entry = next((e for e in entries if isinstance(e, dict) and e.get("name") == camera), None)
+    if entry is None:
+        raise ConfigError(f"{path}: no camera named '{camera}'")
+    model = Path(model).resolve()
+    entry["model"] = str(model.relative_to(path.parent.resolve())) if model.is_relative_to(path.parent.resolve()) \
+        else str(model)
+    backup = next(candidate for n in range(1, 10_000)
+                  if not (candidate := path.with_name(f"{path.stem}.before-adapt{'' if n == 1 else f'-{n}'}{path.suffix}"))
+                  .exists())
+    shutil.copy2(path, backup)
+    text = (yaml.safe_dump(data, sort_keys=False, default_flow_style=None) if path.suffix.lower() in (".yaml", ".yml")
+            else json.dumps(data, indent=2) + "\n")
+    write_text(path, text)
+    return backup
 
 
 def _section(entry: dict, key: str, camera: str) -> dict:

@@ -23,17 +23,8 @@ from pathlib import Path
 import cv2
 
 from ripdetect.cameras.clips import ClipAccumulator
-from ripdetect.cameras.messages import (
-    DOWN,
-    FINISHED,
-    UP,
-    ClipNote,
-    EventNote,
-    FileDoneNote,
-    FrameNote,
-    SnapshotNote,
-    StatusNote,
-)
+from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, EventNote, FileDoneNote, FrameNote, SnapshotNote,
+                                        StatusNote)
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import WatchConfig
 from ripdetect.data.images import resize_long_side

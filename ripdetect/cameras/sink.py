@@ -24,17 +24,8 @@ from ripdetect import records
 from ripdetect.cameras.alerts import AlertSender
 from ripdetect.cameras.clips import iso_time
 from ripdetect.cameras.database import StateStore
-from ripdetect.cameras.messages import (
-    DOWN,
-    FINISHED,
-    UP,
-    ClipNote,
-    EventNote,
-    FileDoneNote,
-    FrameNote,
-    SnapshotNote,
-    StatusNote,
-)
+from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, EventNote, FileDoneNote, FrameNote, SnapshotNote,
+                                        StatusNote)
 from ripdetect.cameras.monitoring import WatchMetrics
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import WatchConfig

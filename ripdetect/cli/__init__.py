@@ -8,6 +8,7 @@
     ripdetect predict PATH... [--model CKPT] [--out DIR]
     ripdetect video INPUT... --out DIR
     ripdetect watch --cameras cameras.yaml --out DIR [--metrics-port 9108] [--once]
+    ripdetect adapt --labels labels.csv --out CAMERA.safetensors [--cameras FILE --camera NAME]
     ripdetect synth --out DIR --n N --seed S
     ripdetect compare RUN_DIR... [--ensemble RUN_DIR...]
     ripdetect augment-preview --data DIR --out grid.png
@@ -25,8 +26,8 @@ import sys
 from ripdetect.errors import RipdetectError
 from ripdetect.version import __version__
 
-SUBCOMMANDS = ("train", "tune", "eval", "eval_video", "predict", "video", "watch", "synth", "composite", "compare",
-               "augment_preview", "export", "distill", "app")
+SUBCOMMANDS = ("train", "tune", "eval", "eval_video", "adapt", "predict", "video", "watch", "synth", "composite",
+               "compare", "augment_preview", "export", "distill", "app")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

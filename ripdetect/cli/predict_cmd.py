@@ -6,14 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import (
-    add_camera_flags,
-    add_config_flags,
-    add_model_flag,
-    camera_choice,
-    print_json,
-    with_flags,
-)
+from ripdetect.cli.flags import (add_camera_flags, add_config_flags, add_model_flag, camera_choice, print_json,
+                                  with_flags)
 from ripdetect.config import InferenceConfig
 
 RENAMED = {"cam_method": "cam", "region_when_negative": "regions_always", "map_when_negative": "map_always"}

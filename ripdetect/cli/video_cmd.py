@@ -7,16 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import (
-    DEPLOYMENT_DEFAULT,
-    add_camera_flags,
-    add_config_flags,
-    add_executor_flags,
-    add_model_flag,
-    camera_choice,
-    print_json,
-    with_flags,
-)
+from ripdetect.cli.flags import (DEPLOYMENT_DEFAULT, add_camera_flags, add_config_flags, add_executor_flags,
+                                  add_model_flag, camera_choice, print_json, with_flags)
 from ripdetect.config import InferenceConfig, VideoConfig
 
 RENAMED = {"window_s": "window", "min_event_s": "min_event", "write_video": "video"}

@@ -156,3 +156,20 @@ class QuantConfig:
 
     def __post_init__(self) -> None:
         validate_fields(self)
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Teaching the model one camera (``ripdetect adapt``): a new head on the frozen, water-gated evidence features,
+    pulled toward the base model's head. Travels in the adapted checkpoint."""
+
+    views: int = knob(8, "augmented views of every labelled frame (crop, flip, light)", low=1, high=64)
+    composites: int = knob(3, "rips painted into each calm frame of the camera, as positives (0: none)", low=0, high=20)
+    replay: int = knob(24, "synthetic rip and calm scenes that keep the base model's knowledge of rips", low=0,
+                       high=1000)
+    strength: float = knob(1.0, "pull toward the base model's head: higher keeps more of it, lower fits the camera "
+                                "more", low=0.0, high=1000.0, low_exclusive=True)
+    seed: int = knob(0, "seed for the views, the composites and the replayed scenes", low=0, high=2**31 - 1)
+
+    def __post_init__(self) -> None:
+        validate_fields(self)

@@ -55,15 +55,16 @@ class Sample:
         return self.group or self.path
 
 
-def load_samples(source: str | Path) -> list[Sample]:
-    """All samples of one source (a folder or a CSV manifest), in a stable order."""
+def load_samples(source: str | Path, both_classes: bool = True) -> list[Sample]:
+    """All samples of one source (a folder or a CSV manifest), in a stable order. With ``both_classes=False`` a
+    source may hold one class alone (a folder of a camera's calm frames, hard negatives)."""
     source = Path(source)
     if not source.exists():
         raise DataError(f"data source not found; {EXPECTED_LAYOUTS}", source)
     if source.is_file():
         if source.suffix.lower() != ".csv":
             raise DataError(f"data source is a file but not a .csv manifest; {EXPECTED_LAYOUTS}", source)
-        return _check_classes(_from_manifest(source), source)
+        return _check_classes(_from_manifest(source), source, both_classes)
     manifest = source / "manifest.csv"
     if all((source / split).is_dir() for split in SPLIT_DIRS):
         samples = [replace(s, split=split) for split in SPLIT_DIRS for s in _from_folder(source / split)]
@@ -75,19 +76,26 @@ def load_samples(source: str | Path) -> list[Sample]:
         samples = _from_folder(source)
     else:
         raise DataError(f"unknown dataset layout; {EXPECTED_LAYOUTS}", source)
-    return _check_classes(samples, source)
+    return _check_classes(samples, source, both_classes)
 
 
-def load_many(sources: list[str | Path]) -> list[Sample]:
+def load_many(sources: list[str | Path], both_classes: bool = True) -> list[Sample]:
+    """The samples of several sources; one source may hold a single class (hard negatives), all of them together
+    must hold both unless ``both_classes`` is false (extra data beside real images that hold both)."""
     samples: list[Sample] = []
     for source in sources:
-        samples.extend(load_samples(source))
+        samples.extend(load_samples(source, both_classes=False))
+    if sources:
+        where = Path(sources[0]) if len(sources) == 1 else Path(", ".join(map(str, sources)))
+        _check_classes(samples, where, both_classes)
     return samples
 
 
-def _check_classes(samples: list[Sample], source: Path) -> list[Sample]:
+def _check_classes(samples: list[Sample], source: Path, both_classes: bool = True) -> list[Sample]:
+    if not samples:
+        raise DataError(f"has no images; {EXPECTED_LAYOUTS}", source)
     for label, name in ((1, "rip"), (0, "no_rip")):
-        if not any(s.label == label for s in samples):
+        if both_classes and not any(s.label == label for s in samples):
             raise DataError(f"class '{name}' has no images; {EXPECTED_LAYOUTS}", source)
     return samples
 

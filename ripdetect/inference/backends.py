@@ -21,14 +21,8 @@ from ripdetect.errors import CheckpointError, ConfigError, require_extra
 from ripdetect.explain.cam import CamOutput, compute_cam, eval_mode
 from ripdetect.files import file_digest
 from ripdetect.inference.onnx_export import METADATA_KEY, ONNX_INPUT, output_names
-from ripdetect.models.checkpoint import (
-    Checkpoint,
-    default_model_path,
-    load_checkpoint,
-    metadata_model_config,
-    parse_metadata,
-    read_metadata,
-)
+from ripdetect.models.checkpoint import (Checkpoint, default_model_path, load_checkpoint, metadata_model_config,
+                                         parse_metadata, read_metadata)
 from ripdetect.models.preprocess import Preprocessing, resolve_model_config
 
 DEPLOYMENT_RESOURCE = "default.int8.onnx"  # shipped beside the default checkpoint when its int8 export keeps accuracy

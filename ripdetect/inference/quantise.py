@@ -106,14 +106,8 @@ def quantise_int8(float_path: str | Path, out_path: str | Path, batches: list[np
     done (for the ONNX metadata)."""
     onnx = require_extra("onnx", "onnx", "int8 export")
     require_extra("onnxruntime", "onnx", "int8 export")
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quant_pre_process,
-        quantize_static,
-    )
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quant_pre_process, quantize_static)
 
     quant_config = quant_config or QuantConfig()
 

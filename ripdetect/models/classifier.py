@@ -154,9 +154,13 @@ class RipClassifier(nn.Module):
         return ModelOutputs(logits, evidence, raw, water_logits, whole)
 
     def forward(self, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.dropout(self.pooled_features(x, evidence_mask)))
+
+    def pooled_features(self, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """What the head sees: the (water- and ROI-gated) feature map averaged over positions, (B, C). A new head
+        can be fitted on these alone (``ripdetect.cameras.adapt``)."""
         feature_map, water_logits = self._features(x)
-        gated = self._gated(feature_map, water_logits, evidence_mask)
-        return self.head(self.dropout(torch.flatten(self.pool(gated), 1)))
+        return torch.flatten(self.pool(self._gated(feature_map, water_logits, evidence_mask)), 1)
 
     def rip_head_weight(self) -> torch.Tensor:
         """Linear weights of ``rip_score`` over feature channels (C,)."""

@@ -23,22 +23,10 @@ from ripdetect.files import STAGING_TAG, OutputExistsError, publish_folder, stag
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.analyse import VideoAnalysis, analyse_video
 from ripdetect.video.io import VideoWriter
-from ripdetect.video.outputs import (
-    ANNOTATED_MAX_SIDE,
-    RunningMean,
-    annotate_frame,
-    clip_segments,
-    timeline_row,
-    write_outputs,
-)
-from ripdetect.video.provenance import (
-    DONE_MARKER,
-    PROVENANCE_NAME,
-    RESULT_FILES,
-    foreign_files,
-    is_result_folder,
-    provenance_record,
-)
+from ripdetect.video.outputs import (ANNOTATED_MAX_SIDE, RunningMean, annotate_frame, clip_segments, timeline_row,
+                                     write_outputs)
+from ripdetect.video.provenance import (DONE_MARKER, PROVENANCE_NAME, RESULT_FILES, foreign_files, is_result_folder,
+                                        provenance_record)
 
 log = logging.getLogger(__name__)
 OUTPUT_FILES = RESULT_FILES

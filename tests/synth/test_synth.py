@@ -9,14 +9,8 @@ from ripdetect.config import SynthConfig
 from ripdetect.errors import ConfigError
 from ripdetect.synth.projection import SceneCamera, render_scene
 from ripdetect.synth.scene import SAND_COLOURS
-from ripdetect.synth.writer import (
-    check_output,
-    generate_clips,
-    generate_images,
-    labelled_scene,
-    load_clip_masks,
-    scene_for,
-)
+from ripdetect.synth.writer import (check_output, generate_clips, generate_images, labelled_scene, load_clip_masks,
+                                    scene_for)
 from tests.helpers import run_cli
 
 

@@ -1,0 +1,114 @@
+"""``ripdetect adapt``: teach the model one camera from a few of its labelled frames, with an honest before/after."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ripdetect.cli.flags import add_config_flags, add_model_flag, print_json
+from ripdetect.config import AdaptConfig
+
+EXAMPLE = """examples:
+  ripdetect adapt --labels north-beach/labels.csv --out north-beach.safetensors
+  ripdetect adapt --cameras cameras.yaml --camera north-beach --labels labels.csv     # writes model: into the profile
+  ripdetect adapt --labels labels.csv --out nb.safetensors --video calm_day.mp4      # false alarms per camera-hour
+
+labels.csv holds path,label[,box][,day]: rip or no_rip; box x1 y1 x2 y2 in pixels; day: when the frame was taken (else
+read from the file name or date). Label at least 6 frames from at least 2 days; calm days alone are enough to teach
+the camera's normal."""
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("adapt", help="teach the model one camera from a few labelled frames (before/after "
+                                          "report)", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--labels", required=True, help="the camera's labelled frames: CSV path,label[,box][,day]")
+    add_model_flag(parser, "the camera's model in --cameras, else the embedded default model")
+    parser.add_argument("--out", default=None,
+                        help="the adapted checkpoint (.safetensors) (default with --camera: CAMERA.adapted.safetensors "
+                             "beside the profile file; required otherwise)")
+    group = parser.add_argument_group("camera profile")
+    group.add_argument("--cameras", metavar="FILE", default=None,
+                       help="camera profile file: the camera's model, region of interest and threshold are used, and "
+                            "its model: is set to the result (a copy of the file is kept) (default: none)")
+    group.add_argument("--camera", metavar="NAME", default=None, help="the camera in --cameras (default: none)")
+    parser.add_argument("--video", nargs="+", default=None, metavar="CLIPS",
+                        help="videos of this camera (no_rip unless a manifest or rip/ folder says otherwise) for false "
+                             "alarms per camera-hour before and after (default: none)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="decision threshold in [0, 1] for the report and the result (default: the camera's, else "
+                             "the base model's)")
+    names = add_config_flags(parser, AdaptConfig)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file (default: refuse)")
+    parser.set_defaults(run=run, config_flags=names)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ripdetect.cameras.adapt import adapt_camera
+    from ripdetect.cameras.adapt_labels import check_enough, read_camera_labels
+    from ripdetect.cameras.profiles import find_camera, load_profiles, set_camera_model
+    from ripdetect.cli.flags import given
+    from ripdetect.decision import applied_threshold
+    from ripdetect.errors import ConfigError
+    from ripdetect.files import OutputExistsError, file_digest
+    from ripdetect.inference.backends import load_model
+    from ripdetect.models.checkpoint import save_checkpoint
+
+    if bool(args.camera) != bool(args.cameras):
+        raise ConfigError("--camera NAME and --cameras FILE go together")
+    profile = find_camera(load_profiles(args.cameras), args.camera, args.cameras) if args.camera else None
+    if args.out is None and profile is None:
+        raise ConfigError("--out is needed without --camera: where should the adapted checkpoint go?")
+    out = Path(args.out) if args.out else Path(args.cameras).parent / f"{profile.name}.adapted.safetensors"
+    if out.exists() and not args.overwrite:
+        raise OutputExistsError("exists and was not written by this run; use --overwrite to replace it", out)
+    if out.suffix.lower() != ".safetensors":
+        raise ConfigError(f"--out must end in .safetensors (a ripdetect checkpoint), got {out.name}")
+    adapt_config = AdaptConfig(**given(args, args.config_flags))
+    labels = read_camera_labels(args.labels)
+    check_enough(labels, args.labels)
+    base_path = args.model or (profile.model if profile else None)
+    base = load_model(base_path)
+    if base.path and Path(base.path).suffix.lower() == ".onnx":
+        raise ConfigError(f"adapt needs a PyTorch checkpoint (.safetensors) as its base, not {Path(base_path).name}")
+    configured = args.threshold if args.threshold is not None else (profile.inference.threshold if profile else None)
+    threshold = applied_threshold(configured, base.threshold)
+    print(f"ripdetect: adapting {base.model_id} to {len(labels.samples)} frames ({labels.rips} rips) from "
+          f"{len(set(labels.days))} days", file=sys.stderr)
+    model, report = adapt_camera(base, labels, adapt_config, threshold, profile.roi if profile else None,
+                                 lambda what, share: print(f"ripdetect: {what}", file=sys.stderr)
+                                 if share in (0.9, 1.0) else None)
+    camera = profile.name if profile else Path(args.labels).parent.name or "camera"
+    metadata = {**base.metadata, "model_id": f"{camera}-adapted-{base.model_id}",
+                "adapted": {"base_model": base.model_id, "base_digest": file_digest(base.path) if base.path else None,
+                            "camera": camera, "labels_digest": labels.digest, "config": vars(adapt_config),
+                            "report": report}}
+    save_checkpoint(out, model, threshold, metadata, overwrite=args.overwrite)
+    result = {"model": str(out), "before_after": report}
+    if args.video:
+        result["video"] = _video_report(args.video, base, out)
+    if profile is not None:
+        result["profile_backup"] = str(set_camera_model(args.cameras, profile.name, out))
+        result["profile"] = args.cameras
+    print(report["sentence"], file=sys.stderr)
+    print_json(result)
+    return 0
+
+
+def _video_report(sources: list[str], base, adapted_path: Path) -> dict:
+    """False alarms per camera-hour (and rips, when labelled) on the camera's clips, before and after."""
+    from ripdetect.config import VideoConfig
+    from ripdetect.inference.predictor import Predictor
+    from ripdetect.video.evaluation import LabelledClip, evaluate_clips, load_labelled_clips
+
+    clips = []
+    for source in sources:
+        path = Path(source)
+        clips += load_labelled_clips([path]) if path.is_dir() or path.suffix.lower() == ".csv" else \
+            [LabelledClip(str(path), False)]
+    video_config = VideoConfig(write_video=False)
+    before, _, _ = evaluate_clips(clips, Predictor(base), video_config)
+    after, _, _ = evaluate_clips(clips, Predictor(adapted_path), video_config)
+    keys = ("hours_without_rip", "false_events", "false_alarms_per_camera_hour", "rip_clips_detected",
+            "rip_clips_missed")
+    return {"base": {k: before[k] for k in keys}, "adapted": {k: after[k] for k in keys}}
