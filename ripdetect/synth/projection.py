@@ -86,8 +86,9 @@ class SceneCamera:
         clouds = np.clip(clouds * cloud_scale, 0, 1)
         return sky + (np.float32((240, 240, 242)) - sky) * clouds[..., None]
 
-    def render(self, t: float = 0.0, rip_level: float = 1.0) -> Rendered:
-        """The frame at time ``t`` seconds: uint8 RGB image, exact rip mask and exact water mask."""
+    def render(self, t: float = 0.0, rip_level: float = 1.0, shake: tuple[float, float] = (0.0, 0.0)) -> Rendered:
+        """The frame at time ``t`` seconds: uint8 RGB image, exact rip mask and exact water mask; ``shake`` moves the
+        camera by (dx, dy) pixels (a mast in the wind), masks and all."""
         p = self.p
         world, world_mask, world_water = self.world.render(t, rip_level)
         size = (self.width, self.height)
@@ -105,6 +106,12 @@ class SceneCamera:
             mask &= water
             image, mask, water = barrel([image, mask, water], p.realism.lens_k)
         image = self._grade(image)
+        if shake != (0.0, 0.0):
+            moved = np.float32([[1, 0, shake[0]], [0, 1, shake[1]]])
+            size = (self.width, self.height)
+            image = cv2.warpAffine(image, moved, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            mask, water = (cv2.warpAffine(m.astype(np.uint8), moved, size, flags=cv2.INTER_NEAREST,
+                                          borderMode=cv2.BORDER_REPLICATE).astype(bool) for m in (mask, water))
         return Rendered(image, mask, water)
 
     def _atmosphere(self, image: np.ndarray) -> np.ndarray:

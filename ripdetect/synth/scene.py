@@ -125,6 +125,13 @@ class WorldRenderer:
         self.rock_centre = (rng.choice([0.02, 0.98]), rng.uniform(-0.1, 0.05))
         self.phase0 = rng.uniform(0, 1)
         self.wave_period = rng.uniform(7, 12)
+        # motion of clips, drawn from a stream of its own (stills of a seed stay as they were): how fast the rip
+        # carries foam seaward (width units per second), how fast the surf drifts alongshore, how boats move
+        motion = np.random.default_rng([params.seed, 95])
+        self.rip_speed = float(motion.uniform(0.03, 0.06))
+        self.drift = float(motion.uniform(-0.006, 0.006)) if motion.random() < 0.6 else 0.0
+        self.boat_speed = [float(motion.uniform(-0.01, 0.01)) for _ in range(params.boats)]
+        self.cloud_speed = float(motion.uniform(-0.02, 0.02))
         if params.realism is not None:
             self.realism_texture = fractal_noise(np.random.default_rng([params.seed, 98]), height, width, 30, 3)
 
@@ -173,6 +180,11 @@ class WorldRenderer:
             wiggle = np.sin(field_["across"] * 70 + field_["streak_phase"] * 9 + 4 * self.water_noise)
             streak = smoothstep(0.35, 0.95, 0.55 * wiggle + 0.6 * self.fine_texture + 0.2)
             foam = np.maximum(foam, 0.6 * level * streak * np.maximum(head, channel * 0.3))
+            # foam and sediment carried seaward: patches that travel along the channel and into the head at the
+            # rip's speed (what optical flow sees of a rip)
+            carried = np.sin(2 * np.pi * (field_["along"] - self.rip_speed * t) * 24 + 3 * field_["streak_phase"])
+            patches = smoothstep(0.3, 0.8, 0.6 * carried + 0.5 * self.fine_texture)
+            foam = np.maximum(foam, 0.75 * level * patches * np.maximum(channel, 0.6 * head))
             mask |= (np.maximum(channel, head) > 0.5) & (level > 0.3)
         land = self.ys > self.shore
         wet = smoothstep(0.035, 0.0, self.ys - self.shore) * land
@@ -183,9 +195,10 @@ class WorldRenderer:
             paint_backshore(image, self.ys, self.shore, p.realism, self.realism_texture)
         image = image * (1 - foam[..., None]) + np.float32((245, 247, 245)) * foam[..., None]
         water = ~land
-        self._structures(image, mask, water)
+        self._structures(image, mask, water, t)
         if p.cloud_shadow:
-            image *= (1 - p.cloud_shadow * smoothstep(0.1, 0.6, self.cloud))[..., None]
+            cloud = self._moved(self.cloud, self.cloud_speed * t)
+            image *= (1 - p.cloud_shadow * smoothstep(0.1, 0.6, cloud))[..., None]
         mask &= ~land
         return image, mask, water
 
@@ -194,29 +207,37 @@ class WorldRenderer:
         p = self.p
         span = self.shore - self.bar
         foam = np.zeros((self.h, self.w), np.float32)
+        foam_texture, fine_texture = self.foam_texture, self.fine_texture
+        if self.drift and t:  # the surf's texture drifts alongshore (a longshore current); the bands stay
+            foam_texture, fine_texture = self._moved(foam_texture, self.drift * t), self._moved(fine_texture,
+                                                                                             self.drift * t)
         phase = (t / self.wave_period + self.phase0) % 1.0
         for k in range(p.n_crests):
             position = (k + phase) / p.n_crests  # 0 = at the bar, 1 = at the shore
             crest_y = self.bar + span * position + self.crest_jitter[k]
-            thickness = (0.008 + 0.02 * (1 - position)) * (1 + 0.6 * self.foam_texture)
+            thickness = (0.008 + 0.02 * (1 - position)) * (1 + 0.6 * foam_texture)
             distance = (self.ys - crest_y) / np.maximum(thickness, 1e-3)
             band = np.exp(-np.where(distance > 0, distance * 0.6, distance * 2.0) ** 2)  # trailing foam shoreward
-            band *= np.clip(0.85 + 0.45 * self.foam_texture + 0.25 * self.fine_texture, 0, 1)
+            band *= np.clip(0.85 + 0.45 * foam_texture + 0.25 * fine_texture, 0, 1)
             for gx, gw, gk in self.gaps:
                 if gk == k:
                     band *= 1 - np.exp(-((self.xs - gx) / gw) ** 2)
             foam = np.maximum(foam, band * (0.4 + 0.6 * (1 - position)))
         inner = smoothstep(0, 1, (self.ys - self.bar) / np.maximum(span, 1e-3)) * (self.ys < self.shore)
-        residual = np.clip(0.35 * inner * (0.5 + self.fine_texture + 0.5 * self.foam_texture), 0, 1)
+        residual = np.clip(0.35 * inner * (0.5 + fine_texture + 0.5 * foam_texture), 0, 1)
         foam = np.maximum(foam, residual)
-        foam = smoothstep(0.08, 0.6, foam * (0.85 + 0.3 * self.fine_texture)) * p.breaking  # sharp whitewater
-        swash = np.exp(-((self.ys - self.shore + 0.004) / 0.006) ** 2) * (0.5 + 0.5 * self.fine_texture)
+        foam = smoothstep(0.08, 0.6, foam * (0.85 + 0.3 * fine_texture)) * p.breaking  # sharp whitewater
+        swash = np.exp(-((self.ys - self.shore + 0.004) / 0.006) ** 2) * (0.5 + 0.5 * fine_texture)
         foam = np.maximum(foam, 0.7 * swash * (self.ys <= self.shore + 0.003))
         if p.timex:
             foam = cv2.GaussianBlur(foam, (0, 0), sigmaX=self.w * 0.004, sigmaY=self.h * 0.012) * 1.3
         return np.clip(foam, 0, 1)
 
-    def _structures(self, image: np.ndarray, mask: np.ndarray, water: np.ndarray) -> None:
+    def _moved(self, layer: np.ndarray, shift: float) -> np.ndarray:
+        """``layer`` moved ``shift`` width units alongshore (wrapping round: the textures are noise)."""
+        return np.roll(layer, int(round(shift * self.w)), axis=1)
+
+    def _structures(self, image: np.ndarray, mask: np.ndarray, water: np.ndarray, t: float = 0.0) -> None:
         """Groynes, piers, rocks, people and boats: hard negatives drawn over the scene (structures are not water)."""
         p, h, w = self.p, self.h, self.w
         sx = int(self.structure_x * w)
@@ -242,6 +263,7 @@ class WorldRenderer:
         for x, dy in self.people:
             px, py = int(x * w), int((self.shore[min(w - 1, int(x * w))] + dy * 0.5) * h)
             cv2.circle(image, (px, py), max(1, w // 300), (40, 30, 30), -1)
-        for x, y in self.boats:
+        for (x, y), speed in zip(self.boats, self.boat_speed):
+            x = (x + speed * t) % 1.0
             cv2.ellipse(image, (int(x * w), int(y * h)), (max(3, w // 90), max(2, w // 220)), 0, 0, 360,
                         (235, 235, 235), -1)

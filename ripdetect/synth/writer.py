@@ -156,8 +156,18 @@ def rip_schedule(rng: np.random.Generator, rip: bool, duration_s: float) -> tupl
     return on, off
 
 
+def camera_shake(rng: np.random.Generator, frames: int) -> np.ndarray:
+    """(dx, dy) pixels per frame: half the clips come from a camera that shakes (a mast in the wind), up to 2 px."""
+    if rng.random() < 0.5:
+        return np.zeros((frames, 2))
+    return rng.uniform(-2, 2, (frames, 2)) * rng.uniform(0.3, 1.0)
+
+
 def generate_clips(out_dir: Path, synth_config: SynthConfig, progress: ProgressFn | None = None) -> dict:
-    """``clips/clip_K.mp4`` with ``clip_K_labels.csv`` (frame, time_s, rip, mask area) and ``clip_K_masks.npz``."""
+    """``clips/clip_K.mp4`` with ``clip_K_labels.csv`` (frame, time_s, rip, mask area) and ``clip_K_masks.npz``. The
+    water moves as real water does: breaking bands travel shoreward, a rip carries foam and sediment seaward along its
+    channel and its head pulses; the surf may drift alongshore, boats and cloud shadows move, and half the cameras
+    shake."""
 
     out = out_dir / "clips"
     out.mkdir(parents=True, exist_ok=True)
@@ -174,12 +184,13 @@ def generate_clips(out_dir: Path, synth_config: SynthConfig, progress: ProgressF
                                    synth_config.width, synth_config.height, realism=synth_config.realism)
         camera = SceneCamera(params, synth_config.width, synth_config.height)
         on, off = rip_schedule(np.random.default_rng(params.seed), bool(labels[clip]), synth_config.clip_seconds)
+        shake = camera_shake(np.random.default_rng([params.seed, 94]), n_frames)
         masks, rows = [], []
         with VideoWriter(video_path, synth_config.fps) as writer:
             for frame in range(n_frames):
                 t = frame / synth_config.fps
                 level = float(np.clip(min(t - on, off - t) + 0.5, 0, 1))  # one-second ramps in and out
-                image, mask, _ = camera.render(t, rip_level=level)
+                image, mask, _ = camera.render(t, rip_level=level, shake=tuple(shake[frame]))
                 writer.write(image)
                 masks.append(np.packbits(mask))
                 rows.append({"frame": frame, "time_s": round(t, 4), "rip": int(mask.any()),

@@ -54,6 +54,8 @@ class Frame:
     time_s: float
     image_rgb: np.ndarray
     decoded_at: float = field(default_factory=time.monotonic)  # when it was decoded (monotonic clock)
+    earlier_rgb: np.ndarray | None = field(default=None, repr=False)  # a frame a moment before (motion), if asked
+    earlier_time_s: float | None = None
 
 
 def is_stream(source: str | Path) -> bool:
@@ -127,13 +129,17 @@ class FrameStream:
     the container claims (a truncated or damaged file).
 
     A ``live`` source (a camera) is timed by the clock since it was opened, not by its own timestamps, so frames
-    are sampled in real time; ``timeout_s`` ends it when opening or reading blocks that long."""
+    are sampled in real time; ``timeout_s`` ends it when opening or reading blocks that long.
+
+    With ``pair_gap_s`` each sampled frame also carries the frame about that long before it (``earlier_rgb``), for
+    optical flow: one more frame decoded per sampled frame, none per skipped one."""
 
     def __init__(self, source: str | Path, sample_fps: float | None, stride: int | None = None,
                  max_side: int | None = None, max_duration_s: float | None = None, live: bool = False,
-                 timeout_s: float | None = None):
+                 timeout_s: float | None = None, pair_gap_s: float | None = None):
         self.source = str(source)
         self.sample_fps, self.stride, self.max_side = sample_fps, stride, max_side
+        self.pair_gap_s = pair_gap_s
         self.max_duration_s, self.live = max_duration_s, live
         self.capture, self.info = open_capture(source, timeout_s)
         self.opened_at = time.monotonic()
@@ -158,6 +164,8 @@ class FrameStream:
     def __iter__(self) -> Iterator[Frame]:
         capture = self.capture
         next_time, index, yielded = 0.0, -1, 0
+        earlier: tuple[float, np.ndarray] | None = None  # the pair frame kept for the next sampled one
+        gap = self.pair_gap_s
         try:
             while True:
                 if not capture.grab():
@@ -169,22 +177,34 @@ class FrameStream:
                                      f"decoding {self.max_duration_s:g} s)", self.source)
                 self.last_time_s = time_s
                 take = index % self.stride == 0 if self.stride else time_s + 1e-6 >= next_time
+                due = next_time if not self.stride else time_s + (self.stride - index % self.stride) / self.info.fps
+                if gap and not take and earlier is None and time_s + 1e-6 >= due - gap:
+                    earlier = self._decoded(time_s)  # about ``gap`` before the next sampled frame
                 if not take:
                     continue
-                ok, frame_bgr = capture.retrieve()
-                if not ok or frame_bgr is None:
+                frame = self._decoded(time_s)
+                if frame is None:
                     log.warning("%s: frame %d could not be decoded; skipped", self.source, index)
                     continue
                 if not self.stride:
                     next_time = (np.floor(time_s * self.sample_fps + 1e-6) + 1) / self.sample_fps
-                if self.max_side:
-                    frame_bgr = resize_long_side(frame_bgr, self.max_side)
                 yielded += 1
-                yield Frame(index, time_s, cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+                pair = earlier if earlier is not None and earlier[0] < time_s else (None, None)
+                earlier = None
+                yield Frame(index, time_s, frame[1], earlier_rgb=pair[1], earlier_time_s=pair[0])
         finally:
             capture.release()
         if yielded == 0:
             raise InputError("no decodable frames (empty, truncated or unsupported video)", self.source)
+
+    def _decoded(self, time_s: float) -> tuple[float, np.ndarray] | None:
+        """The grabbed frame decoded, downscaled and in RGB, with its time; ``None`` when it does not decode."""
+        ok, frame_bgr = self.capture.retrieve()
+        if not ok or frame_bgr is None:
+            return None
+        if self.max_side:
+            frame_bgr = resize_long_side(frame_bgr, self.max_side)
+        return time_s, cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
 
     def _time_s(self, index: int) -> float:
         """The grabbed frame's time: the clock (live), the container's timestamp, or index / fps."""
