@@ -19,6 +19,7 @@ given (``video_thresholds``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,3 +100,33 @@ def video_thresholds(video_config: VideoConfig, model_threshold: float) -> tuple
     if off > on:
         raise ConfigError(f"off threshold {off:g} must not exceed the on threshold {on:g}")
     return on, off
+
+
+MOTION_SCALE = 0.01  # seaward motion strength is counted in units of 1 % of the frame's width per second
+
+
+@dataclass(frozen=True)
+class MotionFusion:
+    """How a video's window weighs the model's mean probability against the seaward flow of its water
+    (``ripdetect.video.motion``): ``logit p = appearance * logit(window mean) + motion * strength / MOTION_SCALE +
+    bias``, where a strength above ``cap`` counts as ``cap``. The hysteresis then runs on this p. Fitted on held-out
+    synthetic clips (``bench/motion_bench.py``); a checkpoint may carry its own (``motion_fusion`` in its metadata)."""
+
+    appearance: float = 1.0
+    motion: float = 0.0
+    bias: float = 0.0
+    cap: float = 4.0
+
+    def window_prob(self, appearance_mean: float, motion_strength: float) -> float:
+        p = min(max(appearance_mean, 1e-6), 1 - 1e-6)
+        logit = self.appearance * math.log(p / (1 - p)) + self.motion * min(motion_strength / MOTION_SCALE, self.cap)
+        return 1.0 / (1.0 + math.exp(-(logit + self.bias)))
+
+
+DEFAULT_MOTION_FUSION = MotionFusion(1.0, 0.0, 0.0)
+
+
+def motion_fusion(metadata: dict) -> MotionFusion:
+    """The model's own fusion (its metadata's ``motion_fusion``), else the default."""
+    given = metadata.get("motion_fusion")
+    return MotionFusion(**given) if isinstance(given, dict) else DEFAULT_MOTION_FUSION

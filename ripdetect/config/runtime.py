@@ -62,6 +62,11 @@ class VideoConfig:
     write_video: bool = knob(True, "write annotated.mp4")
     max_side: int = knob(960, "downscale frames so the long side is at most this", low=64, high=20_000)
     queue_size: int = knob(16, "decoded frames buffered ahead of the model", low=1, high=1024)
+    motion: bool = knob(False, "also measure how the water moves (optical flow between each analysed frame and one "
+                               "--motion-gap-s before it) and take seaward flow as rip evidence beside the model's")
+    motion_gap_s: float = knob(0.2, "seconds between the two frames of each optical-flow pair", low=0.02, high=5.0)
+    show_flow: bool = knob(False, "draw the seaward flow (arrows out to sea) in annotated.mp4 and summary.png (needs "
+                                  "--motion)")
 
     def __post_init__(self) -> None:
         validate_fields(self)

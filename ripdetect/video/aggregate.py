@@ -23,7 +23,7 @@ import numpy as np
 
 from ripdetect import records
 from ripdetect.config import VideoConfig
-from ripdetect.decision import video_thresholds
+from ripdetect.decision import MotionFusion, video_thresholds
 from ripdetect.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -82,21 +82,25 @@ class EventChange:
 class AggregatedFrame:
     time_s: float
     prob_rip: float
-    aggregated_prob: float
+    aggregated_prob: float  # what the hysteresis runs on: the window mean, or its fusion with the window's motion
     state: str  # one of STATES
     changes: tuple[EventChange, ...] = ()  # what became known about events on this frame
+    window_mean: float | None = None  # the model's mean probability over the window (with motion fusion)
+    motion_strength: float | None = None  # the window's seaward motion (with motion fusion)
 
 
 class FrameAggregator:
     """Rolling window (seconds) of probabilities and raw CAMs, with hysteresis and minimum event duration."""
 
-    def __init__(self, window_s: float, on_threshold: float, off_threshold: float, min_event_s: float):
+    def __init__(self, window_s: float, on_threshold: float, off_threshold: float, min_event_s: float,
+                 fusion: MotionFusion | None = None):
         if not window_s > 0:
             raise ConfigError(f"the aggregation window must be longer than 0 s (got {window_s:g})")
         if off_threshold > on_threshold:
             raise ConfigError(f"off threshold {off_threshold:g} must not exceed the on threshold {on_threshold:g}")
         self.window_s, self.min_event_s = window_s, min_event_s
         self.on_threshold, self.off_threshold = on_threshold, off_threshold
+        self.fusion = fusion  # with motion: the window's probability weighs its seaward flow too
         self._window: deque[tuple[float, float]] = deque()
         self._window_sum = 0.0
         self._candidate: Event | None = None  # above the on threshold, not yet long enough
@@ -107,9 +111,10 @@ class FrameAggregator:
         self.closing: tuple[EventChange, ...] = ()  # the changes ``finish`` made
 
     @classmethod
-    def from_config(cls, video_config: VideoConfig, model_threshold: float) -> FrameAggregator:
+    def from_config(cls, video_config: VideoConfig, model_threshold: float,
+                    fusion: MotionFusion | None = None) -> FrameAggregator:
         on, off = video_thresholds(video_config, model_threshold)
-        return cls(video_config.window_s, on, off, video_config.min_event_s)
+        return cls(video_config.window_s, on, off, video_config.min_event_s, fusion)
 
     @property
     def state(self) -> str:
@@ -117,7 +122,8 @@ class FrameAggregator:
             return "rip"
         return "possible_rip" if self._candidate is not None else "clear"
 
-    def update(self, time_s: float, prob: float, cam: np.ndarray | None = None) -> AggregatedFrame:
+    def update(self, time_s: float, prob: float, cam: np.ndarray | None = None,
+               motion_strength: float | None = None) -> AggregatedFrame:
         if self._last_time is not None and time_s < self._last_time:
             log.warning("timestamp went backwards (%.3f s after %.3f s); using %.3f s", time_s, self._last_time,
                         self._last_time)
@@ -128,7 +134,9 @@ class FrameAggregator:
         self._window_sum += prob
         while self._window[0][0] <= time_s - self.window_s:
             self._window_sum -= self._window.popleft()[1]
-        aggregated = self._window_sum / len(self._window)
+        window_mean = aggregated = self._window_sum / len(self._window)
+        if self.fusion is not None and motion_strength is not None:
+            aggregated = self.fusion.window_prob(window_mean, motion_strength)
         changes: tuple[EventChange, ...] = ()
         if self._active is not None:
             if aggregated < self.off_threshold:
@@ -147,7 +155,9 @@ class FrameAggregator:
                 changes = (EventChange("start", self._active),)
         else:
             self._candidate = None
-        return AggregatedFrame(time_s, prob, aggregated, self.state, changes)
+        fused = self.fusion is not None and motion_strength is not None
+        return AggregatedFrame(time_s, prob, aggregated, self.state, changes, window_mean if fused else None,
+                               motion_strength if fused else None)
 
     def finish(self) -> list[Event]:
         """Close the open event (its end goes into ``closing``). A clip shorter than the minimum duration still gets

@@ -15,10 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ripdetect.config import VideoConfig
-from ripdetect.inference.predictor import Prediction, Predictor
+from ripdetect.decision import motion_fusion
+from ripdetect.explain.regions import upsample_cam
+from ripdetect.inference.predictor import WATER_THRESHOLD, Prediction, Predictor
 from ripdetect.video.aggregate import AggregatedFrame, Event, EventChange, FrameAggregator, SettledStates
 from ripdetect.video.io import Frame, FrameStream, prefetch
+from ripdetect.video.motion import MotionSummary, MotionWindow, offshore_field, optical_flow, seaward_speed, small_grey
 
 MAX_HELD_FRAMES = 512  # frames held back while a possible rip is undecided; past this they go out as possible_rip
 
@@ -28,6 +33,7 @@ class FrameResult:
     frame: Frame
     prediction: Prediction
     aggregated: AggregatedFrame
+    motion: MotionSummary | None = None  # the window's motion evidence (``VideoConfig.motion``)
 
 
 class VideoAnalysis:
@@ -41,9 +47,12 @@ class VideoAnalysis:
     def __init__(self, source: str | Path, predictor: Predictor, video_config: VideoConfig,
                  max_duration_s: float | None = None, live: bool = False, timeout_s: float | None = None):
         self.predictor, self.video_config = predictor, video_config
-        self.aggregator = FrameAggregator.from_config(video_config, predictor.threshold)
+        fusion = motion_fusion(predictor.checkpoint.metadata) if video_config.motion else None
+        self.aggregator = FrameAggregator.from_config(video_config, predictor.threshold, fusion)
         self.stream = FrameStream(source, video_config.sample_fps, video_config.stride, video_config.max_side,
-                                  max_duration_s, live, timeout_s)
+                                  max_duration_s, live, timeout_s,
+                                  video_config.motion_gap_s if video_config.motion else None)
+        self.motion = MotionWindow(video_config.window_s) if video_config.motion else None
         self.events: list[Event] = []
         self.closing: tuple[EventChange, ...] = ()
 
@@ -83,7 +92,33 @@ class VideoAnalysis:
         probs, cams, water = self.predictor.probabilities_and_maps([frame.image_rgb for frame in batch])
         for i, (frame, prob, cam) in enumerate(zip(batch, probs, cams)):
             prediction = self.predictor.finish(frame.image_rgb, float(prob), cam, None if water is None else water[i])
-            yield FrameResult(frame, prediction, self.aggregator.update(frame.time_s, float(prob), cam))
+            motion = self._motion(frame, prediction)
+            aggregated = self.aggregator.update(frame.time_s, float(prob), cam,
+                                                None if motion is None else motion.strength)
+            yield FrameResult(frame, prediction, aggregated, motion)
+
+    def _motion(self, frame: Frame, prediction: Prediction) -> MotionSummary | None:
+        """The window's motion after this frame: seaward flow between it and its partner frame, inside the sea (the
+        water head's map and the region of interest, where there are)."""
+        if self.motion is None:
+            return None
+        grey = small_grey(frame.image_rgb)
+        sea = self._sea(prediction, grey.shape)
+        if frame.earlier_rgb is None:
+            return self.motion.summary()
+        flow = optical_flow(small_grey(frame.earlier_rgb), grey)
+        offshore = offshore_field(sea)
+        speed = seaward_speed(flow, offshore, frame.time_s - frame.earlier_time_s)
+        return self.motion.update(frame.time_s, speed, sea, offshore)
+
+    def _sea(self, prediction: Prediction, shape: tuple[int, int]) -> np.ndarray:
+        height, width = shape
+        sea = np.ones(shape, bool)
+        if prediction.water is not None:
+            sea &= upsample_cam(prediction.water, height, width) >= WATER_THRESHOLD
+        if prediction.roi is not None:
+            sea &= prediction.roi.mask(height, width)
+        return sea
 
 
 def _with_states(settled: list[tuple[FrameResult, str]]) -> Iterator[FrameResult]:

@@ -91,6 +91,7 @@ class MotionSummary:
 
     evidence: np.ndarray
     strength: float
+    offshore: tuple[np.ndarray, np.ndarray] | None = None  # the unit offshore direction at each position
 
 
 class MotionWindow:
@@ -102,8 +103,10 @@ class MotionWindow:
         self._sum: np.ndarray | None = None
         self._seaward: np.ndarray | None = None
         self.water: np.ndarray | None = None
+        self.offshore: tuple[np.ndarray, np.ndarray] | None = None
 
-    def update(self, time_s: float, speed: np.ndarray, water: np.ndarray) -> MotionSummary:
+    def update(self, time_s: float, speed: np.ndarray, water: np.ndarray,
+               offshore: tuple[np.ndarray, np.ndarray] | None = None) -> MotionSummary:
         if self._sum is not None and self._sum.shape != speed.shape:  # the frame size changed: start again
             self._items.clear()
             self._sum = self._seaward = None
@@ -116,7 +119,7 @@ class MotionWindow:
             _, old = self._items.popleft()
             self._sum -= np.maximum(old, 0)
             self._seaward -= (old > 0).astype(np.float32)
-        self.water = water
+        self.water, self.offshore = water, offshore
         return self.summary()
 
     def summary(self) -> MotionSummary:
@@ -128,4 +131,4 @@ class MotionWindow:
         evidence = np.where(self.water, evidence, 0).astype(np.float32)
         inside = evidence[self.water] if self.water is not None and self.water.any() else evidence.ravel()
         strength = float(np.percentile(inside, STRENGTH_PERCENTILE)) if inside.size and count >= 3 else 0.0
-        return MotionSummary(evidence, strength)
+        return MotionSummary(evidence, strength, self.offshore)

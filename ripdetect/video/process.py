@@ -51,17 +51,23 @@ def process_video(source: str | Path, predictor: Predictor, video_config: VideoC
         on_threshold = analysis.aggregator.on_threshold
         fps = video_config.video_fps or 1.0 / analysis.interval_s
         writer_context = VideoWriter(staging / "annotated.mp4", fps) if video_config.write_video else nullcontext()
+        flow = RunningMean() if video_config.show_flow and video_config.motion else None  # the clip's motion map
+        offshore = None
         with writer_context as writer:
             for result in analysis:
                 rows.append(timeline_row(result))
                 timex.add(resize_long_side(result.frame.image_rgb, ANNOTATED_MAX_SIDE))
+                if flow is not None and result.motion is not None and result.motion.offshore is not None:
+                    flow.add(result.motion.evidence)
+                    offshore = result.motion.offshore
                 if writer is not None:
-                    writer.write(resize_long_side(annotate_frame(predictor, result, on_threshold),
-                                                  ANNOTATED_MAX_SIDE))
+                    writer.write(resize_long_side(annotate_frame(predictor, result, on_threshold,
+                                                                 video_config.show_flow), ANNOTATED_MAX_SIDE))
                 if on_frame:
                     on_frame(result.frame.time_s, result.prediction.prob_rip)
         summary = _summary(source, analysis, rows, predictor, video_config, started)
-        write_outputs(staging, rows, analysis.events, summary, timex.mean, predictor)
+        motion = None if flow is None or offshore is None else (flow.mean_float, offshore)
+        write_outputs(staging, rows, analysis.events, summary, timex.mean, predictor, motion=motion)
         _publish(staging, out_dir, record, overwrite)
     return summary
 

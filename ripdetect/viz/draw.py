@@ -88,6 +88,34 @@ def render_prediction(image_rgb: np.ndarray, cam_display: np.ndarray | None, mas
     return draw_banner(out, *(banner or verdict_banner(decision)))
 
 
+FLOW_COLOUR = (255, 255, 255)
+
+
+def draw_flow(image_rgb: np.ndarray, evidence: np.ndarray, offshore: tuple[np.ndarray, np.ndarray],
+              scale: float, cells: int = 24) -> np.ndarray:
+    """Arrows of the seaward flow over a copy of the image: on a grid of about ``cells`` across, an arrow pointing
+    out to sea wherever the motion evidence (a share of the width per second, on its own small grid) is above
+    ``scale`` / 4, as long as the evidence is strong (``scale``: the evidence that draws a full-length arrow)."""
+    out = image_rgb.copy()
+    height, width = out.shape[:2]
+    grid_h, grid_w = evidence.shape
+    step = max(1, grid_w // cells)
+    length = width / cells * 1.4
+    thickness = max(1, round(max(height, width) / 500))
+    ux, uy = offshore
+    for gy in range(step // 2, grid_h, step):
+        for gx in range(step // 2, grid_w, step):
+            strength = float(evidence[gy, gx]) / scale
+            if strength < 0.25:
+                continue
+            x0, y0 = (gx + 0.5) * width / grid_w, (gy + 0.5) * height / grid_h
+            size = length * min(strength, 1.0)
+            tip = (int(x0 + ux[gy, gx] * size), int(y0 + uy[gy, gx] * size))
+            cv2.arrowedLine(out, (int(x0), int(y0)), tip, (0, 0, 0), thickness + 2, cv2.LINE_AA, tipLength=0.35)
+            cv2.arrowedLine(out, (int(x0), int(y0)), tip, FLOW_COLOUR, thickness, cv2.LINE_AA, tipLength=0.35)
+    return out
+
+
 def fit_tile(image_rgb: np.ndarray, tile: int) -> np.ndarray:
     """Letterbox into a ``tile x tile`` square."""
     height, width = image_rgb.shape[:2]
