@@ -45,6 +45,7 @@ class ClipAccumulator:
         self.ended: set[int] = set()  # ids of the events that ended (in this clip or before it)
         self.cam_sum: np.ndarray | None = None  # over the clip's rip frames, for summary.png
         self.rip_frames = 0
+        self.partial_decode = False  # its file was cut short (truncated or damaged): decoding stopped early
 
     def add(self, result: FrameResult) -> None:
         row = timeline_row(result)
@@ -87,6 +88,7 @@ class ClipAccumulator:
             "clip_start": iso_time(self.start_s + self.wall_offset),
             "clip_end": iso_time(end_s + self.wall_offset),
             "complete": complete,
+            "partial_decode": self.partial_decode,
             "rip_detected": bool(events),
             "duration_s": records.seconds(duration_s),
             "n_frames": len(self.rows),

@@ -149,6 +149,10 @@ class StateStore:
     def has_clip(self, key: str) -> bool:
         return bool(self._read("SELECT 1 FROM clips WHERE key = ?", (key,)))
 
+    def clip(self, key: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT * FROM clips WHERE key = ?", (key,))
+        return rows[0] if rows else None
+
     def add_clip(self, key: str, camera: str, start_wall: float, end_wall: float, folder: str, summary: dict) -> None:
         self._write("INSERT OR REPLACE INTO clips VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (key, camera, start_wall, end_wall, folder, int(summary["rip_detected"]), summary["max_prob"],

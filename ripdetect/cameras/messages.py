@@ -68,3 +68,11 @@ class FileDoneNote:
     identity: str  # the file's path, size and modification time, hashed: an edited file is new
     path: str
     error: str | None = None  # why the file could not be analysed
+    path_key: str | None = None  # what keys the file's events (its path: the same while a recorder writes it)
+
+
+@dataclass(frozen=True)
+class ErrorNote:
+    camera: str
+    detail: str  # what went wrong, one line
+    wall: float

@@ -40,13 +40,15 @@ class WatchMetrics:
         self.disconnects = Counter("ripdetect_stream_down", "Times the camera went down", labels,
                                    registry=self.registry)
         self.clips = Counter("ripdetect_clips", "Clip results published", labels, registry=self.registry)
+        self.errors = Counter("ripdetect_camera_errors", "Unexpected errors the camera recovered from", labels,
+                              registry=self.registry)
         self.alerts = Counter("ripdetect_alerts_sent", "Alerts delivered", ["camera", "kind", "channel"],
                               registry=self.registry)
         self.alert_failures = Counter("ripdetect_alerts_failed", "Alerts given up after every retry",
                                       ["camera", "kind", "channel"], registry=self.registry)
         for camera in cameras:  # every series exists from the start
             for metric in (self.frames, self.prob, self.window_prob, self.events, self.up, self.disconnects,
-                           self.clips):
+                           self.clips, self.errors):
                 metric.labels(camera)
             self.latency.labels(camera)
 

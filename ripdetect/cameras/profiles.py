@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ripdetect.config import AlertConfig, InferenceConfig, VideoConfig, from_dict, read_data_file, to_dict
+from ripdetect.config import AlertConfig, InferenceConfig, VideoConfig, from_dict, read_data_file, to_dict, shown
 from ripdetect.errors import ConfigError
 from ripdetect.files import write_text
 from ripdetect.inference.roi import Roi
@@ -37,6 +37,7 @@ FOLDER_ENDINGS = ("/", "\\")  # a source written with one is a folder, even befo
 CAMERA_KEYS = ("name", "source", "roi", "model", "video", "inference", "alerts")
 FILE_KEYS = ("cameras", "alerts")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_CAMERAS = 256  # one watcher process; each camera is a thread, a folder and a decoder
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ def load_profiles(path: str | Path) -> list[CameraProfile]:
     cameras = data.get("cameras")
     if not isinstance(cameras, list) or not cameras:
         raise ConfigError(f"{where}: 'cameras' must be a non-empty list of cameras")
+    if len(cameras) > MAX_CAMERAS:
+        raise ConfigError(f"{where}: {len(cameras)} cameras; one watcher follows at most {MAX_CAMERAS} (split them "
+                          "over several profile files and watchers)")
     shared_alerts = data.get("alerts") or {}
     if not isinstance(shared_alerts, dict):
         raise ConfigError(f"{where}: 'alerts' must be a mapping")
@@ -108,7 +112,7 @@ def parse_camera(entry: Any, index: int, where: str, base: Path | None = None,
         raise ConfigError(f"{where}: cameras[{index}]: expected a mapping, got {type(entry).__name__}")
     name = entry.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise ConfigError(f"{where}: cameras[{index}]: name: {name!r} is not a camera name (1 to 64 letters, digits, "
+        raise ConfigError(f"{where}: cameras[{index}]: name: {shown(name)} is not a camera name (1 to 64 letters, digits, "
                           "'.', '-' or '_', starting with a letter or digit)")
     camera = f"{where}: camera '{name}'"
     _refuse_unknown(entry, CAMERA_KEYS, camera)
@@ -116,10 +120,10 @@ def parse_camera(entry: Any, index: int, where: str, base: Path | None = None,
     if isinstance(source, int) and not isinstance(source, bool):
         source = str(source)  # a device number
     if not isinstance(source, str) or not source.strip():
-        raise ConfigError(f"{camera}: source: expected a file, folder, stream URL or device, got {source!r}")
+        raise ConfigError(f"{camera}: source: expected a file, folder, stream URL or device, got {shown(source)}")
     model = entry.get("model")
     if model is not None and (not isinstance(model, str) or not model.strip()):
-        raise ConfigError(f"{camera}: model: expected a checkpoint path, got {model!r}")
+        raise ConfigError(f"{camera}: model: expected a checkpoint path, got {shown(model)}")
     return CameraProfile(
         name=name, source=_resolve(source.strip(), base),
         roi=None if entry.get("roi") is None else Roi.parse(entry["roi"], f"{camera}: roi"),

@@ -23,14 +23,14 @@ from pathlib import Path
 import cv2
 
 from ripdetect.cameras.clips import ClipAccumulator
-from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, EventNote, FileDoneNote, FrameNote, SnapshotNote,
-                                        StatusNote)
+from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, ErrorNote, EventNote, FileDoneNote, FrameNote,
+                                        SnapshotNote, StatusNote)
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import WatchConfig
 from ripdetect.data.images import resize_long_side
 from ripdetect.data.inputs import expand_inputs
 from ripdetect.decision import video_thresholds
-from ripdetect.errors import InputError
+from ripdetect.errors import InputError, first_line
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.aggregate import Event
 from ripdetect.video.analyse import FrameResult, VideoAnalysis
@@ -41,6 +41,12 @@ from ripdetect.video.provenance import input_identity
 log = logging.getLogger(__name__)
 Emit = Callable[[object], None]
 SNAPSHOT_QUALITY = 85
+
+
+def path_key(path: str | Path) -> str:
+    """A short hash of a file's resolved path: a file keeps it while a recorder is still writing it, so its events
+    and clips keep their keys when it is analysed again (and are not alerted twice)."""
+    return hashlib.blake2b(str(Path(path).resolve()).encode(), digest_size=8).hexdigest()
 
 
 def file_identity(path: str | Path) -> str:
@@ -58,19 +64,35 @@ class CameraRunner:
         self.session = 0
 
     def run(self) -> None:
-        name = self.profile.name
-        try:
-            if self.profile.live:
-                self._follow_stream()
-            elif self.profile.kind == "folder":
-                self._follow_folder()
-            else:
-                error = self._analyse_file(Path(self.profile.source))
-                if not self.stop.is_set():
-                    self._status(DOWN if error else FINISHED, error or "file analysed")
-        except Exception as exc:  # noqa: BLE001 - a camera's thread reports its failure instead of dying silently
-            log.exception("%s: camera stopped by an unexpected error", name)
-            self._status(DOWN, f"internal error: {type(exc).__name__}: {exc}")
+        """Follow the camera until the watcher stops. No error of one file, folder or stream ends the camera: it is
+        logged, counted (``ripdetect_camera_errors_total``), shown as the camera's status, and the camera starts
+        again after 1, 2, 4, ... s (``--once``: it gives up instead, reported down)."""
+        delay = self.watch_config.reconnect_min_s
+        while not self.stop.is_set():
+            try:
+                self._follow()
+                return
+            except Exception as exc:  # noqa: BLE001 - a camera reports its failure and carries on
+                log.warning("%s: unexpected error: %s: %s", self.profile.name, type(exc).__name__, first_line(exc))
+                log.debug("details", exc_info=exc)
+                self.emit(ErrorNote(self.profile.name, f"{type(exc).__name__}: {first_line(exc)}", time.time()))
+                if self.once:
+                    self._status(DOWN, f"internal error: {type(exc).__name__}: {first_line(exc)}")
+                    return
+                self._status(DOWN, f"internal error: {type(exc).__name__}: {first_line(exc)}; retrying in {delay:g} s")
+                if self.stop.wait(delay):
+                    return
+                delay = min(delay * 2, self.watch_config.reconnect_max_s)
+
+    def _follow(self) -> None:
+        if self.profile.live:
+            self._follow_stream()
+        elif self.profile.kind == "folder":
+            self._follow_folder()
+        else:
+            error = self._analyse_file(Path(self.profile.source))
+            if not self.stop.is_set():
+                self._status(DOWN if error else FINISHED, error or "file analysed")
 
     # sources
     def _follow_stream(self) -> None:
@@ -130,7 +152,11 @@ class CameraRunner:
             signature = (stat.st_size, stat.st_mtime_ns)
             stable = self.once or seen.get(path) == signature
             seen[path] = signature
-            if stable and file_identity(path) not in self.done_files:
+            try:
+                done = file_identity(path) in self.done_files
+            except OSError:  # gone, or cannot be read, since it was listed: the next look decides
+                continue
+            if stable and not done:
                 ready.append(path)
         return ready
 
@@ -149,19 +175,19 @@ class CameraRunner:
         else:
             if not self.profile.kind == "folder":
                 self._status(UP, f"analysing {path.name}")
-            _, error = self._analyse(analysis, identity)
+            _, error = self._analyse(analysis, path_key(path))
         if self.stop.is_set():
             return None  # not done: a restart analyses it again (its events keep their keys)
         if error:
             log.warning("%s: %s: %s", self.profile.name, path, error)
         self.done_files.add(identity)
-        self.emit(FileDoneNote(self.profile.name, identity, str(path), error))
+        self.emit(FileDoneNote(self.profile.name, identity, str(path), error, path_key(path)))
         return error
 
     # one connection or one file
     def _analyse(self, analysis: VideoAnalysis, file_id: str | None) -> tuple[int, str | None]:
         """Analyse until the source ends or the watcher stops: ``(frames, why it ended early or None)``. ``file_id``
-        is ``None`` for a live stream."""
+        (``path_key``) keys a file's events and clips; ``None`` for a live stream."""
         live = file_id is None
         source = self.profile.source if live else str(analysis.stream.source)
         wall_offset = time.time() - (time.monotonic() - analysis.stream.opened_at) if live else time.time()
@@ -203,7 +229,9 @@ class CameraRunner:
             self.emit(SnapshotNote(self.profile.name, unseen.frame.time_s + wall_offset, self._jpeg(unseen)))
         if clip is not None:
             clip.apply(closing)
-            self._publish(clip, last_s + analysis.interval_s, ended and not live)
+            partial = not live and analysis.stream.partial  # a file cut short: its last clip is not complete
+            clip.partial_decode = partial
+            self._publish(clip, last_s + analysis.interval_s, ended and not live and not partial)
         for change in closing:
             self._event(change.kind, change.event, last if change.kind == "start" else None, source, live,
                         wall_offset, file_id)

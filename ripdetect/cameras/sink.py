@@ -24,8 +24,8 @@ from ripdetect import records
 from ripdetect.cameras.alerts import AlertSender
 from ripdetect.cameras.clips import iso_time
 from ripdetect.cameras.database import StateStore
-from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, EventNote, FileDoneNote, FrameNote, SnapshotNote,
-                                        StatusNote)
+from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, ErrorNote, EventNote, FileDoneNote, FrameNote,
+                                        SnapshotNote, StatusNote)
 from ripdetect.cameras.monitoring import WatchMetrics
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import WatchConfig
@@ -59,8 +59,13 @@ class ResultSink:
     # notes in
     def apply(self, note: object) -> None:
         handler = {StatusNote: self._status, FrameNote: self._frame, EventNote: self._event,
-                   SnapshotNote: self._snapshot, ClipNote: self._clip, FileDoneNote: self._file_done}[type(note)]
+                   SnapshotNote: self._snapshot, ClipNote: self._clip, FileDoneNote: self._file_done,
+                   ErrorNote: self._error}[type(note)]
         handler(note)
+
+    def _error(self, note: ErrorNote) -> None:
+        self.metrics.errors.labels(note.camera).inc()
+        self.health_state[note.camera]["errors"] = self.health_state[note.camera].get("errors", 0) + 1
 
     def _status(self, note: StatusNote) -> None:
         health = self.health_state[note.camera]
@@ -185,14 +190,20 @@ class ResultSink:
         return str(path.relative_to(self.out_dir))
 
     def _clip(self, note: ClipNote) -> None:
-        if self.store.has_clip(note.key):
+        """Publish a clip's files. A clip is published once; one published incomplete (the watcher stopped in it, or
+        the file was cut short) is replaced in its folder when the same clip comes complete (a restart redid it)."""
+        earlier = self.store.clip(note.key)
+        if earlier is not None and (earlier["complete"] or not note.summary["complete"]):
             return
-        day = self.day_dir(note.camera, note.start_wall)
-        name = time.strftime("%H-%M-%S", time.localtime(note.start_wall))
-        folder, count = day / name, 1
-        while folder.exists():
-            count += 1
-            folder = day / f"{name}_{count}"
+        if earlier is not None:
+            folder = self.out_dir / earlier["folder"]
+        else:
+            day = self.day_dir(note.camera, note.start_wall)
+            name = time.strftime("%H-%M-%S", time.localtime(note.start_wall))
+            folder, count = day / name, 1
+            while folder.exists():
+                count += 1
+                folder = day / f"{name}_{count}"
         with staging_folder(folder) as staging:
             for file_name, data in note.files.items():
                 (staging / file_name).write_bytes(data)
@@ -207,7 +218,7 @@ class ResultSink:
     def _file_done(self, note: FileDoneNote) -> None:
         self.store.add_file(note.camera, note.identity, note.path, note.error)
         for event in self.store.open_events(note.camera):
-            if f":{note.identity}:" in event["key"]:  # a file that ended mid-event, analysed before a restart
+            if f":{note.path_key}:" in event["key"]:  # a file that ended mid-event, analysed before a restart
                 self._end(event["id"], event["end_wall"], event["end_s"], event["peak_prob"], event["mean_prob"])
 
     # housekeeping
@@ -249,7 +260,7 @@ class ResultSink:
 
     def health(self) -> dict:
         now = time.time()
-        cameras = {name: {"status": h["status"], "detail": h["detail"], "state": h["state"],
+        cameras = {name: {"status": h["status"], "detail": h["detail"], "state": h["state"], "errors": h.get("errors", 0),
                           "last_frame_age_s": None if h["last_frame"] is None else records.tenths(now - h["last_frame"])}
                    for name, h in self.health_state.items()}
         ok = all(c["status"] in (UP, FINISHED) for c in cameras.values())

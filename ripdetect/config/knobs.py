@@ -70,7 +70,7 @@ def scalar_type(config_field: dataclasses.Field) -> type | None:
 
 def check_field(ok: bool, name: str, value: Any, expected: str) -> None:
     if not ok:
-        raise ConfigError(f"config field '{name}' = {value!r} is invalid: expected {expected}")
+        raise ConfigError(f"config field '{name}' = {shown(value)} is invalid: expected {expected}")
 
 
 def validate_fields(config: Any) -> None:
@@ -130,25 +130,68 @@ def load_json_config(cls: type[T], path: str | Path) -> T:
     return from_dict(cls, data, where=str(path))
 
 
-def read_data_file(path: str | Path) -> Any:
-    """The data in a JSON file, or a YAML one (``.yaml``/``.yml``), with a one-line error naming the file."""
+MAX_DATA_FILE_BYTES = 1_000_000  # profiles, search spaces and configs are hand-written: a few KB
+
+
+def read_data_file(path: str | Path, max_bytes: int = MAX_DATA_FILE_BYTES) -> Any:
+    """The data in a JSON file, or a YAML one (``.yaml``/``.yml``), with a one-line error naming the file.
+
+    Bounded before anything is parsed or printed: a file larger than ``max_bytes`` is refused, and so is YAML that
+    uses anchors and aliases (a few hundred bytes of nested aliases expand to gigabytes) and a mapping that gives one
+    key twice (which value was meant?)."""
     path = Path(path)
     yaml_file = path.suffix.lower() in (".yaml", ".yml")
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ConfigError(f"is {size / 1e6:.1f} MB; a ripdetect settings file is at most {max_bytes / 1e6:g} MB",
+                              path)
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError("file not found", path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", path) from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read: {reason}", path) from None
     try:
-        if yaml_file:
-            import yaml
-
-            return yaml.safe_load(text)
-        return json.loads(text)
+        return _parse_yaml(text) if yaml_file else json.loads(text, object_pairs_hook=_unique_keys)
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, path) from None
     except Exception as exc:  # noqa: BLE001 - json and yaml raise their own kinds; one line either way
-        reason = " ".join(str(exc).split())
+        reason = " ".join(str(exc).split())[:300]
         raise ConfigError(f"not valid {'YAML' if yaml_file else 'JSON'}: {reason}", path) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ConfigError(f"key {shown(key)} is given twice in one mapping")
+        seen[key] = value
+    return seen
+
+
+def _parse_yaml(text: str) -> Any:
+    import yaml
+
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            raise ConfigError("YAML anchors and aliases (& and *) are not accepted: write the values out")
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+            for key in keys:
+                if keys.count(key) > 1:
+                    raise ConfigError(f"key {shown(key)} is given twice in one mapping (line {node.start_mark.line + 1})")
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader that also refuses duplicate keys
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a value quoted in a one-line error never floods it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 5] + " ...]" if text[:1] in "[{(" else text[:limit - 4] + " ..."
 
 
 def replace(config: T, **changes: Any) -> T:

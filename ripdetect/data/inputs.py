@@ -34,7 +34,11 @@ def expand_inputs(arguments: list[str], extensions: tuple[str, ...] = IMAGE_EXTE
 
     def add(paths: list[Path]) -> bool:
         for path in paths:
-            key = path.resolve()
+            try:
+                key = path.resolve()
+            except (OSError, RuntimeError):  # a symbolic link loop: resolving never ends
+                result.append(InputError("a symbolic link loop: the link leads back to itself", path))
+                continue
             if key not in seen:
                 seen.add(key)
                 result.append(path)
@@ -45,6 +49,19 @@ def expand_inputs(arguments: list[str], extensions: tuple[str, ...] = IMAGE_EXTE
 
     for argument in arguments:
         path = Path(argument)
+        try:
+            path.stat()
+        except PermissionError:  # a folder on the way cannot be entered
+            result.append(InputError("permission denied (a folder on its path cannot be entered)", argument))
+            continue
+        except OSError as exc:
+            if path.is_symlink():
+                result.append(InputError("a symbolic link that leads nowhere (a loop, or its target is gone)",
+                                         argument))
+                continue
+            if exc.errno not in (2, 20):  # not 'no such file' / 'not a directory': say what it is
+                result.append(InputError(f"cannot read: {exc.strerror or exc}", argument))
+                continue
         if path.is_dir():
             try:
                 found = _files_under(path, extensions, left_out)

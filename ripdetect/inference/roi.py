@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ripdetect import records
-from ripdetect.config import read_data_file
+from ripdetect.config import read_data_file, shown
 from ripdetect.errors import ConfigError
 
 _SUBPIXEL_BITS = 4  # polygons are rasterised with 1/16-pixel vertex precision
@@ -52,7 +52,7 @@ class Roi:
             points = []
             for point in polygon:
                 if not (isinstance(point, (list, tuple)) and len(point) == 2 and all(_is_number(c) for c in point)):
-                    raise ConfigError(f"{name}: point {point!r} is not a pair of numbers [x, y]")
+                    raise ConfigError(f"{name}: point {shown(point)} is not a pair of numbers [x, y]")
                 if not all(0.0 <= c <= 1.0 for c in point):
                     raise ConfigError(f"{name}: point {list(point)} lies outside 0..1 (coordinates are fractions of "
                                       "the image width and height)")
@@ -71,7 +71,7 @@ class Roi:
         try:
             return cls.parse(json.loads(text_or_path), where)
         except json.JSONDecodeError:
-            raise ConfigError(f"--roi {text_or_path!r} is neither a file nor JSON polygons such as "
+            raise ConfigError(f"--roi {shown(text_or_path)} is neither a file nor JSON polygons such as "
                               "[[[0,0.4],[1,0.4],[1,1],[0,1]]]") from None
 
     def to_list(self) -> list[list[list[float]]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ripdetect.config import AugmentConfig, ModelConfig, TrainConfig, read_data_file, scalar_type
+from ripdetect.config import AugmentConfig, ModelConfig, TrainConfig, read_data_file, scalar_type, shown
 from ripdetect.errors import ConfigError
 
 NESTED = {"model": ModelConfig, "augment": AugmentConfig}
@@ -126,8 +126,8 @@ class SearchSpace:
             try:
                 self.apply(base, params)
             except ConfigError as exc:
-                shown = ", ".join(f"{name}={value!r}" for name, value in params.items())
-                raise ConfigError(f"{where}: {shown} does not fit the base config: {exc.reason}") from None
+                listed = ", ".join(f"{name}={shown(value)}" for name, value in params.items())
+                raise ConfigError(f"{where}: {listed} does not fit the base config: {exc.reason}") from None
 
 
 def load_space(path: str | Path) -> SearchSpace:
@@ -180,7 +180,7 @@ def _parameter(name: str, spec: Any, where: str) -> Parameter:
     field = _field(name, where)
     kind_of_field = scalar_type(field)
     if not isinstance(spec, dict) or spec.get("type") not in KINDS:
-        raise ConfigError(f"{where}: '{name}' needs a mapping with type float, int or categorical, got {spec!r}")
+        raise ConfigError(f"{where}: '{name}' needs a mapping with type float, int or categorical, got {shown(spec)}")
     kind = spec["type"]
     unknown = sorted(set(spec) - SPEC_KEYS[kind])
     if unknown:
@@ -203,7 +203,7 @@ def _numeric(name: str, spec: dict, kind: str, field: dataclasses.Field, where: 
     low, high, log, step = spec.get("low"), spec.get("high"), spec.get("log", False), spec.get("step")
     expected = "integers" if integer else "numbers"
     if not (_number(low, integer) and _number(high, integer)) or not low < high:
-        raise ConfigError(f"{where}: '{name}' needs low < high, both {expected}; got low={low!r}, high={high!r}")
+        raise ConfigError(f"{where}: '{name}' needs low < high, both {expected}; got low={shown(low)}, high={shown(high)}")
     meta = field.metadata
     if meta.get("low") is not None:
         below = low <= meta["low"] if meta.get("low_exclusive") else low < meta["low"]
@@ -212,12 +212,12 @@ def _numeric(name: str, spec: dict, kind: str, field: dataclasses.Field, where: 
             raise ConfigError(f"{where}: '{name}' range [{low:g}, {high:g}] is outside the field's range "
                               f"{left}{meta['low']:g}, {meta['high']:g}]")
     if not isinstance(log, bool):
-        raise ConfigError(f"{where}: '{name}' log must be true or false, got {log!r}")
+        raise ConfigError(f"{where}: '{name}' log must be true or false, got {shown(log)}")
     if log and (low <= 0 or step is not None):
         raise ConfigError(f"{where}: '{name}' on a log scale needs low > 0 and no step")
     if step is not None and (not _number(step, integer) or step <= 0 or step > high - low):
         raise ConfigError(f"{where}: '{name}' step must be a positive {expected[:-1]} no larger than high - low, "
-                          f"got {step!r}")
+                          f"got {shown(step)}")
     cast = int if integer else float
     return Parameter(name, kind, cast(low), cast(high), log, None if step is None else cast(step))
 
@@ -225,7 +225,7 @@ def _numeric(name: str, spec: dict, kind: str, field: dataclasses.Field, where: 
 def _categorical(name: str, spec: dict, field: dataclasses.Field, kind_of_field: type, where: str) -> Parameter:
     choices = spec.get("choices")
     if not isinstance(choices, list) or not choices:
-        raise ConfigError(f"{where}: '{name}' needs a non-empty list of choices, got {choices!r}")
+        raise ConfigError(f"{where}: '{name}' needs a non-empty list of choices, got {shown(choices)}")
     if len({json.dumps(c) for c in choices}) != len(choices):
         raise ConfigError(f"{where}: '{name}' lists a choice twice")
     for choice in choices:
@@ -233,10 +233,10 @@ def _categorical(name: str, spec: dict, field: dataclasses.Field, kind_of_field:
             isinstance(choice, bool) if kind_of_field is bool else
             _number(choice, kind_of_field is int) if kind_of_field in (int, float) else isinstance(choice, str))
         if not fits:
-            raise ConfigError(f"{where}: '{name}' choice {choice!r} is not a {kind_of_field.__name__}")
+            raise ConfigError(f"{where}: '{name}' choice {shown(choice)} is not a {kind_of_field.__name__}")
         group, _, leaf = name.rpartition(".")
         try:
             (NESTED[group] if group else TrainConfig)(**{leaf: choice})
         except ConfigError as exc:
-            raise ConfigError(f"{where}: '{name}' choice {choice!r}: {exc.reason}") from None
+            raise ConfigError(f"{where}: '{name}' choice {shown(choice)}: {exc.reason}") from None
     return Parameter(name, "categorical", choices=tuple(choices))
