@@ -3,6 +3,7 @@ and int8 quantisation. ``ModelConfig`` and ``TrainConfig`` travel inside every c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ripdetect.config.knobs import check_field, knob, validate_fields
@@ -37,12 +38,15 @@ class ModelConfig:
         for name in ("mean", "std"):
             value = getattr(self, name)
             if value is not None:
-                check_field(len(value) == 3 and all(isinstance(v, (int, float)) for v in value), name, value,
-                            "three numbers (R, G, B)")
+                numbers = isinstance(value, (list, tuple)) and len(value) == 3 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+                check_field(numbers and (name == "mean" or min(value) > 0), name, value,
+                            "three numbers (R, G, B)" + ("" if name == "mean" else ", each above 0"))
                 object.__setattr__(self, name, tuple(float(v) for v in value))
-        object.__setattr__(self, "class_names", tuple(self.class_names))
-        check_field(len(self.class_names) == 2 and all(isinstance(n, str) and n for n in self.class_names),
-                    "class_names", self.class_names, "two names (negative, positive)")
+        names = self.class_names
+        check_field(isinstance(names, (list, tuple)) and len(names) == 2 and all(isinstance(n, str) and n for n in names)
+                    and names[0] != names[1], "class_names", names, "two different names, a list [negative, positive]")
+        object.__setattr__(self, "class_names", tuple(names))
 
     @property
     def is_resolved(self) -> bool:

@@ -31,7 +31,6 @@ class CamOutput(NamedTuple):
     logits: torch.Tensor
     cams: torch.Tensor  # raw, (B, h, w)
     water: torch.Tensor | None  # water probability (B, h', w'), or None without a water head
-    whole_logits: torch.Tensor | None = None  # with a region of interest: the logits of the whole frame, when known
 
 
 @contextlib.contextmanager
@@ -128,7 +127,19 @@ def forward_cam(model: RipClassifier, x: torch.Tensor, evidence_mask: torch.Tens
     out = model.outputs(x, evidence_mask)
     height, width = out.evidence.shape[-2:]
     water = torch.sigmoid(out.water_logits) if out.water_logits is not None else None
-    return CamOutput(out.logits, torch.relu(out.evidence) / (height * width), water, out.whole_logits)
+    return CamOutput(out.logits, torch.relu(out.evidence) / (height * width), water)
+
+
+@torch.no_grad()
+def fast_cam_and_whole_logits(model: RipClassifier, x: torch.Tensor,
+                              evidence_mask: torch.Tensor) -> tuple[CamOutput, torch.Tensor]:
+    """The forward-pass CAM inside a region of interest, and the whole frame's logits, from one pass (the same
+    features pooled with and without the region)."""
+    with eval_mode(model):
+        out = model.outputs(x, evidence_mask)
+    height, width = out.evidence.shape[-2:]
+    water = torch.sigmoid(out.water_logits) if out.water_logits is not None else None
+    return CamOutput(out.logits, torch.relu(out.evidence) / (height * width), water), out.whole_logits
 
 
 @torch.no_grad()

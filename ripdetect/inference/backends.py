@@ -18,7 +18,7 @@ import torch
 
 from ripdetect.config import CAM_METHODS, InferenceConfig
 from ripdetect.errors import CheckpointError, ConfigError, require_extra
-from ripdetect.explain.cam import CamOutput, compute_cam, eval_mode
+from ripdetect.explain.cam import CamOutput, compute_cam, eval_mode, fast_cam_and_whole_logits, supports_fast_path
 from ripdetect.files import file_digest
 from ripdetect.inference.onnx_export import METADATA_KEY, ONNX_INPUT, output_names
 from ripdetect.models.checkpoint import (Checkpoint, default_model_path, load_checkpoint, metadata_model_config,
@@ -55,6 +55,15 @@ class TorchBackend:
         if evidence_mask is not None:
             evidence_mask = evidence_mask.to(self.device)
         return compute_cam(self.model, batch, cam_method, cam_layer, evidence_mask)
+
+    def run_in_roi(self, batch: torch.Tensor, cam_method: str, cam_layer: str | None,
+                   evidence_mask: torch.Tensor) -> tuple[CamOutput, torch.Tensor]:
+        """``run`` inside a region of interest, and the whole frame's logits: one pass for the forward-pass CAM (the
+        same features pooled twice), a second plain pass for a gradient method."""
+        if cam_method in ("gradcam", "gradcam_fast") and supports_fast_path(self.model, cam_layer):
+            batch = batch.to(self.device).contiguous(memory_format=torch.channels_last)
+            return fast_cam_and_whole_logits(self.model, batch, evidence_mask.to(self.device))
+        return self.run(batch, cam_method, cam_layer, evidence_mask), self.logits(batch)
 
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.no_grad(), eval_mode(self.model):
@@ -174,10 +183,21 @@ def load_onnx(path: str | Path, threads: int | None = None) -> Checkpoint:
                               f"(missing: {', '.join(missing)})", path)
     inputs = session.get_inputs()
     size = model_config.input_size
-    if [i.name for i in inputs] != [ONNX_INPUT] or list(inputs[0].shape)[1:] != [3, size, size]:
-        found_inputs = ", ".join(f"{i.name} {list(i.shape)}" for i in inputs)
-        raise CheckpointError(f"ONNX inputs are {found_inputs}; ripdetect needs one input '{ONNX_INPUT}' "
+    if [i.name for i in inputs] != [ONNX_INPUT] or list(inputs[0].shape)[1:] != [3, size, size] \
+            or inputs[0].type != "tensor(float)":
+        found_inputs = ", ".join(f"{i.name} {i.type} {list(i.shape)}" for i in inputs)
+        raise CheckpointError(f"ONNX inputs are {found_inputs}; ripdetect needs one float32 input '{ONNX_INPUT}' "
                               f"[batch, 3, {size}, {size}]", path)
+    ranks = {"logits": 2, "cam": 3, "water": 3}
+    for output in session.get_outputs():
+        wanted_rank = ranks.get(output.name)
+        shape = list(output.shape)
+        bad_rank = wanted_rank is not None and len(shape) != wanted_rank
+        bad_logits = output.name == "logits" and len(shape) == 2 and shape[1] != model_config.num_classes
+        if bad_rank or bad_logits or output.type != "tensor(float)":
+            expected = f"[batch, {model_config.num_classes}]" if output.name == "logits" else "[batch, h, w]"
+            raise CheckpointError(f"ONNX output '{output.name}' is {output.type} {shape}; ripdetect needs float32 "
+                                  f"{expected}", path)
     backend = OnnxBackend(path, model_config, wanted, threads, session)
     return Checkpoint(backend, metadata["threshold"], metadata, str(path))
 

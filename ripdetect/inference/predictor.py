@@ -17,6 +17,7 @@ import copy
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from ripdetect.config import InferenceConfig
 from ripdetect.data.images import load_image_rgb
 from ripdetect.decision import Decision, applied_threshold, decide
 from ripdetect.errors import ConfigError, InputError
-from ripdetect.explain.cam import CamOutput
+
 from ripdetect.explain.display import display_scale
 from ripdetect.explain.regions import Region, region_from_cam, upsample_cam
 from ripdetect.inference.backends import Backend, backend_for, load_model
@@ -37,6 +38,16 @@ from ripdetect.viz.draw import render_prediction
 
 REGION_MAX_SIDE = 640  # regions are thresholded on a grid of at most this many pixels (the CAM is coarse)
 WATER_THRESHOLD = 0.5  # where p(sea) is at least this, a region may be
+
+
+class ModelRun(NamedTuple):
+    """One batch through the model: logits, raw CAMs, water probabilities and, with a region of interest, the whole
+    frame's logits."""
+
+    logits: torch.Tensor
+    cams: torch.Tensor
+    water: torch.Tensor | None
+    whole_logits: torch.Tensor | None = None
 
 
 @dataclass
@@ -142,18 +153,18 @@ class Predictor:
                               f"{self.backend.path.name} is an ONNX model whose graph has no evidence mask")
         return roi
 
-    def run(self, images_rgb: list[np.ndarray]) -> CamOutput:
+    def run(self, images_rgb: list[np.ndarray]) -> ModelRun:
         """Logits, raw CAMs and water probabilities (tensors) of a batch of images, from one backend call. With a
         region of interest, ``logits`` are the ROI's and ``whole_logits`` the whole frame's (see ``probabilities``)."""
         batch = torch.stack([self.preprocessing(image) for image in images_rgb])
-        evidence_mask = None if self.roi is None else self._evidence_mask(batch.shape[-1])
         with self._lock:
-            out = self.backend.run(batch, self.config.cam_method, self.config.cam_layer, evidence_mask)
-            if evidence_mask is not None and out.whole_logits is None:  # a gradient method: one more plain pass
-                out = out._replace(whole_logits=self.backend.logits(batch))
-        return out
+            if self.roi is None:
+                return ModelRun(*self.backend.run(batch, self.config.cam_method, self.config.cam_layer))
+            out, whole = self.backend.run_in_roi(batch, self.config.cam_method, self.config.cam_layer,
+                                                 self._evidence_mask(batch.shape[-1]))
+        return ModelRun(*out, whole)
 
-    def probabilities(self, out: CamOutput) -> torch.Tensor:
+    def probabilities(self, out: ModelRun) -> torch.Tensor:
         """p(rip) of a batch's outputs. A region of interest only ever lowers it: p is the smaller of the ROI's and
         the whole frame's, so drawing the sea never turns a calm frame into a rip (the ROI's mean evidence can be
         higher than the frame's on local texture), while a rip outside the ROI is still removed."""

@@ -24,6 +24,7 @@ from ripdetect.errors import ConfigError
 
 _SUBPIXEL_BITS = 4  # polygons are rasterised with 1/16-pixel vertex precision
 WEIGHTS_DETAIL = 2048  # cell shares are measured on a mask about this many pixels across
+MIN_AREA = 1e-4  # a polygon must enclose at least this share of the image (a hundredth of a percent)
 
 
 def _is_number(value: Any) -> bool:
@@ -57,6 +58,11 @@ class Roi:
                     raise ConfigError(f"{name}: point {list(point)} lies outside 0..1 (coordinates are fractions of "
                                       "the image width and height)")
                 points.append((float(point[0]), float(point[1])))
+            xs, ys = np.array(points).T
+            area = 0.5 * abs(float(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))))
+            if area < MIN_AREA:
+                raise ConfigError(f"{name}: the polygon encloses no area ({area:.2g} of the image): its points lie on "
+                                  "one spot or one line")
             polygons.append(tuple(points))
         return cls(tuple(polygons))
 
