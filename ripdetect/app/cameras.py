@@ -11,6 +11,7 @@ from ripdetect import records
 from ripdetect.cameras.clips import iso_time
 from ripdetect.cameras.database import STATE_NAME, StateStore
 from ripdetect.cameras.profiles import CameraProfile
+from ripdetect.errors import RipdetectError
 from ripdetect.decision import STATE_WORDS, applied_threshold, video_thresholds
 from ripdetect.inference.backends import model_threshold
 from ripdetect.viz.plots import plot_timeline
@@ -30,6 +31,15 @@ def silent_s(profile: CameraProfile, row: dict, now: float) -> float | None:
     return age if age > max(STALE_S, 3 / profile.video.sample_fps) else None
 
 
+def _readable_image(path: Path) -> bool:
+    """A JPEG or PNG that can be shown (a broken link or a damaged file shows no frame instead of failing)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4)[:2] in (b"\xff\xd8", b"\x89P")
+    except OSError:
+        return False
+
+
 class CameraBoard:
     def __init__(self, profiles: list[CameraProfile], watch_dir: str | Path):
         self.profiles, self.watch_dir = profiles, Path(watch_dir)
@@ -43,31 +53,48 @@ class CameraBoard:
         word = STATE_WORDS.get(row["state"] or "", "starting")
         return f"{word} (files finished)" if row["status"] == "finished" else word
 
-    def view(self, profile: CameraProfile, store: StateStore | None, rows: dict, folder: Path) -> tuple:
-        """(status Markdown, latest frame path, last events, today's timeline PNG path) of one camera."""
+    def view(self, profile: CameraProfile, store: StateStore | None, rows: dict, folder: Path,
+             problem: str | None = None) -> list:
+        """[status Markdown, latest frame path, last events, today's timeline PNG path] of one camera."""
         row = rows.get(profile.name)
         silent = None if row is None else silent_s(profile, row, time.time())
         lines = [f"### {profile.name}: **{self.state_word(row, silent)}**"]
+        if problem:
+            lines.append(problem)
         if silent is not None:
             lines.append(f"no frame for {silent:.0f} s: is ripdetect watch running?")
         elif row is not None:
             age = "" if row["last_frame"] is None else f" · last frame {time.time() - row['last_frame']:.0f} s ago"
             lines.append(f"{row['status']}: {row['detail']}{age}")
         latest = self.watch_dir / profile.name / "latest.jpg"
+        latest = latest if latest.is_file() and _readable_image(latest) else None
         events = [] if store is None else [
             [iso_time(e["start_wall"]), "open" if e["open"] else iso_time(e["end_wall"]),
              records.tenths(e["end_wall"] - e["start_wall"]), records.prob(e["peak_prob"]), bool(e["alerted"])]
             for e in store.recent_events(profile.name, 10)]
         timeline = None if store is None else self.today_timeline(profile, store, folder)
-        return "\n\n".join(lines), str(latest) if latest.is_file() else None, events, timeline
+        return ["\n\n".join(lines), None if latest is None else str(latest), events, timeline]
 
     def refresh(self, folder: Path) -> list:
-        """Every camera's view, flattened in profile order (the tab's outputs); images are drawn into ``folder``."""
+        """Every camera's view, flattened in profile order (the tab's outputs); images are drawn into ``folder``. A
+        state database that cannot be read, or one camera whose files cannot, shows as that camera's problem in
+        one line (without the server's paths); the other cameras are shown."""
         path = self.watch_dir / STATE_NAME
-        store = StateStore(path, read_only=True) if path.is_file() else None
+        store, problem, rows = None, None, {}
         try:
+            store = StateStore(path, read_only=True) if path.exists() else None
             rows = store.cameras() if store is not None else {}
-            return [item for profile in self.profiles for item in self.view(profile, store, rows, folder)]
+        except RipdetectError as exc:
+            store, problem = None, f"the watcher's state cannot be read: {exc.reason}"
+        try:
+            views = []
+            for profile in self.profiles:
+                try:
+                    views += self.view(profile, store, rows, folder, problem)
+                except (RipdetectError, OSError) as exc:
+                    reason = exc.reason if isinstance(exc, RipdetectError) else (exc.strerror or type(exc).__name__)
+                    views += [f"### {profile.name}: **cannot be shown**\n\n{reason}", None, [], None]
+            return views
         finally:
             if store is not None:
                 store.close()

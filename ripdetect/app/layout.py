@@ -39,7 +39,9 @@ def build_demo(app: RipApp, board: CameraBoard | None = None):
 
     threshold = app.predictor.threshold  # already at the 2 decimals every threshold is used and shown with
     camera_handlers = CameraHandlers(app, board)
-    with gr.Blocks(title="ripdetect") as demo:
+    # Gradio's own copies of uploads and results are deleted as ours are: checked every 10 minutes, gone once older
+    # than the results' time to live
+    with gr.Blocks(title="ripdetect", delete_cache=(600, int(app.limits.result_ttl_s))) as demo:
         gr.Markdown("# ripdetect: rip-current detection\nUpload a beach-camera frame or clip. " + DISCLAIMER)
         with gr.Tab("Image"):
             with gr.Row():
@@ -139,5 +141,6 @@ def launch(model_path: str | None = None, host: str = "127.0.0.1", port: int = 7
     demo.ripdetect_app = app  # the handlers, for whoever holds the demo (tests, embedding)
     demo.queue(default_concurrency_limit=limits.concurrency, max_size=64)
     demo.launch(server_name=host, server_port=port, share=share, max_file_size=f"{limits.max_upload_mb:.0f}mb",
-                show_error=True, prevent_thread_lock=not block, quiet=False, css=CSS)
+                show_error=True, prevent_thread_lock=not block, quiet=False, css=CSS,
+                allowed_paths=[str(Path(watch_dir).resolve())] if board is not None else None)
     return demo

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ripdetect.errors import RipdetectError, first_line
+
 STATE_NAME = "state.sqlite"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cameras (name TEXT PRIMARY KEY, status TEXT, detail TEXT, since REAL, last_frame REAL,
@@ -30,6 +32,10 @@ CREATE TABLE IF NOT EXISTS clips (key TEXT PRIMARY KEY, camera TEXT, start_wall 
 CREATE TABLE IF NOT EXISTS files (camera TEXT, identity TEXT, path TEXT, done_at REAL, error TEXT,
     PRIMARY KEY (camera, identity));
 """
+SCHEMA_COLUMNS = {"cameras": ("name", "status", "detail", "since", "last_frame", "prob", "aggregated_prob", "state"),
+                  "events": ("id", "camera", "key", "open", "alerted"),
+                  "alerts": ("id", "camera", "event_id", "kind", "channel", "status", "payload"),
+                  "clips": ("key", "camera", "folder", "complete"), "files": ("camera", "identity", "path")}
 EVENT_FIELDS = ("id", "camera", "key", "source", "live", "start_wall", "end_wall", "start_s", "end_s", "peak_prob",
                 "mean_prob", "open", "alerted")
 
@@ -39,26 +45,52 @@ class StateStore:
 
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
-        if read_only:
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
-        else:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
+        if self.path.is_dir():
+            raise RipdetectError(f"{STATE_NAME} is a folder, not the watcher's state database", self.path)
+        try:
+            if read_only:
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
+                                           timeout=10)
+            else:
+                self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(SCHEMA)
+            self._check_schema()
+        except sqlite3.DatabaseError as exc:
+            raise RipdetectError(f"the watcher's state database is damaged or of another kind ({first_line(exc)}); "
+                                 "move it aside to start a new one (its events and pending alerts are then "
+                                 "forgotten)", self.path) from None
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+
+    def _check_schema(self) -> None:
+        """Every table has the columns this version writes (an older watcher's database is refused in one line)."""
+        for table, columns in SCHEMA_COLUMNS.items():
+            found = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            missing = [c for c in columns if c not in found]
+            if found and missing:
+                raise sqlite3.DatabaseError(f"table {table} lacks {', '.join(missing)}: written by another version")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def _write(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
-        with self._lock, self._db:
-            return self._db.execute(sql, tuple(params))
+        try:
+            with self._lock, self._db:
+                return self._db.execute(sql, tuple(params))
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
 
     def _read(self, sql: str, params: Iterable = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(row) for row in self._db.execute(sql, tuple(params)).fetchall()]
+        try:
+            with self._lock:
+                return [dict(row) for row in self._db.execute(sql, tuple(params)).fetchall()]
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> RipdetectError:
+        return RipdetectError(f"the watcher's state database cannot be used ({first_line(exc)})", self.path)
 
     # cameras and frames
     def set_status(self, camera: str, status: str, detail: str, wall: float) -> None:

@@ -29,6 +29,7 @@ from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, ErrorNote,
 from ripdetect.cameras.monitoring import WatchMetrics
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import WatchConfig
+from ripdetect.errors import RipdetectError, first_line
 from ripdetect.files import atomic_path, publish_folder, staging_folder
 from ripdetect.version import __version__
 
@@ -58,6 +59,18 @@ class ResultSink:
 
     # notes in
     def apply(self, note: object) -> None:
+        """Apply one note. A note that cannot be applied (a damaged database row, a full disk) is logged and counted
+        against its camera; the others go on."""
+        try:
+            self._apply(note)
+        except (RipdetectError, OSError) as exc:
+            camera = getattr(note, "camera", None)
+            log.warning("%s: %s could not be recorded: %s", camera, type(note).__name__, first_line(exc))
+            if camera in self.health_state:
+                self.metrics.errors.labels(camera).inc()
+                self.health_state[camera]["errors"] = self.health_state[camera].get("errors", 0) + 1
+
+    def _apply(self, note: object) -> None:
         handler = {StatusNote: self._status, FrameNote: self._frame, EventNote: self._event,
                    SnapshotNote: self._snapshot, ClipNote: self._clip, FileDoneNote: self._file_done,
                    ErrorNote: self._error}[type(note)]

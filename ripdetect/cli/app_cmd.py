@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ripdetect.cli.flags import DEPLOYMENT_DEFAULT, add_config_flags, add_model_flag, given
+from ripdetect.cli.flags import DEPLOYMENT_DEFAULT, add_config_flags, add_model_flag, given, port_number
 from ripdetect.config import AppLimits
 
 RENAMED = {"max_video_s": "max_video_seconds"}
@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("app", help="start the web app")
     add_model_flag(parser, DEPLOYMENT_DEFAULT)
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, local only)")
-    parser.add_argument("--port", type=int, default=7860, help="(default: 7860)")
+    parser.add_argument("--port", type=port_number, default=7860,
+                        help="TCP port the app listens on, 0 to 65535 (default: 7860)")
     parser.add_argument("--share", action="store_true", help="create a public Gradio share link (default: off)")
     parser.add_argument("--samples", default="data/samples",
                         help="folder of example images/clips shown in the app (default: data/samples)")
@@ -27,8 +28,13 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import signal
+    import sys
+
     from ripdetect.app.layout import launch
 
+    # SIGTERM ends the app as Ctrl-C does: the exit handlers remove every request's result folder
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     launch(args.model, args.host, args.port, args.share, AppLimits(**given(args, args.limit_flags)),
            samples_dir=args.samples, cameras_path=args.cameras, watch_dir=args.watch_dir)
     return 0

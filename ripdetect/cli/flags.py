@@ -118,3 +118,14 @@ def camera_choice(args: argparse.Namespace):
 def with_flags(base: Any, args: argparse.Namespace, names: list[str]) -> Any:
     """``base`` (a config: a camera's, or the defaults) with the flags among ``names`` that the user set."""
     return dataclasses.replace(base, **given(args, names))
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, not {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, not {port}")
+    return port

@@ -11,7 +11,7 @@ import argparse
 import logging
 import signal
 
-from ripdetect.cli.flags import add_config_flags, add_executor_flags, with_flags
+from ripdetect.cli.flags import add_config_flags, add_executor_flags, with_flags, port_number
 from ripdetect.config import AlertConfig, WatchConfig
 
 
@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--once", action="store_true",
                         help="analyse files and folders to their end (streams until they end), then exit "
                              "(default: follow without end)")
-    parser.add_argument("--metrics-port", type=int, default=None, metavar="P",
+    parser.add_argument("--metrics-port", type=port_number, default=None, metavar="P",
                         help="serve /metrics (Prometheus) and /healthz on this port (default: not served)")
     parser.add_argument("--metrics-host", default="127.0.0.1",
                         help="address for --metrics-port (default: 127.0.0.1, local only)")

@@ -60,6 +60,8 @@ def load_training_state(run_dir: Path, model: torch.nn.Module, optimizer: torch.
             state.setdefault(int(index), {}).update(values)
         optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
         return saved["progress"]
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - safetensors, JSON and torch each raise their own kind; one line
+        if isinstance(exc, CheckpointError):
+            raise
         raise CheckpointError(f"cannot resume: the saved training state is damaged ({type(exc).__name__}: "
                               f"{first_line(exc)})", run_dir) from None
