@@ -181,12 +181,26 @@ def run_command(command: str, body: bytes, timeout_s: float) -> None:
     env = {**os.environ, **{f"RIPDETECT_{key.upper()}": str(payload[key]) for key in
                             ("camera", "kind", "start_time", "end_time", "peak_prob", "snapshot_path")
                             if payload.get(key) is not None}}
-    try:
-        result = subprocess.run(command, shell=True, input=body, capture_output=True, timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        raise AlertError(f"command took longer than {timeout_s:g} s") from None
+    try:  # a session of its own: on a timeout the command and every process it started are ended together
+        process = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=env, start_new_session=True)
     except OSError as exc:
         raise AlertError(f"command could not run: {exc}") from None
-    if result.returncode != 0:
-        tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        raise AlertError(f"command exited with {result.returncode} {tail[0]}".strip())
+    try:
+        _, stderr = process.communicate(body, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise AlertError(f"command took longer than {timeout_s:g} s (it and what it started were ended)") from None
+    if process.returncode != 0:
+        tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise AlertError(f"command exited with {process.returncode} {tail[0]}".strip())
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.communicate()

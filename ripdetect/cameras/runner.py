@@ -98,6 +98,7 @@ class CameraRunner:
     def _follow_stream(self) -> None:
         config = self.watch_config
         delay = config.reconnect_min_s
+        opened = False
         while not self.stop.is_set():
             self.session += 1
             try:
@@ -105,7 +106,10 @@ class CameraRunner:
                                          timeout_s=config.stall_s)
             except InputError as exc:
                 self._status(DOWN, exc.reason)
+                if self.once:  # a back-fill of a stream that never opened did nothing: it is down, not finished
+                    return
             else:
+                opened = True
                 self._status(UP, f"{analysis.info.width}x{analysis.info.height}")
                 frames, reason = self._analyse(analysis, None)
                 if self.stop.is_set():
@@ -114,7 +118,7 @@ class CameraRunner:
                 if frames:
                     delay = config.reconnect_min_s
             if self.once:
-                self._status(FINISHED, "stream ended (--once)")
+                self._status(FINISHED if opened else DOWN, "stream ended (--once)")
                 return
             log.info("%s: reconnecting in %.1f s", self.profile.name, delay)
             if self.stop.wait(delay):

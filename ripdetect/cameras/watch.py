@@ -50,6 +50,14 @@ class Watcher:
         self.started = threading.Event()  # set once the cameras run (and the metrics server answers)
         self._stop = threading.Event()
 
+    def cameras_down(self) -> dict[str, str]:
+        """The cameras whose last status is down, with why (after ``run``: with ``--once``, those that could not
+        be analysed to their end)."""
+        if self.sink is None:
+            return {}
+        return {name: health["detail"] for name, health in self.sink.health_state.items()
+                if health["status"] == "down"}
+
     @property
     def port(self) -> int | None:
         return None if self.server is None else self.server.port

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def add_parser(sub) -> None:
@@ -15,6 +16,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--variants", type=int, default=6, help="augmented variants per image (default: 6)")
     parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
     parser.add_argument("--tile", type=int, default=224, help="tile size in pixels (default: 224)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file (default: refuse)")
     parser.set_defaults(run=run)
 
 
@@ -23,6 +25,10 @@ def run(args: argparse.Namespace) -> int:
     from ripdetect.data.layouts import load_many
     from ripdetect.viz.previews import augment_preview
 
+    from ripdetect.files import OutputExistsError
+
+    if Path(args.out).exists() and not args.overwrite:
+        raise OutputExistsError("exists; use --overwrite to replace it (or another --out)", args.out)
     train_config = load_json_config(TrainConfig, args.config) if args.config else TrainConfig()
     samples = load_many(args.data)
     path = augment_preview(samples, train_config, args.out, n_images=args.images, n_variants=args.variants,

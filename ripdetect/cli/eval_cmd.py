@@ -21,6 +21,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--faithfulness", type=int, default=FAITHFULNESS_DEFAULT, metavar="N",
                         help="labelled rip images (evenly spaced) that also get deletion/insertion AUCs, 34 extra "
                              f"passes each; 0: none (default: {FAITHFULNESS_DEFAULT})")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files in --out that ripdetect eval did not write (default: refuse)")
     parser.set_defaults(run=run)
 
 
@@ -44,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics = evaluate_checkpoint(checkpoint, samples, args.out, batch_size=args.batch_size,
                                       threshold=threshold, localisation=not args.no_localisation,
-                                      faithfulness=max(0, args.faithfulness), progress=progress)
+                                      faithfulness=max(0, args.faithfulness), progress=progress,
+                                      overwrite=args.overwrite)
     finally:
         bar.close()
     for item in metrics["skipped"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from ripdetect.config import InferenceConfig
 
 RENAMED = {"cam_method": "cam", "region_when_negative": "regions_always", "map_when_negative": "map_always"}
 OVERLAY_SUFFIX = "_overlay.png"
+OVERLAYS_WRITTEN = ".ripdetect-overlays.json"  # the overlays predict wrote into --out (its to replace)
 
 
 def add_parser(sub) -> None:
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ripdetect.data.inputs import expand_inputs
     from ripdetect.errors import InputError
-    from ripdetect.files import write_image
+    from ripdetect.files import write_image, write_json
     from ripdetect.inference.predictor import Predictor
 
     profile, roi = camera_choice(args)
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.paths, skip=_own_overlays(out_dir))
     failed = 0
     overlay_names: set[str] = set()
+    ours = _written_before(out_dir)  # overlays an earlier predict wrote here: ours to replace
     for path, image_rgb, result in tqdm(predictor.predict_paths(paths), total=len(paths), file=sys.stderr,
                                         desc="predict", leave=False):
         if isinstance(result, InputError):
@@ -51,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
             target = out_dir / _unique_name(path, overlay_names)
             try:
                 record["overlay"] = str(write_image(target, predictor.render(image_rgb, result),
-                                                    overwrite=args.overwrite))
+                                                    overwrite=args.overwrite or target.name in ours))
+                ours.add(target.name)
+                write_json(out_dir / OVERLAYS_WRITTEN, sorted(ours))
             except OSError as exc:
                 failed += 1
                 record["overlay_error"] = _overlay_error(exc, target, out_dir)
@@ -59,9 +64,18 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _written_before(out_dir: Path | None) -> set[str]:
+    """The overlay names an earlier ``predict --out`` wrote into ``out_dir`` (its record of them)."""
+    try:
+        names = json.loads((out_dir / OVERLAYS_WRITTEN).read_text()) if out_dir is not None else []
+        return {name for name in names if isinstance(name, str) and name.endswith(OVERLAY_SUFFIX)}
+    except (OSError, ValueError, TypeError):
+        return set()
+
+
 def _overlay_error(exc: OSError, target: Path, out_dir: Path) -> str:
     if getattr(exc, "reason", None):  # a RipdetectError, e.g. an overlay that exists and is not ours
-        return exc.reason
+        return f"{target}: {exc.reason}"
     if out_dir.exists() and not out_dir.is_dir():
         return f"cannot write {target}: --out {out_dir} is a file, not a folder"
     return f"cannot write {target}: {exc.strerror or exc}"

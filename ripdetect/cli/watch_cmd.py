@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 
 from ripdetect.cli.flags import add_config_flags, add_executor_flags, with_flags, port_number
 from ripdetect.config import AlertConfig, WatchConfig
@@ -58,4 +59,9 @@ def run(args: argparse.Namespace) -> int:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
         logger.setLevel(level)
+    down = watcher.cameras_down() if args.once else {}
+    if down:  # a back-fill that could not analyse a camera did not do its job
+        listed = "; ".join(f"{name}: {detail}" for name, detail in down.items())
+        print(f"ripdetect: {len(down)} of {len(profiles)} camera(s) could not be analysed: {listed}", file=sys.stderr)
+        return 1
     return 0

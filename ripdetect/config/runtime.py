@@ -61,6 +61,8 @@ class VideoConfig:
                                    none_means="the analysed frame rate")
     write_video: bool = knob(True, "write annotated.mp4")
     max_side: int = knob(960, "downscale frames so the long side is at most this", low=64, high=20_000)
+    max_pixels: int = knob(40_000_000, "refuse a video whose frames are larger than this many pixels, before decoding "
+                                       "one (8K is 33 million)", low=1, high=10**10)
     queue_size: int = knob(16, "decoded frames buffered ahead of the model", low=1, high=1024)
     motion: bool = knob(False, "also measure how the water moves (optical flow between each analysed frame and one "
                                "--motion-gap-s before it) and take seaward flow as rip evidence beside the model's")

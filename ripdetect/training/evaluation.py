@@ -18,7 +18,7 @@ from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
 from ripdetect.data.layouts import Sample
 from ripdetect.errors import DataError, InputError
 from ripdetect.explain.localisation import faithfulness_sample, localisation_row, summarise_localisation
-from ripdetect.files import write_json
+from ripdetect.files import OutputExistsError, write_json
 from ripdetect.inference.predictor import Predictor
 from ripdetect.models.checkpoint import Checkpoint
 from ripdetect.training.engine import ProgressFn, ScoredSamples
@@ -103,9 +103,25 @@ def evaluate_localisation(checkpoint: Checkpoint | Predictor, samples: list[Samp
     return summarise_localisation(rows)
 
 
+EVAL_FILES = ("metrics.json", "predictions.json", "confusion_matrix.png", "roc.png", "pr.png", "reliability.png")
+EVAL_MARKER = ".ripdetect-eval"  # in a folder eval writes: its files there are eval's to replace
+
+
+def claim_eval_folder(out_dir: Path, overwrite: bool) -> None:
+    """Make ``out_dir`` eval's: a folder holding files of eval's names that eval did not write is refused (one line
+    naming them) unless ``overwrite``."""
+    foreign = [name for name in EVAL_FILES if (out_dir / name).exists()] if not (out_dir / EVAL_MARKER).exists() else []
+    if foreign and not overwrite:
+        raise OutputExistsError(f"holds {', '.join(foreign)}, which ripdetect eval did not write; use another --out, "
+                                "or --overwrite to replace them", out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / EVAL_MARKER).touch()
+
+
 def evaluate_checkpoint(checkpoint: Checkpoint | Predictor, samples: list[Sample], out_dir: str | Path | None = None,
                         batch_size: int | None = None, threshold: float | None = None, localisation: bool = True,
-                        faithfulness: int = FAITHFULNESS_DEFAULT, progress: ProgressFn | None = None) -> dict:
+                        faithfulness: int = FAITHFULNESS_DEFAULT, progress: ProgressFn | None = None,
+                        overwrite: bool = False) -> dict:
     """Metrics dict with the ``ripdetect eval`` keys, plus ``skipped`` and, if labels exist, ``localisation``
     (deletion/insertion AUCs on ``faithfulness`` of the labelled rip images)."""
 
@@ -127,7 +143,7 @@ def evaluate_checkpoint(checkpoint: Checkpoint | Predictor, samples: list[Sample
         metrics["localisation"] = summarise_localisation(rows)
     if out_dir is not None:
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        claim_eval_folder(out_dir, overwrite)
         plot_evaluation(scored.labels, probs, metrics["confusion_matrix"], threshold, out_dir)
         plot_reliability_of(scored.labels, probs, out_dir / "reliability.png")
         per_image = [{"path": samples[i].path, "label": int(samples[i].label), "prob_rip": float(p)}

@@ -53,7 +53,8 @@ def finalise(run_dir: str | Path, val_samples: list[Sample], train_samples: list
     best = load_checkpoint(run_dir / BEST_NAME)
     metrics: dict = {}
     if val_samples:
-        metrics = evaluate_checkpoint(best, val_samples, run_dir / "eval", batch_size=batch_size, localisation=False)
+        metrics = evaluate_checkpoint(best, val_samples, run_dir / "eval", batch_size=batch_size, localisation=False,
+                                      overwrite=True)  # the run's own folder
         metrics.pop("skipped", None)
         for name in ("confusion_matrix.png", "roc.png", "pr.png"):
             if (run_dir / "eval" / name).exists():

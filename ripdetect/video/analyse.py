@@ -51,7 +51,7 @@ class VideoAnalysis:
         self.aggregator = FrameAggregator.from_config(video_config, predictor.threshold, fusion)
         self.stream = FrameStream(source, video_config.sample_fps, video_config.stride, video_config.max_side,
                                   max_duration_s, live, timeout_s,
-                                  video_config.motion_gap_s if video_config.motion else None)
+                                  video_config.motion_gap_s if video_config.motion else None, video_config.max_pixels)
         self.motion = MotionWindow(video_config.window_s) if video_config.motion else None
         self.events: list[Event] = []
         self.closing: tuple[EventChange, ...] = ()

@@ -153,7 +153,8 @@ def load_labelled_clips(sources: Iterable[str | Path]) -> list[LabelledClip]:
 
 def score_clip(path: str | Path, predictor: Predictor, video_config: VideoConfig) -> ClipScores:
     """The probability of every sampled frame of a clip, in batches, as ``ripdetect video`` samples it."""
-    stream = FrameStream(path, video_config.sample_fps, video_config.stride, video_config.max_side)
+    stream = FrameStream(path, video_config.sample_fps, video_config.stride, video_config.max_side,
+                         max_pixels=video_config.max_pixels)
     times, probs, batch = [], [], []
 
     def flush() -> None:

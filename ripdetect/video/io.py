@@ -136,12 +136,17 @@ class FrameStream:
 
     def __init__(self, source: str | Path, sample_fps: float | None, stride: int | None = None,
                  max_side: int | None = None, max_duration_s: float | None = None, live: bool = False,
-                 timeout_s: float | None = None, pair_gap_s: float | None = None):
+                 timeout_s: float | None = None, pair_gap_s: float | None = None, max_pixels: int | None = None):
         self.source = str(source)
         self.sample_fps, self.stride, self.max_side = sample_fps, stride, max_side
         self.pair_gap_s = pair_gap_s
         self.max_duration_s, self.live = max_duration_s, live
         self.capture, self.info = open_capture(source, timeout_s)
+        pixels = self.info.width * self.info.height
+        if max_pixels is not None and pixels > max_pixels:
+            self.capture.release()
+            raise InputError(f"frames of {self.info.width}x{self.info.height} ({pixels / 1e6:.0f} million pixels) are "
+                             f"above the cap of {max_pixels / 1e6:.0f} million (--max-pixels)", self.source)
         self.opened_at = time.monotonic()
         self.last_time_s: float | None = None  # timestamp of the last frame decoded (grabbed)
 
