@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import hashlib
 import os
 import shutil
 import tempfile
@@ -29,9 +30,22 @@ class OutputExistsError(RipdetectError, FileExistsError):
     """An output file exists that this run did not create; ``--overwrite`` allows replacing it."""
 
 
+MAX_NAME_PART = 120  # of a name kept in a temporary or staging name (file systems allow 255 bytes a name)
+
+
+def name_part(name: str) -> str:
+    """``name`` as it appears inside our temporary and staging names: a long one is cut and a hash of it added, so a
+    name that fits its folder never fails for its temporary sibling."""
+    if len(name.encode()) <= MAX_NAME_PART:
+        return name
+    digest = hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
+    return name.encode()[:MAX_NAME_PART - 9].decode(errors="ignore") + "~" + digest
+
+
 def temporary_sibling(path: Path) -> Path:
     """A new, unique, hidden name beside ``path`` with the same suffix (so encoders pick the right format)."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{TEMPORARY_TAG}{path.suffix}", dir=path.parent)
+    handle, name = tempfile.mkstemp(prefix=f".{name_part(path.stem)}.", suffix=f"{TEMPORARY_TAG}{path.suffix}",
+                                    dir=path.parent)
     os.close(handle)
     return Path(name)
 
@@ -68,7 +82,7 @@ def staging_folder(target: str | Path) -> Iterator[Path]:
     publish), so a killed run never leaves a half-written result under the real name."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_TAG, dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{name_part(target.name)}.", suffix=STAGING_TAG, dir=target.parent))
     try:
         yield staging
     finally:

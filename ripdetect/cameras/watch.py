@@ -153,12 +153,16 @@ def claim_out_dir(out_dir: Path, cameras: list[str]) -> None:
 
 
 def load_models(profiles: list[CameraProfile]) -> dict[str, Predictor]:
-    """Each model the cameras use, loaded once (one-line errors name the checkpoint)."""
+    """Each model the cameras use, loaded once (one-line errors name the camera, its model field and the
+    checkpoint)."""
     predictors: dict[str, Predictor] = {}
     for profile in profiles:
         if model_key(profile) not in predictors:
             roi_given = any(p.roi is not None for p in profiles if model_key(p) == model_key(profile))
-            predictors[model_key(profile)] = Predictor(analysis_model(profile.model, roi_given))
+            try:
+                predictors[model_key(profile)] = Predictor(analysis_model(profile.model, roi_given))
+            except RipdetectError as exc:
+                raise ConfigError(f"camera '{profile.name}': model: {exc}") from None
     for profile in profiles:  # each camera's thresholds, checked before anything runs
         try:
             video_thresholds(profile.video, camera_predictor(profile, predictors).threshold)

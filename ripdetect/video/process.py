@@ -6,6 +6,7 @@ write unless told to (``overwrite``)."""
 
 from __future__ import annotations
 
+import glob
 import logging
 import re
 import shutil
@@ -19,7 +20,8 @@ import numpy as np
 from ripdetect import records
 from ripdetect.config import VideoConfig
 from ripdetect.data.images import resize_long_side
-from ripdetect.files import STAGING_TAG, OutputExistsError, publish_folder, staging_folder, write_json, write_text
+from ripdetect.files import (STAGING_TAG, OutputExistsError, name_part, publish_folder, staging_folder, write_json,
+                             write_text)
 from ripdetect.inference.predictor import Predictor
 from ripdetect.video.analyse import VideoAnalysis, analyse_video
 from ripdetect.video.io import VideoWriter
@@ -121,8 +123,9 @@ def _refuse_foreign(out_dir: Path, overwrite: bool) -> None:
 
 def remove_stale_staging(out_dir: Path) -> None:
     """Remove staging folders that an earlier, killed run made for ``out_dir`` (only names of our own pattern)."""
-    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[a-z0-9_]{{8}}{re.escape(STAGING_TAG)}")
-    for stale in out_dir.parent.glob(f".{out_dir.name}.*{STAGING_TAG}"):
+    part = name_part(out_dir.name)
+    pattern = re.compile(rf"\.{re.escape(part)}\.[a-z0-9_]{{8}}{re.escape(STAGING_TAG)}")
+    for stale in out_dir.parent.glob(f".{glob.escape(part)}.*{STAGING_TAG}"):
         if pattern.fullmatch(stale.name) and stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
 
