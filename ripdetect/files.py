@@ -9,9 +9,9 @@ target exists, so even a file created by someone else a moment earlier is kept.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
-import hashlib
 import os
 import shutil
 import tempfile
