@@ -15,6 +15,7 @@ import ripdetect
 INIT = Path(ripdetect.__file__)
 
 
+@pytest.mark.system
 def test_import_is_cheap():
     """``import ripdetect`` loads neither torch nor OpenCV; they load when a name that needs them is used."""
     code = "import sys, ripdetect; print(any(m in sys.modules for m in ('torch', 'cv2', 'albumentations')))"

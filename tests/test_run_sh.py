@@ -6,9 +6,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.system
 def test_run_sh_skips_the_install_when_nothing_changed(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
@@ -27,7 +30,7 @@ def test_run_sh_skips_the_install_when_nothing_changed(tmp_path):
         return log.read_text().splitlines()
 
     first = start()
-    assert first == ["-m pip install --quiet --upgrade pip", "-m pip install --quiet --editable .",
+    assert first == ["-m pip install --quiet --upgrade pip", "-m pip install --quiet --editable .[app]",
                      "app.py --port 7000"]
     assert start() == ["app.py --port 7000"]
     with open(project / "pyproject.toml", "a") as handle:

@@ -14,7 +14,8 @@ from tests.helpers import ffmpeg_clip, free_port, two_cameras
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = [pytest.mark.system,
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
@@ -76,6 +77,7 @@ def wait_until_plays(page, selector: str) -> dict:
     }""", selector)
 
 
+@pytest.mark.slow
 def test_image_tab(page):
     image = SAMPLES / "synthetic_rip_oblique.jpg"
     page.get_by_role("tab", name="Image").click()
@@ -99,6 +101,7 @@ def test_image_tab(page):
     assert height < 2200, height  # compact details: no page-long JSON
 
 
+@pytest.mark.slow
 def test_video_tab(page, tmp_path):
     page.get_by_role("tab", name="Video").click()
     unplayable = ffmpeg_clip(tmp_path / "old_camera.avi", 2, 10, "320x192", "-c:v", "mpeg4")
@@ -142,6 +145,7 @@ def test_video_tab(page, tmp_path):
     assert max(abs(a - b) for a, b in zip(colour, RIP_COLOUR)) < 40, colour
 
 
+@pytest.mark.slow
 def test_batch_tab(page, tmp_path):
     landscape = SAMPLES / "synthetic_rip_aerial.jpg"
     portrait = tmp_path / "portrait_norip.jpg"
@@ -189,6 +193,7 @@ def test_about_tab(page):
     assert "Decision threshold" in page.locator("body").inner_text()
 
 
+@pytest.mark.slow
 def test_cameras_tab(browser, tmp_path, stills, toy_checkpoint):
     """Two cameras watched to the end of their clips (one with a rip): the tab shows both, each with its state, its
     latest frame, its events and today's timeline, without a click on Refresh."""

@@ -40,6 +40,7 @@ def handlers(watched, tiny_checkpoint):
     return CameraHandlers(app, CameraBoard(profiles, root / "out"))
 
 
+@pytest.mark.slow
 def test_cameras_tab_shows_each_camera_state_frame_events_and_today(handlers):
     views = handlers.cameras()
     north, south, pier = (views[i:i + 4] for i in range(0, 12, 4))
@@ -120,6 +121,7 @@ def test_camera_tab_files_are_removed_after_their_time_to_live(watched, tiny_che
     assert not any(path.parent.exists() for path in written) and len(app.results) == 0
 
 
+@pytest.mark.slow
 def test_app_started_with_cameras_serves_the_tab(watched, tiny_checkpoint):
     from gradio_client import Client
 

@@ -178,6 +178,7 @@ def server(tiny_checkpoint):
     demo.close()
 
 
+@pytest.mark.slow
 def test_api_with_gradio_client(server, image_path, clip_path, capfd):
     from gradio_client import Client, handle_file
 
@@ -209,6 +210,8 @@ def test_api_with_gradio_client(server, image_path, clip_path, capfd):
     assert len(app.results) == 0  # every request's folder is gone once its response was served
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_api_decodes_uploads_like_the_cli(server, tiny_checkpoint, tmp_path):
     """A 16-bit grayscale PNG gives the CLI's probability (Gradio's own RGB conversion would white it out), and
     a pixel bomb is refused by ripdetect's cap before anything decodes it."""

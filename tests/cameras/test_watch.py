@@ -1,3 +1,4 @@
+import pytest
 """``ripdetect watch`` with real parts: clips made by ffmpeg, an MJPEG camera served over HTTP, a webhook
 receiver, the SQLite state, and /metrics and /healthz scraped over HTTP. The toy camera's model decides rip or calm
 (``tests/helpers.py``: a dark gap through the surf band is a rip), so every alert here comes from a real decision
@@ -83,6 +84,8 @@ def state(out: Path):
     return StateStore(out / STATE_NAME, read_only=True)
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_two_cameras_alert_the_webhook_once_for_the_rip_camera(cli, tmp_path, stills, toy_checkpoint):
     calm, rip = stills["calm"], stills["rip"]
     still_clip(tmp_path / "north.mp4", [(calm, 4), (rip, 6), (calm, 6)])
@@ -114,6 +117,8 @@ def test_two_cameras_alert_the_webhook_once_for_the_rip_camera(cli, tmp_path, st
         hook.close()
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_a_killed_stream_is_down_and_a_restarted_one_comes_back(tmp_path, stills, toy_checkpoint):
     camera = MjpegServer(stills["calm"]).start()
     cameras = profile_file(tmp_path / "cameras.yaml", [{"name": "pier", "source": camera.url,
@@ -140,6 +145,8 @@ def test_a_killed_stream_is_down_and_a_restarted_one_comes_back(tmp_path, stills
         camera.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_a_watcher_restart_during_a_rip_sends_no_duplicate_alert(tmp_path, stills, toy_checkpoint):
     camera = MjpegServer(stills["rip"]).start()
     hook = WebhookReceiver()
@@ -165,6 +172,7 @@ def test_a_watcher_restart_during_a_rip_sends_no_duplicate_alert(tmp_path, still
         hook.close()
 
 
+@pytest.mark.system
 def test_a_webhook_that_is_down_does_not_stall_analysis(tmp_path, stills, toy_checkpoint, caplog):
     calm, rip = stills["calm"], stills["rip"]
     still_clip(tmp_path / "north.mp4", [(calm, 2), (rip, 4), (calm, 4)])
@@ -186,6 +194,7 @@ def test_a_webhook_that_is_down_does_not_stall_analysis(tmp_path, stills, toy_ch
     hook.close()
 
 
+@pytest.mark.slow
 def test_rate_limit_and_a_folder_source(tmp_path, stills, toy_checkpoint):
     calm, rip = stills["calm"], stills["rip"]
     folder = tmp_path / "recordings"
@@ -245,6 +254,8 @@ def test_rotation_removes_only_old_results_of_its_own(tmp_path):
     assert [c["key"] for c in store.clips("cam")] == ["new"]
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_sigterm_stops_the_watcher_cleanly(tmp_path, stills, toy_checkpoint):
     camera = MjpegServer(stills["calm"]).start()
     cameras = profile_file(tmp_path / "cameras.yaml", [{"name": "pier", "source": camera.url,
@@ -272,7 +283,7 @@ def test_sigterm_stops_the_watcher_cleanly(tmp_path, stills, toy_checkpoint):
 def test_a_camera_whose_file_is_missing_is_down_not_silent(cli, tmp_path, caplog):
     cameras = profile_file(tmp_path / "cameras.yaml", [{"name": "gone", "source": "gone.mp4"}])
     result = cli("watch", "--cameras", cameras, "--out", tmp_path / "out", "--once")
-    assert result.returncode == 0
+    assert result.returncode == 1 and "1 of 1 camera(s) could not be analysed: gone: no such file" in result.stderr
     status = state(tmp_path / "out").cameras()["gone"]
     assert status["status"] == "down" and status["detail"] == "no such file"
     assert "gone: down (no such file)" in caplog.text

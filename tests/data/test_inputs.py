@@ -87,6 +87,7 @@ def _open_video(path):
     return probe(path)
 
 
+@pytest.mark.slow
 def test_permission_denied_is_called_so(open_folder, clip):
     image = open_folder / "locked.png"
     Image.new("RGB", (8, 8)).save(image)

@@ -26,6 +26,7 @@ def test_fast_path_equals_autograd_gradcam(num_classes):
     assert torch.allclose(cam_fast, cam_grad, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_fast_path_matches_pytorch_grad_cam_sign():
     """Our target is the rip log-odds; pytorch-grad-cam with the same target gives the same raw map."""
     pgc = pytest.importorskip("pytorch_grad_cam")
@@ -82,6 +83,7 @@ def test_hooks_removed_and_mode_restored_even_on_exception(tiny_model):
     assert all(p.grad is None for p in tiny_model.parameters())
 
 
+@pytest.mark.slow
 def test_no_memory_growth_in_a_loop(tiny_model):
     import gc
 
@@ -183,6 +185,7 @@ def _predict(*args):
     return run_cli("predict", *args, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_predict_json_lines_in_order_with_errors(tiny_checkpoint, tmp_path, rng):
     good = write_png(tmp_path / "in" / "a.png", make_scene(rng, True, 60, 90))
     write_png(tmp_path / "in" / "sub" / "b.png", make_scene(rng, False, 90, 60))
@@ -229,6 +232,7 @@ def test_region_scaled_to_full_image():
     assert big.polygons[0]["exterior"] == [[2 * x, 2 * y] for x, y in small.polygons[0]["exterior"]]
 
 
+@pytest.mark.slow
 def test_fast_path_equals_autograd_gradcam_through_the_real_predictor():
     """The embedded EfficientNet-Lite0 (fp16 weights) as the Predictor runs it (channels-last, batched) gives the
     same maps and probabilities as autograd Grad-CAM on a plain copy of the model."""

@@ -43,6 +43,7 @@ def _assert_same_outputs(torch_predictor, onnx_predictor, images, tolerance=1e-4
             assert float((a - b).abs().max()) <= tolerance, name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("water_head", [False, True])
 def test_fp32_onnx_equals_pytorch_at_any_batch_size(tmp_path, cli, water_head):
     from ripdetect.inference.predictor import Predictor
@@ -62,6 +63,7 @@ def test_fp32_onnx_equals_pytorch_at_any_batch_size(tmp_path, cli, water_head):
         _assert_same_outputs(torch_predictor, onnx_predictor, _images(count))
 
 
+@pytest.mark.slow
 def test_embedded_default_model_exports_with_the_same_outputs(tmp_path):
     from ripdetect.inference.onnx_export import export_onnx
     from ripdetect.inference.predictor import Predictor
@@ -99,6 +101,7 @@ def test_predict_gives_the_same_json_with_the_onnx_export(tiny_pair, class_folde
         assert {**got, "prob_rip": None} == {**expected, "prob_rip": None}  # label, threshold, region, path
 
 
+@pytest.mark.slow
 def test_video_gives_the_same_timeline_with_the_onnx_export(tiny_pair, clip, tmp_path):
     from ripdetect.config import VideoConfig
     from ripdetect.inference.predictor import Predictor
@@ -114,6 +117,7 @@ def test_video_gives_the_same_timeline_with_the_onnx_export(tiny_pair, clip, tmp
         assert (got["state"], got["region_area"]) == (expected["state"], expected["region_area"])
 
 
+@pytest.mark.slow
 def test_eval_gives_the_same_metrics_with_the_onnx_export(tiny_pair, class_folder, cli):
     reports = []
     for model in tiny_pair:
@@ -235,6 +239,7 @@ def _export_in_a_process(*args) -> subprocess.CompletedProcess:
                           text=True, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, message", [
     (lambda folder: (folder.mkdir(), (folder / "a.jpg").write_bytes(b"broken")),
      "no readable calibration image among the 1 given (first: "),

@@ -11,6 +11,7 @@ from ripdetect.models.checkpoint import load_checkpoint, read_metadata, save_che
 from ripdetect.models.classifier import create_model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", [0, 1, 2])
 def test_lite_key_mapping_matches_reference_logits(variant):
     """Our timm model with mapped weights gives the reference implementation's logits exactly."""
@@ -41,6 +42,7 @@ def test_mapping_rejects_mismatched_weights():
         map_lukemelas_to_timm(state, lite1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["tiny_cnn", "mobilenet_v3_small", "resnet18"])
 @pytest.mark.parametrize("num_classes", [1, 2])
 def test_architectures_build_and_freeze(arch, num_classes):

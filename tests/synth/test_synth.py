@@ -1,3 +1,4 @@
+import dataclasses
 import csv
 import json
 from pathlib import Path
@@ -109,6 +110,8 @@ def test_output_is_a_file_and_disk_space(tmp_path, monkeypatch):
         check_output(tmp_path / "o", SynthConfig(n=10))
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_cli_synth_and_preview(tmp_path):
     result = run_cli("synth", "--out", tmp_path / "s", "--n", "4", "--size", "96x64", "--preview", "--real",
                      tmp_path / "none")
@@ -121,10 +124,12 @@ def test_cli_synth_and_preview(tmp_path):
 
 def test_camera_reuses_static_layers_for_frames(monkeypatch):
     """The static layers (noise textures, the shoreline, the bar) are made once per scene: rendering more frames makes
-    no new noise, and only the sea changes between frames (the waves move); sky and land stay as they were."""
+    no new noise, and only the sea changes between frames (the waves move); without cloud shadows and boats, sky and
+    land stay as they were."""
     import ripdetect.synth.scene as scene
 
-    camera = SceneCamera(scene_for(0, 0, True, "oblique"), 128, 96)
+    still_sky = dataclasses.replace(scene_for(0, 0, True, "oblique"), cloud_shadow=0.0, boats=0)
+    camera = SceneCamera(still_sky, 128, 96)  # cloud shadows and boats move on purpose; here they are off
 
     def no_new_noise(*args, **kwargs):
         raise AssertionError("a frame made new noise: static layers were not reused")

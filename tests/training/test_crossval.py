@@ -108,6 +108,7 @@ def _water_scenes(tmp_path, n):
     return load_samples(tmp_path)
 
 
+@pytest.mark.slow
 def test_water_head_learns_the_synthetic_sea(tmp_path):
     """A tiny model's water estimate on unseen synthetic scenes overlaps the renderer's exact water mask."""
     from ripdetect.config import AugmentConfig
@@ -132,6 +133,7 @@ def test_water_head_learns_the_synthetic_sea(tmp_path):
     assert np.mean(ious) > 0.8, ious
 
 
+@pytest.mark.slow
 def test_out_of_water_penalty_moves_evidence_into_the_sea(tmp_path):
     """Same seed and data: with the penalty, more of the (ungated) rip evidence lies in the water."""
     from ripdetect.config import AugmentConfig
@@ -192,6 +194,8 @@ def test_a_composited_rip_cuts_a_gap_through_the_breakers_inside_the_sea():
     assert composite_rip(calm, water, np.random.default_rng(3)) is None
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_composites_keep_the_source_site_for_cross_validation(tmp_path):
     rng = np.random.default_rng(0)
     rows = []
@@ -237,6 +241,8 @@ def _real_manifest(tmp_path, rng, groups=6):
     return tmp_path / "real.csv"
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_cross_validation_reports_per_viewpoint_and_finishes_a_calibrated_model(tmp_path, rng):
     real = _real_manifest(tmp_path, rng)
     args = ["train", "--real", real, "--folds", "3", "--out", tmp_path / "cv", "--arch", "tiny_cnn",
@@ -283,6 +289,7 @@ def test_cross_validation_reports_per_viewpoint_and_finishes_a_calibrated_model(
         assert len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_reported_decisions_never_use_a_threshold_fitted_on_the_same_fold(rng):
     from ripdetect.training.crossval import out_of_fold_report
 
@@ -301,6 +308,8 @@ def test_reported_decisions_never_use_a_threshold_fitted_on_the_same_fold(rng):
     assert len(report["cross_fitted_probs"]) == 30 and report["folds"] == 3
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_eval_reports_per_viewpoint_with_intervals_and_a_reliability_diagram(tmp_path, rng, tiny_checkpoint):
     real = _real_manifest(tmp_path, rng)
     result = run_cli("eval", "--data", real, "--model", tiny_checkpoint, "--out", tmp_path / "eval", check=True)

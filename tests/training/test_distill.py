@@ -33,6 +33,7 @@ def test_the_map_loss_pulls_the_student_to_where_the_teacher_looks():
     assert float(cam_distillation_loss(elsewhere, empty, weights)) == 0.0
 
 
+@pytest.mark.slow
 def test_distill_finishes_a_lower_resolution_student(tiny_checkpoint, class_folder, tmp_path, cli):
     from ripdetect.models.checkpoint import load_checkpoint
 

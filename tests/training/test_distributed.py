@@ -1,3 +1,4 @@
+import pytest
 """Training beyond one process: ``torchrun --nproc-per-node 2 -m ripdetect train`` on CPU (gloo) gives the same
 run folder and checkpoint format as one process, written once by rank 0."""
 
@@ -8,6 +9,8 @@ import sys
 from tests.helpers import tiny_train_config
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_two_cpu_processes_train_one_model_in_the_single_process_format(class_folder, tmp_path):
     from safetensors.torch import load_file
 

@@ -48,6 +48,7 @@ def test_weather_copies_are_written_once_and_deterministic(class_folder, tmp_pat
     assert [open(c.path, "rb").read() for c in again] == first
 
 
+@pytest.mark.slow
 def test_two_step_training_and_resume_without_pickles(class_folder, tmp_path):
     from ripdetect.training.engine import fit
 
@@ -87,6 +88,8 @@ def test_unreadable_training_images_are_skipped_and_counted(class_folder, tmp_pa
                                      str(class_folder / "no_rip" / "empty.png")}
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_a_training_set_with_no_readable_image_is_one_line(tmp_path):
     for label in ("rip", "no_rip"):
         (tmp_path / "d" / label).mkdir(parents=True)
@@ -99,6 +102,8 @@ def test_a_training_set_with_no_readable_image_is_one_line(tmp_path):
     assert result.returncode == 2 and "checkpoint not found" in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_eval_of_a_set_with_no_readable_image_is_one_line(tmp_path, tiny_checkpoint):
     for label in ("rip", "no_rip"):
         (tmp_path / "d" / label).mkdir(parents=True)
@@ -108,6 +113,7 @@ def test_eval_of_a_set_with_no_readable_image_is_one_line(tmp_path, tiny_checkpo
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_resumable_checkpoint(class_folder, tmp_path, monkeypatch):
     from ripdetect.training import engine
 
@@ -130,6 +136,8 @@ def test_ctrl_c_leaves_a_resumable_checkpoint(class_folder, tmp_path, monkeypatc
     assert [row["epoch"] for row in result.history] == [1, 2, 3]
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_a_pickled_resume_state_is_never_read(class_folder, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -140,6 +148,7 @@ def test_a_pickled_resume_state_is_never_read(class_folder, tmp_path):
     assert result.returncode == 2 and "pickled state" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_model_trained_from_python_is_finished_like_the_cli(class_folder, tmp_path):
     """train_model gives model.safetensors with a threshold, metrics and a CAM display scale."""
     from ripdetect.models.checkpoint import load_checkpoint
@@ -155,6 +164,7 @@ def test_model_trained_from_python_is_finished_like_the_cli(class_folder, tmp_pa
         assert (tmp_path / "run" / name).exists(), name
 
 
+@pytest.mark.slow
 def test_training_into_an_existing_run_needs_resume_or_overwrite(class_folder, tmp_path):
     from ripdetect.files import OutputExistsError
     from ripdetect.training.run import train_model
@@ -172,6 +182,8 @@ def test_training_into_an_existing_run_needs_resume_or_overwrite(class_folder, t
     assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 2  # header + 1 epoch, not appended
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_cli_train_then_eval(class_folder, tmp_path):
     run_dir = tmp_path / "run"
     result = run_cli("train", "--data", class_folder, "--out", run_dir, "--arch", "tiny_cnn", "--no-pretrained",
@@ -226,6 +238,7 @@ def test_cli_config_precedence_on_resume(tmp_path):
         4, 0.1, TrainConfig().batch_size, TrainConfig().model.arch)
 
 
+@pytest.mark.system
 def test_train_help_shows_each_default_once_and_allowed_values():
     result = run_cli("train", "--help", check=True)
     assert result.stdout.count("(default: efficientnet_lite0)") == 1
@@ -237,6 +250,8 @@ def test_train_help_shows_each_default_once_and_allowed_values():
         assert line.count("(default:") <= 1, line
 
 
+@pytest.mark.slow
+@pytest.mark.system
 @pytest.mark.parametrize("args,message", [
     (["--data", "/nonexistent/dir"], "not found"),
     (["--data", "{empty}"], "unknown dataset layout"),
@@ -292,6 +307,7 @@ def test_cam_mass_loss_prefers_maps_inside_the_region():
     assert cam_mass_loss(inside, masks) < 0.01 < cam_mass_loss(outside, masks)
 
 
+@pytest.mark.slow
 def test_cam_loss_pulls_the_map_into_the_labelled_region(class_folder, tmp_path):
     """Same seed and data, with and without the localisation loss: with it, more CAM mass lies in the masks."""
     from ripdetect.data.torch_dataset import ImageDataset

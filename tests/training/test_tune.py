@@ -131,6 +131,7 @@ def test_bad_study_settings_are_one_line(fields, message):
         TuneConfig(**fields)
 
 
+@pytest.mark.slow
 def test_storage_and_study_name_errors_come_before_any_work(tune_data, tmp_path):
     from ripdetect.training.tuning import study as studies
 
@@ -156,6 +157,7 @@ def test_storage_and_study_name_errors_come_before_any_work(tune_data, tmp_path)
         studies.check_signature(storage, "someone-else", plan.signature())
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("args, message", [
     (["--sampler", "annealing"], "argument --sampler: invalid choice: 'annealing'"),
     (["--pruner", "asha"], "argument --pruner: invalid choice: 'asha'"),
@@ -204,6 +206,7 @@ def hyperband_study(tune_data, tmp_path_factory):
     return out, summary, events
 
 
+@pytest.mark.slow
 def test_hyperband_prunes_trials_and_the_outputs_are_written(hyperband_study):
     out, summary, events = hyperband_study
     rows = _rows(out)
@@ -239,6 +242,8 @@ def test_every_trial_folder_records_config_seed_data_hash_and_metrics(hyperband_
             assert (folder / "run" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_the_best_config_trains_with_ripdetect_train(hyperband_study, tune_data, tmp_path):
     out, summary, _ = hyperband_study
     result = run_cli("train", "--config", out / "best_config.json", "--data", tune_data, "--out", tmp_path / "run",
@@ -248,6 +253,7 @@ def test_the_best_config_trains_with_ripdetect_train(hyperband_study, tune_data,
     assert saved["lr"] == pytest.approx(summary["best"]["params"]["lr"])
 
 
+@pytest.mark.slow
 def test_a_finished_study_run_again_only_rewrites_its_outputs(hyperband_study, tune_data):
     out, summary, _ = hyperband_study
     plan = _plan(out, tune_data, LR_SPACE, epochs=3, trials=6, sampler="random", pruner="hyperband", seed=3)
@@ -257,6 +263,7 @@ def test_a_finished_study_run_again_only_rewrites_its_outputs(hyperband_study, t
         tune(_plan(out, tune_data, LR_SPACE, study="another"))
 
 
+@pytest.mark.slow
 def test_the_grid_sampler_visits_every_grid_point(tune_data, tmp_path):
     space = {"lr": {"type": "categorical", "choices": [0.001, 0.01]},
              "model.dropout": {"type": "float", "low": 0.0, "high": 0.4, "step": 0.4}}
@@ -269,6 +276,7 @@ def test_the_grid_sampler_visits_every_grid_point(tune_data, tmp_path):
     assert len(_rows(tmp_path / "grid")) == 4  # a finished grid is not walked again
 
 
+@pytest.mark.slow
 def test_a_crashing_trial_is_recorded_as_failed_and_the_study_goes_on(tune_data, tmp_path, monkeypatch):
     from ripdetect.training.tuning import trial as trials
 
@@ -290,6 +298,7 @@ def test_a_crashing_trial_is_recorded_as_failed_and_the_study_goes_on(tune_data,
     assert summary["trials"]["finished"] == 3 and summary["best"] is not None
 
 
+@pytest.mark.slow
 def test_two_objectives_give_a_pareto_front(tune_data, tmp_path):
     space = {"lr": {"type": "categorical", "choices": [0.001, 0.01]}, "model.input_size": {"type": "categorical",
                                                                                             "choices": [32, 64]}}
@@ -301,6 +310,7 @@ def test_two_objectives_give_a_pareto_front(tune_data, tmp_path):
     assert (tmp_path / "pareto" / "plots" / "pareto_front.png").is_file()
 
 
+@pytest.mark.slow
 def test_cross_validation_is_the_objective_with_real_images(tune_data, tmp_path):
     from ripdetect.data.layouts import Sample, load_samples
 
@@ -370,6 +380,7 @@ def test_fidelity_data_and_size_become_progressive_epochs(tune_data, tmp_path):
     assert [s.label for s in third].count(1) == 3 and {s.path for s in third} <= {s.path for s in half}
 
 
+@pytest.mark.slow
 def test_progressive_epochs_train_on_a_subsample_and_are_never_the_best(tune_data, tmp_path):
     from ripdetect.data.layouts import load_samples, split_samples
     from ripdetect.training.engine import fit
@@ -390,6 +401,8 @@ def test_progressive_epochs_train_on_a_subsample_and_are_never_the_best(tune_dat
 
 # --- a killed study resumes with the same command ---------------------------------------------------------------------
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_a_killed_study_resumes_and_finishes(tune_data, tmp_path):
     (tmp_path / "base.json").write_text(json.dumps({**TINY_BASE, "epochs": 2}))
     (tmp_path / "space.json").write_text(json.dumps({"lr": {"type": "float", "low": 1e-4, "high": 1e-2,
@@ -419,6 +432,7 @@ def test_a_killed_study_resumes_and_finishes(tune_data, tmp_path):
     assert summary["trials"]["complete"] == 3
 
 
+@pytest.mark.slow
 def test_two_worker_processes_share_one_study(tune_data, tmp_path):
     """--jobs 2: two spawned workers on the study's storage; each trial runs once, in one of them."""
     out = tmp_path / "jobs"

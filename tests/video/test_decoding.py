@@ -18,6 +18,7 @@ def predictor(tiny_checkpoint):
     return Predictor(tiny_checkpoint, InferenceConfig(batch_size=8))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,output_args,real_s", [
     ("one_fps.h264", ("-f", "h264"), 60.0),  # one frame per second: 60 s, but nothing in the file says so
     ("camera.mjpeg", ("-c:v", "mjpeg", "-f", "mjpeg"), 12.0),
@@ -38,6 +39,7 @@ def test_a_source_without_timestamps_has_an_estimated_duration(tmp_path, predict
     assert json.loads((tmp_path / "out" / "batch.json").read_text())[0]["duration_estimated"] is True
 
 
+@pytest.mark.slow
 def test_a_live_mkv_without_a_frame_count_is_timed_by_its_timestamps(tmp_path, predictor):
     from ripdetect.video.io import probe
     from ripdetect.video.process import process_video
@@ -62,6 +64,8 @@ def test_the_app_stops_at_its_limit_of_decoded_time(tmp_path, tiny_checkpoint):
     assert len(app.results) == 0  # the failed request left no folder behind
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_a_truncated_file_is_flagged_as_a_partial_decode(cli, tmp_path, tiny_checkpoint):
     full = ffmpeg_clip(tmp_path / "full.mp4", 20, 10, "96x64", "-movflags", "+faststart")  # index at the front
     cut = tmp_path / "cut.mp4"

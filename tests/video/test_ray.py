@@ -10,6 +10,7 @@ from tests.helpers import two_cameras, write_clip
 
 ray = pytest.importorskip("ray")
 TIMING = ("processing_s",)
+pytestmark = pytest.mark.system  # a local Ray cluster
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -24,6 +25,7 @@ def summaries(root) -> dict[str, dict]:
             for path in sorted(root.glob("*/summary.json"))}
 
 
+@pytest.mark.slow
 def test_video_on_ray_gives_the_local_results(cli, tmp_path, tiny_checkpoint):
     clips = [write_clip(tmp_path / "in" / f"clip{i}.mp4", seconds=1.5 + i * 0.5, rip=i != 1) for i in range(3)]
     (tmp_path / "in" / "broken.mp4").write_bytes(b"not a video")
@@ -41,6 +43,7 @@ def test_video_on_ray_gives_the_local_results(cli, tmp_path, tiny_checkpoint):
     assert statuses == ["error", "skipped", "skipped", "skipped"]
 
 
+@pytest.mark.slow
 def test_watch_on_ray_gives_the_local_clip_results(cli, tmp_path, stills, toy_checkpoint):
     two_cameras(tmp_path, stills, toy_checkpoint)
 
@@ -61,6 +64,7 @@ def test_watch_on_ray_gives_the_local_clip_results(cli, tmp_path, stills, toy_ch
     assert clip_results(tmp_path / "ray")["north"]["rip_detected"] is True
 
 
+@pytest.mark.slow
 def test_without_ray_the_executor_says_how_to_install_it(cli, tmp_path, tiny_checkpoint, monkeypatch):
     if ray.is_initialized():
         ray.shutdown()

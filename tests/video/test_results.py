@@ -27,6 +27,7 @@ def summary_of(item) -> dict:
     return json.loads((Path(item.output_dir) / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_same_stem_other_extension_gets_its_own_folder_and_its_own_results(tmp_path, predictor):
     cam = tmp_path / "cam"
     cam.mkdir()
@@ -41,6 +42,7 @@ def test_same_stem_other_extension_gets_its_own_folder_and_its_own_results(tmp_p
                                                          ("skipped", items[1].duration_s)]
 
 
+@pytest.mark.slow
 def test_a_folder_holding_another_inputs_results_is_left_alone(tmp_path, predictor):
     first = write_clip(tmp_path / "a" / "clip.mp4", seconds=2.0)
     (tmp_path / "b").mkdir()
@@ -54,6 +56,7 @@ def test_a_folder_holding_another_inputs_results_is_left_alone(tmp_path, predict
     assert again.status == "skipped" and again.output_dir == done_first.output_dir
 
 
+@pytest.mark.slow
 def test_a_rerun_with_other_settings_model_or_input_redoes_the_input(tmp_path, predictor, tiny_checkpoint):
     import torch
 
@@ -113,6 +116,7 @@ def _video(*args) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_killed_batch_rerun_with_changed_settings_reports_nothing_stale_and_keeps_user_files(tmp_path,
                                                                                              tiny_checkpoint):
     clips = [write_clip(tmp_path / "a.mp4", seconds=2.0, fps=10)]  # quick to finish; b and c take a while

@@ -42,6 +42,7 @@ def test_sampling(clip, sample_fps, stride, expected):
         assert [f.index for f in frames] == [0, 5, 10, 15, 20, 25]
 
 
+@pytest.mark.slow
 def test_float_fps_and_downscale(tmp_path):
     path = write_clip(tmp_path / "ntsc.mp4", seconds=1.0, fps=29.97, size=(320, 240))
     from ripdetect.video.io import probe
@@ -113,6 +114,7 @@ def test_unreadable_stream_url():
         list(iter_frames("rtsp://127.0.0.1:9/none"))
 
 
+@pytest.mark.slow
 def test_process_video_outputs(clip, predictor, tmp_path):
     from ripdetect.video.process import OUTPUT_FILES, process_video
     from ripdetect.video.provenance import is_done
@@ -184,6 +186,7 @@ def _video_cli(*args, **kwargs):
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
+@pytest.mark.slow
 def test_cli_video_killed_run_resumes(tiny_checkpoint, tmp_path):
     long_clip = write_clip(tmp_path / "long.mp4", seconds=40, fps=10, size=(320, 240))
     out = tmp_path / "out"
@@ -206,6 +209,7 @@ def test_cli_video_killed_run_resumes(tiny_checkpoint, tmp_path):
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_batch_with_two_jobs_uses_the_callers_model(clip, tiny_checkpoint, tmp_path):
     """Workers get the caller's in-memory model (here with an edited head, saved nowhere), report frame
     progress, and give exactly the single-process results."""
@@ -245,6 +249,8 @@ def test_batch_with_two_jobs_uses_the_callers_model(clip, tiny_checkpoint, tmp_p
         assert par["mean_prob"] == ser["mean_prob"] and par["max_prob"] > 0.8
 
 
+@pytest.mark.slow
+@pytest.mark.system
 def test_cli_video_off_threshold_above_model_threshold(tiny_checkpoint, clip, tmp_path):
     result = run_cli("video", clip, "--out", tmp_path / "o", "--model", tiny_checkpoint, "--off-threshold", "0.9")
     assert result.returncode == 2 and "must not exceed the on threshold" in result.stderr

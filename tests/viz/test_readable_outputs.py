@@ -86,6 +86,7 @@ def test_one_threshold_format_everywhere(cli, checkpoint_0_34534, class_folder, 
     assert video_thresholds(VideoConfig(), 0.34534) == (0.35, 0.28)
 
 
+@pytest.mark.slow
 def test_the_video_banner_agrees_with_the_events(tiny_checkpoint, tmp_path):
     """Every frame is above the on threshold, confirmed after 1 s: the event starts at the first frame, so the
     timeline says rip from the first frame and so does the first frame's banner."""
