@@ -186,6 +186,7 @@ def test_batch_tab(page, tmp_path):
     assert captions["portrait_norip.jpg"].split(" p = ")[0] in ("RIP CURRENT", "no rip"), captions
 
 
+@pytest.mark.slow
 def test_about_tab(page):
     page.get_by_role("tab", name="About").click()
     page.get_by_text("Not a swim / no-swim tool").last.wait_for()

@@ -166,6 +166,7 @@ def test_storage_and_study_name_errors_come_before_any_work(tune_data, tmp_path)
     (["--space", "SPACE_UNKNOWN"], "ripdetect: error: SPACE_UNKNOWN: unknown field 'model.colour'"),
     (["--objective", "f2,latency", "--pruner", "median"], "none with two objectives"),
 ])
+@pytest.mark.slow
 def test_cli_bad_input_is_one_line_before_any_work(tune_data, tmp_path, args, message):
     (tmp_path / "bad.json").write_text(json.dumps({"model.colour": {"type": "int", "low": 0, "high": 2}}))
     args = [str(tmp_path / "bad.json") if a == "SPACE_UNKNOWN" else a for a in args]
@@ -227,6 +228,7 @@ def test_hyperband_prunes_trials_and_the_outputs_are_written(hyperband_study):
     assert [info["finished"] for info in ends] == [1, 2, 3, 4, 5, 6] and ends[-1]["best"] is not None
 
 
+@pytest.mark.slow
 def test_every_trial_folder_records_config_seed_data_hash_and_metrics(hyperband_study):
     out, _, _ = hyperband_study
     for row in _rows(out):
