@@ -5,6 +5,7 @@
 #   bash run.sh app [app flags]     the web app on the embedded default model (http://127.0.0.1:7860): ripdetect[app]
 #   bash run.sh test [pytest args]  every extra, the test tools and Debian's chromium, then the test suite
 #                                   (bash run.sh test -m "not slow" is the quick loop)
+#   bash run.sh docs [serve flags]  the documentation site on http://127.0.0.1:8000: ripdetect[docs]
 set -euo pipefail
 cd "$(dirname "$0")"
 venv="${RIPDETECT_VENV:-.venv}"
@@ -52,8 +53,12 @@ case "$command" in
         install_chromium
         exec "$venv/bin/python" -m pytest "$@"
         ;;
+    docs)
+        install ".[docs]" " with the documentation tools"
+        exec "$venv/bin/mkdocs" serve "$@"
+        ;;
     *)
-        echo "usage: bash run.sh app [--port 7860 ...] | bash run.sh test [pytest args]" >&2
+        echo "usage: bash run.sh app [--port 7860 ...] | bash run.sh test [pytest args] | bash run.sh docs [mkdocs serve args]" >&2
         exit 2
         ;;
 esac

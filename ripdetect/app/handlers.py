@@ -8,18 +8,20 @@ failure is one WARNING line in the server log (the traceback only at DEBUG) and 
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from ripdetect.app.results import ResultFolders
-from ripdetect.app.views import caption, image_summary, video_verdict
+from ripdetect.app.views import caption, decision_record, image_summary, verdict_html, video_verdict
 from ripdetect.config import AppLimits, InferenceConfig, VideoConfig
+from ripdetect.data.images import resize_long_side
+from ripdetect.decision import NO_RIP_WORD, RIP_WORD
 from ripdetect.errors import RipdetectError
 from ripdetect.files import write_json
 from ripdetect.inference.backends import analysis_model
 from ripdetect.inference.predictor import Predictor
+from ripdetect.models.card import card_text
 from ripdetect.records import write_csv
 from ripdetect.video.container import make_preview, read_container
 from ripdetect.video.io import probe
@@ -27,6 +29,7 @@ from ripdetect.video.process import process_video
 
 log = logging.getLogger(__name__)
 BATCH_FIELDS = ("file", "label", "prob_rip", "threshold", "error")
+PREVIEW_SIDE = 960  # the uploaded photo as the page shows it, long side in pixels
 DISCLAIMER = ("**Not a swim / no-swim tool.** ripdetect flags likely rip currents in camera images to support "
               "trained lifeguards and researchers. It does not measure rip strength, can miss rips, and can "
               "raise false alarms. Always follow local lifeguard advice and beach signage.")
@@ -58,8 +61,8 @@ class RipApp:
 
     def predict_image(self, image_path: str | None, threshold: float, cam_method: str, cam_threshold: float,
                       opacity: float, show_map: bool = False):
-        """-> (label dict, overlay, region mask, compact details (Markdown), details JSON file: the
-        ``ripdetect predict`` object)."""
+        """-> (the verdict headline (HTML), the decision (dict: file, label, prob_rip, threshold, verdict), overlay,
+        compact details (Markdown), details JSON file: the ``ripdetect predict`` object). All from one decision."""
         if not image_path:
             raise user_error("Please upload an image first.")
         name = Path(image_path).name
@@ -71,14 +74,25 @@ class RipApp:
         except RipdetectError as exc:
             raise user_error(f"Could not analyse {name}: {exc.reason}", exc) from None
         overlay = predictor.render(image_rgb, prediction, opacity)
-        mask_view = (image_rgb * 0.25).astype(np.uint8)
-        if prediction.region is not None:
-            mask_view[prediction.region.mask] = (255, 80, 40)
         folder = self.results.new("image")
         details = write_json(folder / f"{Path(name).stem}_details.json", prediction.to_json(name))
         self.results.ready(folder)
-        labels = {"rip": prediction.prob_rip, "no rip": 1 - prediction.prob_rip}
-        return labels, overlay, mask_view, image_summary(prediction), str(details)
+        decision = prediction.decision
+        return (verdict_html(decision, name), decision_record(decision, name), overlay, image_summary(prediction),
+                str(details))
+
+    def show_upload(self, image_path: str | None):
+        """A new upload: the photo itself (decoded as the analysis will decode it), and every result of the last one
+        cleared, so no verdict stands beside a file it was not made for."""
+        cleared = ("", None, None, "", None)
+        if not image_path:
+            return (None, *cleared)
+        try:
+            image_rgb = self.predictor.load(image_path)
+        except RipdetectError as exc:
+            return (None, f"<div>Could not read {html.escape(Path(image_path).name)}: {html.escape(exc.reason)}</div>",
+                    *cleared[1:])
+        return (resize_long_side(image_rgb, PREVIEW_SIDE), *cleared)
 
     def describe_upload(self, video_path: str | None):
         """-> (a line naming the uploaded clip's duration, size and codec; a preview the browser can play: the
@@ -101,13 +115,15 @@ class RipApp:
             return f"{line} · no preview: {exc.reason}", None
         self.results.ready(folder)
         part = "" if facts.duration_s and facts.duration_s <= self.limits.preview_s else \
-            f"the first {self.limits.preview_s:g} s, "
-        return f"{line} · browsers cannot play {facts.codec}: preview shows {part}converted to H.264", str(preview)
+            f" (its first {self.limits.preview_s:g} s)"
+        return (f"{line}\n\nBrowsers cannot play this clip's video format ({facts.codec}), so the preview below is a "
+                f"copy made for the browser{part}; the analysis reads the original.", str(preview))
 
     def predict_video(self, video_path: str | None, sample_fps: float, window_s: float, on_threshold: float,
-                      cam_threshold: float, show_map: bool = False, progress=None):
+                      cam_threshold: float, show_map: bool = False, show_flow: bool = False, progress=None):
         """-> (verdict (Markdown), annotated mp4, timeline png, summary png, events rows,
-        [timeline.csv, summary.json]). The clip is analysed up to ``max_video_s`` of *decoded* time."""
+        [timeline.csv, summary.json]). The clip is analysed up to ``max_video_s`` of *decoded* time; ``show_flow``
+        measures the water's motion too and draws its seaward flow."""
 
         if not video_path:
             raise user_error("Please upload a video first.")
@@ -127,7 +143,8 @@ class RipApp:
 
                 def on_frame(t: float, p: float) -> None:
                     progress(min(t / expected, 1.0), desc=f"{t:.0f} s analysed")
-            config = VideoConfig(sample_fps=sample_fps, window_s=window_s, on_threshold=on_threshold)
+            config = VideoConfig(sample_fps=sample_fps, window_s=window_s, on_threshold=on_threshold,
+                                 motion=bool(show_flow), show_flow=bool(show_flow))
             predictor = self._predictor(threshold=on_threshold, cam_threshold=cam_threshold,
                                         map_when_negative=show_map)
             out_dir = folder / "result"
@@ -167,19 +184,20 @@ class RipApp:
         return gallery, not_analysed, str(csv_path)
 
     def model_card(self) -> str:
-        meta = self.predictor.checkpoint.metadata
-        config = self.predictor.checkpoint.model_config
-        metrics = meta.get("metrics") or {}
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float) and k != "threshold")
-        card = meta.get("model_card", {})
-        return "\n".join([
-            "## Model card",
-            f"- **Model**: `{self.predictor.checkpoint.model_id}` ({config.arch}, input {config.input_size} px, "
-            f"{config.num_classes}-logit head)",
-            f"- **Decision threshold**: {self.predictor.threshold:.2f} (chosen on validation as "
-            f"{self.predictor.checkpoint.threshold:.4f}; thresholds are used to 2 decimals everywhere)",
-            f"- **Training data**: {card.get('training_data', 'see the training config in the checkpoint')}",
-            f"- **Validation metrics** (held-out set, n={metrics.get('n', '?')}): {shown or 'not recorded'}",
-            f"- **ripdetect version**: {meta.get('library_version', '?')}, created {meta.get('created', '?')}",
-            "", "## Limits", DISCLAIMER,
-        ])
+        """The About tab: the model card a coordinator can read, in sentences from the checkpoint's own records."""
+        checkpoint = self.predictor.checkpoint
+        meta, config = checkpoint.metadata, checkpoint.model_config
+        text = card_text(meta)
+        lines = [f"## {checkpoint.model_id}", "",
+                 f"**What it does:** says whether a beach-camera frame shows a rip current ({RIP_WORD} or "
+                 f"{NO_RIP_WORD}) and outlines where. It decides at p ≥ {self.predictor.threshold:.2f}.", "",
+                 f"**What it learnt from:** {text.trained_on}", "", "### How well it does"]
+        lines += [f"- {sentence}" for sentence in text.results] or ["- No cross-validated results are recorded in "
+                                                                    "this checkpoint."]
+        lines += ["", "### Limits"] + [f"- {limit}" for limit in text.limits] + ["", DISCLAIMER, "", "### Details",
+                  f"- Model `{checkpoint.model_id}`: {config.arch}, input {config.input_size} px, decision threshold "
+                  f"{self.predictor.threshold:.2f}, ripdetect {meta.get('library_version', '?')}, created "
+                  f"{meta.get('created', '?')}"]
+        lines.append(f"- The full model card: {text.docs}" if text.docs else
+                     "- The full model card: `docs/model-card.md` in the repository (`bash run.sh docs` serves it)")
+        return "\n".join(lines)

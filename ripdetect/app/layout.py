@@ -47,20 +47,23 @@ def build_demo(app: RipApp, board: CameraBoard | None = None):
             with gr.Row():
                 with gr.Column():
                     image_in = gr.File(label="Beach image", file_types=list(IMAGE_EXTENSIONS), elem_id="image-in")
+                    photo = gr.Image(label="Photo", interactive=False, format="jpeg", elem_id="image-photo")
                     image_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold")
                     cam_method = gr.Dropdown(list(app.predictor.backend.cam_methods), value="gradcam",
-                                             label="CAM method")
-                    cam_threshold = gr.Slider(0.05, 0.95, 0.5, step=0.05, label="Region threshold (fraction of max)")
+                                             label="Map method (how the heat map is computed)")
+                    cam_threshold = gr.Slider(0.05, 0.95, 0.5, step=0.05,
+                                              label="Region threshold (share of the map's peak)")
                     opacity = gr.Slider(0, 1, 0.45, step=0.05, label="Overlay opacity")
                     image_map = gr.Checkbox(False, label="Show map for no-rip")
                     image_button = gr.Button("Detect rips", variant="primary", elem_id="image-button")
                 with gr.Column():
-                    label_out = gr.Label(label="Result", elem_id="image-label")
+                    verdict_html = gr.HTML(elem_id="image-verdict")
                     overlay_out = gr.Image(label="Overlay", show_label=False, format="png", elem_id="image-overlay")
                     summary_out = gr.Markdown(label="Summary", elem_id="image-summary")
-                    mask_out = gr.Image(label="Region mask", format="png")
                     details_out = gr.File(label="Details (JSON, same object as ripdetect predict)",
                                           elem_id="image-details")
+                    with gr.Accordion("Decision for machines", open=False):
+                        decision_out = gr.JSON(label="Decision", elem_id="image-decision")
             if _examples(app.samples_dir, (".jpg", ".png")):
                 gr.Examples(_examples(app.samples_dir, (".jpg", ".png")), inputs=image_in)
         with gr.Tab("Video"):
@@ -74,6 +77,8 @@ def build_demo(app: RipApp, board: CameraBoard | None = None):
                     video_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Rip threshold (on)")
                     video_cam_threshold = gr.Slider(0.05, 0.95, 0.5, step=0.05, label="Region threshold")
                     video_map = gr.Checkbox(False, label="Show map for no-rip")
+                    video_flow = gr.Checkbox(False, label="Show how the water moves (seaward flow as arrows)",
+                                             elem_id="video-flow")
                     video_button = gr.Button("Analyse clip", variant="primary", elem_id="video-button")
                 with gr.Column():
                     verdict_out = gr.Markdown(label="Verdict", elem_id="video-verdict")
@@ -103,18 +108,21 @@ def build_demo(app: RipApp, board: CameraBoard | None = None):
         with gr.Tab("About"):
             gr.Markdown(app.model_card())
 
-        def predict_video(video_path, sample_fps, window_s, on_threshold, cam_threshold, show_map,
+        def predict_video(video_path, sample_fps, window_s, on_threshold, cam_threshold, show_map, show_flow,
                           progress=gr.Progress()):
-            return app.predict_video(video_path, sample_fps, window_s, on_threshold, cam_threshold, show_map, progress)
+            return app.predict_video(video_path, sample_fps, window_s, on_threshold, cam_threshold, show_map,
+                                     show_flow, progress)
 
+        image_outputs = [verdict_html, decision_out, overlay_out, summary_out, details_out]
         image_button.click(app.predict_image,
                            [image_in, image_threshold, cam_method, cam_threshold, opacity, image_map],
-                           [label_out, overlay_out, mask_out, summary_out, details_out], api_name="predict_image")
+                           image_outputs, api_name="predict_image")
+        image_in.change(app.show_upload, image_in, [photo, *image_outputs], api_visibility="private")
         video_in.change(app.describe_upload, video_in, [upload_info, preview], api_visibility="private")
         video_button.click(predict_video,
-                           [video_in, sample_fps, window, video_threshold, video_cam_threshold, video_map],
+                           [video_in, sample_fps, window, video_threshold, video_cam_threshold, video_map, video_flow],
                            [verdict_out, video_out, timeline_out, summary_image_out, events_out, files_out],
-                           api_name="predict_video")
+                           api_name="predict_video", show_progress_on=[verdict_out])
         batch_button.click(app.predict_batch, [batch_in, batch_threshold, batch_map],
                            [gallery_out, not_analysed_out, batch_csv], api_name="predict_batch")
     return demo

@@ -3,8 +3,12 @@ over predictions and summaries (no Gradio), so the page, the captions and the ba
 
 from __future__ import annotations
 
-from ripdetect.decision import RIP_WORD, prob_text
+import html
+
+from ripdetect.decision import RIP_WORD, Decision, prob_text
 from ripdetect.inference.predictor import Prediction
+
+RIP_COLOUR, CLEAR_COLOUR = "#c62828", "#2e7d32"
 
 
 def caption(name: str, prediction: Prediction) -> str:
@@ -12,9 +16,24 @@ def caption(name: str, prediction: Prediction) -> str:
     return f"{prediction.decision.verdict} {prob_text(prediction.prob_rip)} · {name}"
 
 
+def verdict_html(decision: Decision, name: str) -> str:
+    """The Image tab's headline, from the library's decision: the verdict word big (red for a rip), then the
+    probability, the threshold it was judged against and the file, so a headline never outlives its photo."""
+    colour = RIP_COLOUR if decision.is_rip else CLEAR_COLOUR
+    return (f'<div class="verdict" style="border-left: 6px solid {colour}; padding: 4px 12px">'
+            f'<div style="font-size: 2em; font-weight: 700; color: {colour}">{decision.verdict}</div>'
+            f'<div>{prob_text(decision.prob_rip)} · threshold {decision.threshold:.2f} · {html.escape(name)}</div></div>')
+
+
+def decision_record(decision: Decision, name: str) -> dict:
+    """The decision as machines read it (the HTTP API's second output): the file, ``label`` (``rip`` / ``no_rip``),
+    ``prob_rip``, ``threshold`` and the ``verdict`` the page shows."""
+    return {"file": name, **decision.to_dict(), "verdict": decision.verdict}
+
+
 def image_summary(prediction: Prediction) -> str:
-    """Markdown: verdict, probability and threshold, then the region in one line (area, centroid, box,
-    polygons); the full object is the JSON download."""
+    """Markdown: verdict, probability and threshold, then the region in one line (how many separate channels, area,
+    centroid, box); the full object is the JSON download."""
     decision = prediction.decision
     lines = [f"**{decision.verdict}** · {prob_text(decision.prob_rip)} · threshold {decision.threshold:.2f}"]
     region = prediction.region
@@ -22,9 +41,9 @@ def image_summary(prediction: Prediction) -> str:
         lines.append("No rip region" + ("" if prediction.is_rip else " (regions are outlined for rips only)") + ".")
     else:
         x0, y0, x1, y1 = region.bbox
-        lines.append(f"Region: {region.area_fraction:.1%} of the image · centroid ({region.centroid[0]:.0f}, "
-                     f"{region.centroid[1]:.0f}) · box ({x0}, {y0})–({x1}, {y1}) · "
-                     f"{len(region.polygons)} polygon{'s' if len(region.polygons) != 1 else ''}")
+        parts = f"{region.count} separate channels · " if region.count > 1 else ""
+        lines.append(f"Region: {parts}{region.area_fraction:.1%} of the image · centroid ({region.centroid[0]:.0f}, "
+                     f"{region.centroid[1]:.0f}) · box ({x0}, {y0})–({x1}, {y1})")
     return "\n\n".join(lines)
 
 

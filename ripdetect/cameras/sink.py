@@ -29,6 +29,7 @@ from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, ErrorNote,
 from ripdetect.cameras.monitoring import WatchMetrics
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import WatchConfig
+from ripdetect.decision import NO_RIP_WORD, RIP_WORD, prob_text
 from ripdetect.errors import RipdetectError, first_line
 from ripdetect.files import atomic_path, publish_folder, staging_folder
 from ripdetect.version import __version__
@@ -151,7 +152,8 @@ class ResultSink:
                                         note.peak_prob, note.mean_prob)
         self._current[camera] = event_id
         self.metrics.events.labels(camera).inc()
-        log.warning("%s: RIP CURRENT event started at %s (p=%.2f)", camera, iso_time(note.start_wall), note.peak_prob)
+        log.warning("%s: %s event started at %s (%s)", camera, RIP_WORD, iso_time(note.start_wall),
+                    prob_text(note.peak_prob))
         interval = self.alerts.configs[camera].min_interval_s
         last = self.store.last_alerted_start(camera)
         if last is not None and note.start_wall - last < interval:
@@ -170,7 +172,7 @@ class ResultSink:
         if self._current.get(camera) == event_id:
             del self._current[camera]
             self._last_rip.pop(camera, None)
-        log.warning("%s: event ended at %s (peak p=%.2f)", camera, iso_time(event["end_wall"]), event["peak_prob"])
+        log.warning("%s: event ended at %s (peak %s)", camera, iso_time(event["end_wall"]), prob_text(event["peak_prob"]))
         if event["alerted"]:
             note = EventNote(camera, "end", event["key"], event["start_wall"], event["end_wall"], event["start_s"],
                              event["end_s"], event["peak_prob"], event["mean_prob"], event["source"],
@@ -225,8 +227,9 @@ class ResultSink:
                             str(folder.relative_to(self.out_dir)), note.summary)
         self.metrics.clips.labels(note.camera).inc()
         summary = note.summary
-        log.info("%s: clip %s: %s, max p=%s", note.camera, folder.relative_to(self.out_dir),
-                 "RIP" if summary["rip_detected"] else "no rip", summary["max_prob"])
+        log.info("%s: clip %s: %s, max %s", note.camera, folder.relative_to(self.out_dir),
+                 RIP_WORD if summary["rip_detected"] else NO_RIP_WORD, "none" if summary["max_prob"] is None
+                 else prob_text(summary["max_prob"]))
 
     def _file_done(self, note: FileDoneNote) -> None:
         self.store.add_file(note.camera, note.identity, note.path, note.error)

@@ -21,6 +21,9 @@ def add_parser(sub) -> None:
                                                             "checkpoint targets only)")
     parser.add_argument("--model-id", default=None, help="model id recorded in outputs (default: keep)")
     parser.add_argument("--training-data", default=None, help="model-card note on the training data (default: keep)")
+    parser.add_argument("--card", default=None, metavar="FILE",
+                        help="model card fields (JSON or YAML: training_data, cross_validation, video, localisation, "
+                             "limits, docs), merged into the checkpoint's card; the app's About tab reads them")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing target file")
     onnx = parser.add_argument_group("ONNX (an .onnx target)")
     onnx.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17)")
@@ -41,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
     quant = given(args, args.quant_flags)
     if not is_onnx and (args.int8 or args.calib or args.opset or quant):
         raise ConfigError(f"--int8, --calib, --opset and the quantisation flags need an .onnx target, not {args.out}")
-    if is_onnx and (args.half or args.training_data):
-        raise ConfigError("--half and --training-data re-save a checkpoint; for a smaller, faster ONNX model use "
-                          "--int8")
+    if is_onnx and (args.half or args.training_data or args.card):
+        raise ConfigError("--half, --training-data and --card re-save a checkpoint; for a smaller, faster ONNX model "
+                          "use --int8")
     if is_onnx and (args.calib or quant) and not args.int8:
         raise ConfigError("--calib and the quantisation flags go with --int8")
     if args.int8 and not args.calib:
@@ -56,9 +59,13 @@ def run(args: argparse.Namespace) -> int:
         print(export_onnx(args.model, args.out, args.opset or DEFAULT_OPSET, args.int8, calibration,
                           QuantConfig(**quant), args.model_id, args.overwrite))
         return 0
+    from ripdetect.config import read_data_file
+    from ripdetect.models.card import check_card
     from ripdetect.models.checkpoint import export_checkpoint
 
-    card = {"training_data": args.training_data} if args.training_data else None
-    print(export_checkpoint(args.model, args.out, half=args.half, model_id=args.model_id, model_card=card,
+    card = check_card(read_data_file(args.card), args.card) if args.card else {}
+    if args.training_data:
+        card["training_data"] = args.training_data
+    print(export_checkpoint(args.model, args.out, half=args.half, model_id=args.model_id, model_card=card or None,
                             overwrite=args.overwrite))
     return 0

@@ -1,4 +1,8 @@
-"""From a raw CAM to an amorphous rip region: upsample, threshold, clean, and describe."""
+"""From a raw CAM to an amorphous rip region: upsample, threshold, clean, separate the channels, and describe.
+
+A photo can show several rips. Where the thresholded map joins two of them into one blob (their evidence merges
+below the region threshold but each rises well above it), ``separate_channels`` cuts the blob between the peaks, so
+each channel gets its own outline and polygon and the JSON counts them."""
 
 from __future__ import annotations
 
@@ -33,8 +37,13 @@ class Region:
         return Region(mask, polygons, self.area_fraction, (self.centroid[0] * sx, self.centroid[1] * sy),
                       (round(x1 * sx), round(y1 * sy), min(width, round(x2 * sx)), min(height, round(y2 * sy))))
 
+    @property
+    def count(self) -> int:
+        """How many separate parts (channels) the region has: one polygon each."""
+        return len(self.polygons)
+
     def to_dict(self) -> dict:
-        return {"area_fraction": records.share(self.area_fraction), "centroid": [records.pixels(c) for c in self.centroid],
+        return {"count": self.count, "area_fraction": records.share(self.area_fraction), "centroid": [records.pixels(c) for c in self.centroid],
                 "bbox": list(self.bbox), "polygons": self.polygons}
 
 
@@ -68,6 +77,49 @@ def remove_small_blobs(mask: np.ndarray, min_fraction: float) -> np.ndarray:
     return keep[labels]
 
 
+CORE_RISE = 0.5  # a channel's core: where its map is at least this share of the way from the cut to its own peak
+
+
+def channel_cores(inside: np.ndarray, cam: np.ndarray, level: float, min_area: float) -> np.ndarray:
+    """Int labels of the distinct peaks in one connected part (0 elsewhere). Peaks are taken highest first; a peak's
+    core is the connected patch around it where ``cam`` rises ``CORE_RISE`` of the way from ``level`` to the peak. A
+    peak whose core reaches a higher peak's core is a shoulder of that channel, not a channel of its own."""
+    cores = np.zeros(cam.shape, np.int32)
+    peaks = inside & (cam >= cv2.dilate(cam, np.ones((5, 5), np.uint8)))
+    ys, xs = np.nonzero(peaks)
+    for index in np.argsort(-cam[ys, xs], kind="stable"):
+        y, x = ys[index], xs[index]
+        if cores[y, x]:
+            continue
+        above = inside & (cam >= level + CORE_RISE * (float(cam[y, x]) - level))
+        _, patches = cv2.connectedComponents(above.astype(np.uint8), connectivity=8)
+        patch = patches == patches[y, x]
+        if cores[patch].any() or patch.sum() < min_area:
+            continue
+        cores[patch] = cores.max() + 1
+    return cores
+
+
+def separate_channels(mask: np.ndarray, cam: np.ndarray, level: float, min_fraction: float) -> np.ndarray:
+    """``mask`` with each connected part that holds several channels (``channel_cores``) cut between them: the
+    part's pixels go to their nearest core and a one-pixel cut separates neighbours of different cores."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    out = mask.copy()
+    for part in range(1, count):
+        inside = labels == part
+        cores = channel_cores(inside, cam, level, min_fraction * mask.size)
+        if cores.max() < 2:
+            continue
+        _, nearest = cv2.distanceTransformWithLabels((cores == 0).astype(np.uint8), cv2.DIST_L2, 5,
+                                                     labelType=cv2.DIST_LABEL_CCOMP)
+        nearest = np.where(inside, nearest, -1)
+        cut = np.zeros_like(inside)
+        cut[:, 1:] |= (nearest[:, 1:] != nearest[:, :-1]) & (nearest[:, :-1] >= 0) & (nearest[:, 1:] >= 0)
+        cut[1:, :] |= (nearest[1:, :] != nearest[:-1, :]) & (nearest[:-1, :] >= 0) & (nearest[1:, :] >= 0)
+        out &= ~cut
+    return out
+
+
 def mask_to_polygons(mask: np.ndarray, epsilon_fraction: float = 0.003) -> list[dict]:
     """Outer contours with their holes, simplified, in pixel coordinates."""
     contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
@@ -98,6 +150,10 @@ def region_from_cam(cam_up: np.ndarray, mode: str = "fraction", value: float = 0
     if inside is not None:
         mask &= inside
     mask = remove_small_blobs(mask, min_fraction)
+    if not mask.any():
+        return None
+    level = float(cam_up[mask].min())  # where the map was cut, so each channel's rise above it can be measured
+    mask = remove_small_blobs(separate_channels(mask, cam_up, level, min_fraction), min_fraction / 4)
     if not mask.any():
         return None
     ys, xs = np.nonzero(mask)

@@ -118,5 +118,5 @@ def write_outputs(folder: Path, rows: list[dict], events: list[Event], summary: 
         if motion is not None:  # the clip's mean seaward flow, as arrows
             image = draw_flow(image, motion[0], motion[1], MOTION_SCALE)
         label = (f"{RIP_WORD}  events: {len(events)}  max {prob_text(summary['max_prob'])}" if events
-                 else "no rip detected") + f"  ({summary['duration_s']:.0f} s, time-averaged)"
+                 else "no rip detected") + f"  ({summary['duration_s']:.1f} s, time-averaged)"
         write_image(folder / "summary.png", draw_banner(image, label, STATE_COLOURS["rip" if events else "clear"]))

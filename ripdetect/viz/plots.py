@@ -119,7 +119,11 @@ def timeline_figure(rows: list[dict], events: list[dict], on_threshold: float, o
 
     handles = ax.get_legend_handles_labels()[0] + [Patch(color="C3", alpha=0.15, label="rip event"),
                                                    Patch(color="orange", alpha=0.2, label="possible rip")]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11, frameon=False)
+    ax.tick_params(labelsize=11)
+    ax.xaxis.label.set_size(12)
+    ax.yaxis.label.set_size(12)
+    ax.title.set_size(13)
     fig.tight_layout()
     return fig
 

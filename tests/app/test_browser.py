@@ -106,7 +106,7 @@ def test_video_tab(page, tmp_path):
     page.get_by_role("tab", name="Video").click()
     unplayable = ffmpeg_clip(tmp_path / "old_camera.avi", 2, 10, "320x192", "-c:v", "mpeg4")
     page.locator("#video-in input[type=file]").set_input_files(str(unplayable))
-    page.locator("#video-upload-info").get_by_text("converted to H.264").wait_for(timeout=60_000)
+    page.locator("#video-upload-info").get_by_text("a copy made for the browser").wait_for(timeout=60_000)
     page.locator("#video-preview video").wait_for(timeout=30_000)
     preview = wait_until_plays(page, "#video-preview video")
     assert preview["error"] is None and preview["ready"] >= 2 and preview["width"] == 320, preview
@@ -219,6 +219,6 @@ def test_cameras_tab(browser, tmp_path, stills, toy_checkpoint):
         page.close()
     finally:
         demo.close()
-    assert "north: no rip (files finished)" in north and "south: no rip (files finished)" in south
-    event_row = re.compile(r"\d{4}-\d\d-\d\dT[\d:]+[+-]\d{4}\s+\d{4}-\d\d-\d\dT[\d:]+[+-]\d{4}\s+[\d.]+\s+0\.9\d+")
+    assert "north: ✔ all files analysed" in north and "south: ✔ all files analysed" in south
+    event_row = re.compile(r"north\.mp4 [\d.]+–[\d.]+ s\s+[\d.]+\s+0\.9\d+\s+none: no alert channel configured")
     assert len(event_row.findall(north)) == 1 and not event_row.findall(south)  # north's rip event (p > 0.9)

@@ -44,11 +44,14 @@ def handlers(watched, tiny_checkpoint):
 def test_cameras_tab_shows_each_camera_state_frame_events_and_today(handlers):
     views = handlers.cameras()
     north, south, pier = (views[i:i + 4] for i in range(0, 12, 4))
-    assert north[0].startswith("### north: **no rip (files finished)**")  # the clip ended calm
+    assert north[0].startswith("### north: **✔ all files analysed**")  # no stale state word for a finished file
+    assert "model: the embedded default" not in north[0] and "(the camera's own)" in north[0]
     assert Path(north[1]).name == "latest.jpg" and Path(north[3]).is_file()
-    assert len(north[2]) == 1 and north[2][0][3] > 0.9  # one event, its peak probability
-    assert south[0].startswith("### south: **no rip") and south[2] == []
-    assert pier[0].startswith("### pier: **down**") and pier[1] is None and pier[3] is None
+    (event,) = north[2]  # one event: where in the file, its peak probability, and why no alert went out
+    assert event[0].startswith("north.mp4 ") and event[0].endswith(" s") and event[2] > 0.9
+    assert event[3] == "none: no alert channel configured"
+    assert south[0].startswith("### south: **✔ all files analysed") and south[2] == []
+    assert pier[0].startswith("### pier: **⚫ down**") and pier[1] is None and pier[3] is None
     assert "cannot open stream" in pier[0]
 
 
@@ -79,7 +82,7 @@ def test_profile_editor_from_clicks_to_a_profile_watch_reads(handlers, tmp_path,
         handlers.download("east pier", "x.mp4", draft, None)
 
 
-@pytest.mark.parametrize("last_frame_age_s, word", [(5, "no rip"), (600, "down")])
+@pytest.mark.parametrize("last_frame_age_s, word", [(5, "🟢 no rip"), (600, "⚫ down")])
 def test_a_stream_camera_without_recent_frames_is_down_whatever_its_last_status(tmp_path, last_frame_age_s, word):
     """A watcher killed without a chance to record it (power cut, kill -9) leaves its cameras 'up'."""
     import time
@@ -97,7 +100,7 @@ def test_a_stream_camera_without_recent_frames_is_down_whatever_its_last_status(
     store.close()
     status = CameraBoard(load_profiles(tmp_path / "cameras.yaml"), tmp_path / "out").refresh(tmp_path)[0]
     assert status.startswith(f"### pier: **{word}**")
-    assert ("is ripdetect watch running?" in status) == (word == "down")
+    assert ("is ripdetect watch running?" in status) == word.endswith("down")
 
 
 def test_camera_tab_files_are_removed_after_their_time_to_live(watched, tiny_checkpoint):
@@ -136,6 +139,6 @@ def test_app_started_with_cameras_serves_the_tab(watched, tiny_checkpoint):
         assert {"Cameras", "Camera profile"} <= labels
         views = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(api_name="/cameras")
         assert len(views) == 12 and views[0].startswith("### north") and views[4].startswith("### south")
-        assert "**down**" in views[8] and len(views[2]["data"]) == 1 and Path(views[1]).suffix in (".jpg", ".jpeg")
+        assert "**⚫ down**" in views[8] and len(views[2]["data"]) == 1 and Path(views[1]).suffix in (".jpg", ".jpeg")
     finally:
         demo.close()

@@ -59,16 +59,40 @@ def pixel_bomb_png(path: Path, side: int = 20_000) -> Path:
 def test_image_handler(app, image_path):
     from ripdetect.viz.draw import banner_height
 
-    labels, overlay, mask, summary, details = app.predict_image(image_path, 0.0, "gradcam", 0.5, 0.5)
+    headline, decision, overlay, summary, details = app.predict_image(image_path, 0.0, "gradcam", 0.5, 0.5)
     record = json.loads(Path(details).read_text())
-    assert set(labels) == {"rip", "no rip"} and labels["rip"] == pytest.approx(1 - labels["no rip"])
-    assert overlay.shape == (90 + banner_height(90), 140, 3) and mask.shape == (90, 140, 3)
+    assert ">RIP CURRENT<" in headline and "threshold 0.00" in headline and "beach.png" in headline
+    assert decision == {"file": "beach.png", "label": "rip", "prob_rip": record["prob_rip"], "threshold": 0.0,
+                        "verdict": "RIP CURRENT"}
+    assert overlay.shape == (90 + banner_height(90), 140, 3)
     assert record["label"] == "rip" and record["region"] is not None and record["path"] == "beach.png"
     assert summary.startswith("**RIP CURRENT** · p = ") and "threshold 0.00" in summary
-    assert "Region:" in summary and "polygon" in summary and "exterior" not in summary  # compact, not the JSON
-    _, _, _, summary_pp, details_pp = app.predict_image(image_path, 1.0, "gradcampp", 0.5, 0.5)
+    assert "Region:" in summary and "exterior" not in summary  # compact, not the JSON
+    headline_pp, decision_pp, _, summary_pp, details_pp = app.predict_image(image_path, 1.0, "gradcampp", 0.5, 0.5)
     record_pp = json.loads(Path(details_pp).read_text())
     assert record_pp["label"] == "no_rip" and record_pp["region"] is None and summary_pp.startswith("**no rip**")
+    assert ">no rip<" in headline_pp and decision_pp["label"] == "no_rip"
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.45, 0.5, 0.55, 1.0])
+def test_every_verdict_on_the_page_is_the_one_decision(app, image_path, threshold):
+    """A p between the threshold and 0.5 once gave a 'no rip' headline beside a rip banner: now the headline, the
+    decision, the summary and the details all read the library's one decision at the threshold in use."""
+    headline, decision, _, summary, details = app.predict_image(image_path, threshold, "gradcam", 0.5, 0.5)
+    record = json.loads(Path(details).read_text())
+    is_rip = record["prob_rip"] >= threshold
+    word = "RIP CURRENT" if is_rip else "no rip"
+    assert f">{word}<" in headline and decision["verdict"] == word and summary.startswith(f"**{word}**")
+    assert decision["label"] == record["label"] == ("rip" if is_rip else "no_rip")
+
+
+def test_a_new_upload_shows_the_photo_and_clears_the_last_result(app, image_path, tmp_path):
+    photo, headline, decision, overlay, summary, details = app.show_upload(image_path)
+    assert photo.shape == (90, 140, 3) and (headline, decision, overlay, summary, details) == ("", None, None, "", None)
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    photo, headline, *_ = app.show_upload(str(bad))
+    assert photo is None and "Could not read notes.jpg" in headline
 
 
 @pytest.mark.parametrize("content,message", [(b"", "empty"), (b"plain text", "not an image")])
@@ -124,7 +148,7 @@ def test_an_upload_the_browser_cannot_play_gets_a_playable_preview(app, tmp_path
 
     mp4v = ffmpeg_clip(tmp_path / "old_camera.mp4", 2, 10, "96x64", "-c:v", "mpeg4")
     line, preview = app.describe_upload(str(mp4v))
-    assert line.startswith("**old_camera.mp4**: 2.0 s, 96x64, mpeg4") and "converted to H.264" in line
+    assert line.startswith("**old_camera.mp4**: 2.0 s, 96x64, mpeg4") and "a copy made for the browser" in line
     facts = read_container(preview)
     assert facts.browser_playable and facts.codec == "h264" and facts.duration_s == pytest.approx(2.0, abs=0.1)
     line, same = app.describe_upload(clip_path)
@@ -163,7 +187,7 @@ def test_result_folders_are_removed_after_their_time(tiny_checkpoint, image_path
 
 def test_model_card_has_disclaimer(app):
     card = app.model_card()
-    assert "tiny_cnn" in card and "Not a swim / no-swim tool" in card and "threshold**: 0.50" in card
+    assert "tiny_cnn" in card and "Not a swim / no-swim tool" in card and "decides at p ≥ 0.50" in card
 
 
 @pytest.fixture(scope="module")
@@ -184,13 +208,13 @@ def test_api_with_gradio_client(server, image_path, clip_path, capfd):
 
     url, app = server
     client = Client(url, verbose=False)
-    labels, overlay, mask, summary, details = client.predict(handle_file(image_path), 0.0, "gradcam", 0.5, 0.45,
-                                                             False, api_name="/predict_image")
-    assert {c["label"] for c in labels["confidences"]} == {"rip", "no rip"}
-    assert Path(overlay).suffix == ".png" and Path(mask).suffix == ".png" and Path(details).suffix == ".json"
+    headline, decision, overlay, summary, details = client.predict(handle_file(image_path), 0.0, "gradcam", 0.5,
+                                                                   0.45, False, api_name="/predict_image")
+    assert decision["label"] == "rip" and decision["verdict"] == "RIP CURRENT" and "RIP CURRENT" in headline
+    assert Path(overlay).suffix == ".png" and Path(details).suffix == ".json"
     assert json.loads(Path(details).read_text())["label"] == "rip" and summary.startswith("**RIP CURRENT**")
     verdict, video, timeline, summary_png, events, files = client.predict(handle_file(clip_path), 5, 2, 0.0, 0.5,
-                                                                          False, api_name="/predict_video")
+                                                                          False, False, api_name="/predict_video")
     video_path = video["video"] if isinstance(video, dict) else video
     assert Path(video_path).suffix == ".mp4" and Path(video_path).exists() and events["data"]
     assert Path(timeline).suffix == ".png" and [Path(f).suffix for f in files] == [".csv", ".json"]
@@ -201,8 +225,9 @@ def test_api_with_gradio_client(server, image_path, clip_path, capfd):
     start = time.time()
     with pytest.raises(Exception, match="not an image"):
         client.predict(handle_file(str(bad)), 0.5, "gradcam", 0.5, 0.45, False, api_name="/predict_image")
-    labels, *_ = client.predict(handle_file(image_path), 0.5, "gradcam", 0.5, 0.45, False, api_name="/predict_image")
-    assert labels["label"] in ("rip", "no rip") and time.time() - start < 120  # still up
+    _, decision, *_ = client.predict(handle_file(image_path), 0.5, "gradcam", 0.5, 0.45, False,
+                                     api_name="/predict_image")
+    assert decision["label"] in ("rip", "no_rip") and time.time() - start < 120  # still up
     assert "Traceback" not in capfd.readouterr().err  # a handled error is one log line, not a traceback
     deadline = time.time() + 15
     while len(app.results) and time.time() < deadline:
