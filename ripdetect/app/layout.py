@@ -149,6 +149,7 @@ def launch(model_path: str | None = None, host: str = "127.0.0.1", port: int = 7
     demo.ripdetect_app = app  # the handlers, for whoever holds the demo (tests, embedding)
     demo.queue(default_concurrency_limit=limits.concurrency, max_size=64)
     demo.launch(server_name=host, server_port=port, share=share, max_file_size=f"{limits.max_upload_mb:.0f}mb",
-                show_error=True, prevent_thread_lock=not block, quiet=False, css=CSS,
+                show_error=True, prevent_thread_lock=not block, quiet=True, css=CSS,
                 allowed_paths=[str(Path(watch_dir).resolve())] if board is not None else None)
+    print(f"ripdetect app: serving {demo.local_url} (Ctrl+C stops it; --share makes a public link)", flush=True)
     return demo

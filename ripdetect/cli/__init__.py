@@ -23,6 +23,7 @@ import argparse
 import logging
 import sys
 
+from ripdetect.cli.examples import epilog
 from ripdetect.errors import RipdetectError
 from ripdetect.version import __version__
 
@@ -30,13 +31,31 @@ SUBCOMMANDS = ("train", "tune", "eval", "eval_video", "adapt", "predict", "video
                "compare", "augment_preview", "export", "distill", "app")
 
 
+class _Subcommands:
+    """``add_subparsers``' result, giving every subcommand ``-v`` (before or after its name), its examples and its
+    documentation page at the end of its ``--help``."""
+
+    def __init__(self, sub, common: argparse.ArgumentParser):
+        self.sub, self.common = sub, common
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self.sub.add_parser(name, parents=[self.common], epilog=epilog(name),
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(prog="ripdetect", description="Rip-current detection and localisation.")
+    parser = argparse.ArgumentParser(
+        prog="ripdetect", description="Rip-current detection and localisation: whether a beach-camera image or video "
+        "shows a rip current, and where.", epilog="ripdetect COMMAND --help shows each command's flags and examples; "
+        "the documentation is in docs/ (bash run.sh docs serves it on http://127.0.0.1:8000).")
     parser.add_argument("--version", action="version", version=f"ripdetect {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log INFO messages (default: warnings only)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log INFO messages (default: warnings only)")
+    sub = _Subcommands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"), common)
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"ripdetect.cli.{name}_cmd")
         module.add_parser(sub)

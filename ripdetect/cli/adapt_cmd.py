@@ -9,19 +9,10 @@ from pathlib import Path
 from ripdetect.cli.flags import add_config_flags, add_model_flag, print_json
 from ripdetect.config import AdaptConfig
 
-EXAMPLE = """examples:
-  ripdetect adapt --labels north-beach/labels.csv --out north-beach.safetensors
-  ripdetect adapt --cameras cameras.yaml --camera north-beach --labels labels.csv     # writes model: into the profile
-  ripdetect adapt --labels labels.csv --out nb.safetensors --video calm_day.mp4      # false alarms per camera-hour
-
-labels.csv holds path,label[,box][,day]: rip or no_rip; box x1 y1 x2 y2 in pixels; day: when the frame was taken (else
-read from the file name or date). Label at least 6 frames from at least 2 days; calm days alone are enough to teach
-the camera's normal."""
-
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("adapt", help="teach the model one camera from a few labelled frames (before/after "
-                                          "report)", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                          "report)")
     parser.add_argument("--labels", required=True, help="the camera's labelled frames: CSV path,label[,box][,day]")
     add_model_flag(parser, "the camera's model in --cameras, else the embedded default model")
     parser.add_argument("--out", default=None,

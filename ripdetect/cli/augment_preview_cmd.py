@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from ripdetect.cli.flags import DATA_LAYOUTS
+
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("augment-preview", help="write a PNG grid of augmented training samples")
-    parser.add_argument("--data", nargs="+", required=True, help="dataset folder(s) or CSV manifest(s)")
+    parser.add_argument("--data", nargs="+", required=True, help=f"the images: {DATA_LAYOUTS}")
     parser.add_argument("--out", required=True, help="PNG path to write")
     parser.add_argument("--config", default=None, help="a JSON training recipe (default: built-in defaults)")
     parser.add_argument("--images", type=int, default=4, help="source images, one per row (default: 4)")

@@ -6,13 +6,13 @@ import argparse
 import json
 import sys
 
-from ripdetect.cli.flags import add_config_flags, add_model_flag
+from ripdetect.cli.flags import DATA_LAYOUTS, add_config_flags, add_model_flag
 from ripdetect.config import FAITHFULNESS_DEFAULT, InferenceConfig
 
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("eval", help="evaluate a checkpoint on a labelled dataset")
-    parser.add_argument("--data", nargs="+", required=True, help="dataset folder(s) or CSV manifest(s)")
+    parser.add_argument("--data", nargs="+", required=True, help=f"labelled images: {DATA_LAYOUTS}")
     add_model_flag(parser)
     parser.add_argument("--out", default=None, help="folder for plots, predictions.json and metrics.json "
                                                     "(default: none written)")

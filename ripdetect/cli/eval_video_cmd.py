@@ -12,16 +12,9 @@ from ripdetect.cli.flags import DEPLOYMENT_DEFAULT, add_config_flags, add_model_
 from ripdetect.config import InferenceConfig, VideoConfig
 
 RENAMED = {"window_s": "window", "min_event_s": "min_event"}
-EXAMPLE = """examples:
-  ripdetect eval-video clips.csv --out runs/eval-video          # path,label[,events] (events: '12.5-40; 80-95')
-  ripdetect eval-video my_cameras/ synth_clips/ --sweep         # rip/ and no_rip/ videos; ripdetect synth clips
-"""
-
-
 def add_parser(sub) -> None:
     parser = sub.add_parser("eval-video", help="false alarms per camera-hour, missed rips and time to first alert on "
-                                               "labelled clips", epilog=EXAMPLE,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+                                               "labelled clips")
     parser.add_argument("sources", nargs="+", metavar="CLIPS",
                         help="a manifest path,label[,events] (.csv), a folder of rip/ and no_rip/ videos, or "
                              "ripdetect synth output with clips/")

@@ -16,9 +16,12 @@ def field_help(field: dataclasses.Field, default: Any) -> str:
     """The field's help, its allowed values or range, and its default, each said once."""
     meta = field.metadata
     parts = [meta.get("help", "")]
-    if meta.get("low") is not None and not meta.get("choices"):
+    if meta.get("low") is not None and not meta.get("choices") and meta.get("show_range", True):
         parts.append(describe_range(meta))
-    shown = meta.get("none_means") if default is None else default
+    if isinstance(default, bool):
+        shown = "on" if default else "off"
+    else:
+        shown = meta.get("none_means") if default is None else (f"{default:,}" if isinstance(default, int) else default)
     return f"{'; '.join(p for p in parts if p)} (default: {shown})"
 
 
@@ -61,6 +64,8 @@ def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
+DATA_LAYOUTS = ("a folder with rip/ and no_rip/ subfolders of images (or train/, val/ and test/ folders of them, a "
+                "YOLO images/ and labels/ folder, or ripdetect synth output), or a CSV manifest path,label[,group,...]")
 DEPLOYMENT_DEFAULT = "the embedded default model; its int8 ONNX export where one ships in the package"
 
 

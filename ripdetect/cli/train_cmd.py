@@ -8,14 +8,14 @@ import json
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import add_config_flags, add_data_flags, given, print_json
+from ripdetect.cli.flags import DATA_LAYOUTS, add_config_flags, add_data_flags, given, print_json
 from ripdetect.config import AugmentConfig, ModelConfig, TrainConfig, load_json_config
 
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("train", help="train a rip classifier")
-    add_data_flags(parser, data_help="dataset folder(s) or CSV manifest(s); several are concatenated (default: the "
-                                     "run's own sources when resuming)",
+    add_data_flags(parser, data_help=f"training images, one or more of: {DATA_LAYOUTS}; several are concatenated "
+                                     "(default: the run's own sources when resuming)",
                    real_help="real images (a manifest with group and viewpoint columns) for grouped cross-validation "
                              "with --folds (default: none)",
                    folds_help="grouped k-fold cross-validation over --real by site; then a final model on all the "

@@ -18,7 +18,10 @@ from ripdetect.config import AlertConfig, WatchConfig
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("watch", help="follow live cameras: clip results, alerts, /metrics and /healthz")
-    parser.add_argument("--cameras", required=True, metavar="FILE", help="camera profile file (YAML or JSON)")
+    parser.add_argument("--cameras", required=True, metavar="FILE",
+                        help="camera profile file, YAML or JSON: a list 'cameras:' of entries with name and source (a "
+                             "stream URL, a video file or a folder of them), and optionally roi, model, video, "
+                             "inference and alerts settings; see docs/cameras.md")
     parser.add_argument("--out", required=True, help="results, snapshots and state.sqlite; one folder per camera")
     parser.add_argument("--once", action="store_true",
                         help="analyse files and folders to their end (streams until they end), then exit "

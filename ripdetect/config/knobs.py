@@ -30,12 +30,13 @@ def decision_threshold(value: float) -> float:
 
 def knob(default: Any = None, help: str = "", *, low: float | None = None, high: float | None = None,
          choices: tuple | Callable[[], tuple] | None = None, none_means: str | None = None, low_exclusive: bool = False,
-         factory: Any = None) -> Any:
+         factory: Any = None, show_range: bool = True) -> Any:
     """A config field with its range or allowed values and its help text (read by validation and the CLI).
 
-    ``none_means`` documents what a ``None`` default stands for (e.g. "the model's threshold")."""
+    ``none_means`` documents what a ``None`` default stands for (e.g. "the model's threshold"); ``show_range=False``
+    when the help already says the range in words."""
     metadata = {"help": help, "low": low, "high": high, "choices": choices, "none_means": none_means,
-                "low_exclusive": low_exclusive}
+                "low_exclusive": low_exclusive, "show_range": show_range}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -47,13 +48,19 @@ def allowed_values(meta: dict) -> tuple | None:
     return choices() if callable(choices) else choices
 
 
+def _number(value: float) -> str:
+    """A bound as people read it: 120,000,000 rather than 1.2e+08, 0.5 rather than 0.500000."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
 def describe_range(meta: dict) -> str:
-    """'one of a, b' or 'a number in [low, high]' for a field's metadata."""
+    """'one of a, b', 'a number from 0 to 1' or 'a number above 0, up to 10' for a field's metadata."""
     if allowed_values(meta):
         return "one of " + ", ".join(map(str, allowed_values(meta)))
     low, high = meta.get("low"), meta.get("high")
-    left = "(" if meta.get("low_exclusive") else "["
-    return f"a number in {left}{low:g}, {high:g}]"
+    if meta.get("low_exclusive"):
+        return f"a number above {_number(low)}, up to {_number(high)}"
+    return f"a number from {_number(low)} to {_number(high)}"
 
 
 def scalar_type(config_field: dataclasses.Field) -> type | None:

@@ -29,8 +29,9 @@ class ModelConfig:
     mean: tuple[float, float, float] | None = knob(None, "RGB mean (0..1)", none_means="the architecture's")
     std: tuple[float, float, float] | None = knob(None, "RGB std (0..1)", none_means="the architecture's")
     dropout: float = knob(0.2, "dropout before the head", low=0.0, high=0.9)
-    water_head: bool = knob(False, "predict where the sea is and take rip evidence only from there (needs water "
-                                   "masks in some training data, e.g. synthetic scenes)")
+    water_head: bool = knob(False, "a water head: a second output that marks where the sea is, so rip evidence is "
+                                   "taken only from there (needs water masks in some training data, e.g. synthetic "
+                                   "scenes)")
     class_names: tuple[str, str] = knob(CLASS_NAMES, "names of the negative and positive class")
 
     def __post_init__(self) -> None:

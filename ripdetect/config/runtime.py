@@ -19,15 +19,21 @@ class InferenceConfig:
 
     threshold: float | None = knob(None, "decision threshold (used to 2 decimals)", low=0.0, high=1.0,
                                    none_means="the model's")
-    cam_method: str = knob("gradcam", "CAM method", choices=CAM_METHODS)
-    cam_layer: str | None = knob(None, "dotted layer name for the CAM", none_means="the model's feature layer")
-    cam_threshold: float = knob(0.5, "region threshold (a fraction of the map's max, or a percentile)",
-                                low=0.0, high=100.0)
-    cam_threshold_mode: str = knob("fraction", "how the map becomes a region", choices=CAM_THRESHOLD_MODES)
+    cam_method: str = knob("gradcam", "how the heat map (class activation map, CAM) of where the model saw the rip is "
+                                      "computed: gradcam (Grad-CAM), gradcam_fast (the same in one pass), gradcampp "
+                                      "(Grad-CAM++), layercam (LayerCAM)", choices=CAM_METHODS)
+    cam_layer: str | None = knob(None, "dotted name of the layer the heat map is taken from",
+                                 none_means="the model's feature layer")
+    cam_threshold: float = knob(0.5, "where the heat map becomes the rip region: a share of the map's peak from 0 to "
+                                     "1 (fraction mode), or a percentile from 0 to 100 (percentile mode)",
+                                low=0.0, high=100.0, show_range=False)
+    cam_threshold_mode: str = knob("fraction", "how the heat map becomes a region: fraction (of its peak), "
+                                               "percentile (of its values) or otsu (Otsu's automatic threshold)",
+                                   choices=CAM_THRESHOLD_MODES)
     min_region_fraction: float = knob(0.002, "smallest region blob, as a share of the image", low=0.0, high=1.0)
     region_when_negative: bool = knob(False, "also report regions for no-rip images")
     map_when_negative: bool = knob(False, "also draw the heat map on no-rip overlays")
-    show_water: bool = knob(False, "outline the estimated sea in overlays (models with a water head)")
+    show_water: bool = knob(False, "outline the estimated sea in overlays (models whose water head marks the sea)")
     batch_size: int = knob(8, "images or frames per model call", low=1, high=1024)
     max_pixels: int = knob(120_000_000, "refuse images above this many pixels before decoding", low=1,
                            high=10**10)
@@ -39,7 +45,8 @@ class InferenceConfig:
         if self.threshold is not None:
             object.__setattr__(self, "threshold", decision_threshold(self.threshold))
         if self.cam_threshold_mode != "percentile":
-            check_field(self.cam_threshold <= 1.0, "cam_threshold", self.cam_threshold, "a number in [0, 1]")
+            check_field(self.cam_threshold <= 1.0, "cam_threshold", self.cam_threshold,
+                        "a number from 0 to 1 (a share of the map's peak) unless cam_threshold_mode is percentile")
 
 
 @dataclass(frozen=True)
