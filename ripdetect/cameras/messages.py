@@ -53,6 +53,17 @@ class SnapshotNote:
 
 
 @dataclass(frozen=True)
+class QueueNote:
+    """A frame worth an operator's label (``ripdetect.cameras.label_queue``)."""
+
+    camera: str
+    wall: float
+    reason: str
+    prob_rip: float
+    jpeg: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ClipNote:
     camera: str
     key: str

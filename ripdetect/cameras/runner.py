@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 
 from ripdetect.cameras.clips import ClipAccumulator
+from ripdetect.cameras.label_queue import QueueChooser
 from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, ErrorNote, EventNote, FileDoneNote, FrameNote,
                                         SnapshotNote, StatusNote)
 from ripdetect.cameras.profiles import CameraProfile
@@ -62,6 +63,7 @@ class CameraRunner:
         self.done_files = set(done_files or ())
         self.on_threshold, self.off_threshold = video_thresholds(profile.video, predictor.threshold)
         self.session = 0
+        self.queue = QueueChooser(profile.name, watch_config, self.on_threshold, profile.video.min_event_s)
 
     def run(self) -> None:
         """Follow the camera until the watcher stops. No error of one file, folder or stream ends the camera: it is
@@ -213,9 +215,15 @@ class CameraRunner:
                 clip.add(result)
                 frames, last_s, last = frames + 1, time_s, result
                 self._frame(result, wall_offset)
-                for change in result.aggregated.changes:  # the aggregator's events: the one events model
+                agg = result.aggregated
+                for note in self.queue.frame(result.frame.image_rgb, agg.prob_rip, agg.state, time_s + wall_offset):
+                    self.emit(note)
+                for change in agg.changes:  # the aggregator's events: the one events model
                     open_event = change.event if change.kind == "start" else None
                     self._event(change.kind, change.event, result, source, live, wall_offset, file_id)
+                    if change.kind == "end":
+                        for note in self.queue.event_ended(change.event.end_s - change.event.start_s):
+                            self.emit(note)
                 unseen = result  # the latest frame not yet in latest.jpg
                 if time.monotonic() - last_snapshot >= self.watch_config.snapshot_s:
                     last_snapshot, unseen = time.monotonic(), None

@@ -24,8 +24,9 @@ from ripdetect import records
 from ripdetect.cameras.alerts import AlertSender
 from ripdetect.cameras.clips import iso_time
 from ripdetect.cameras.database import StateStore
+from ripdetect.cameras.label_queue import LabelQueue
 from ripdetect.cameras.messages import (DOWN, FINISHED, UP, ClipNote, ErrorNote, EventNote, FileDoneNote, FrameNote,
-                                        SnapshotNote, StatusNote)
+                                        QueueNote, SnapshotNote, StatusNote)
 from ripdetect.cameras.monitoring import WatchMetrics
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.config import WatchConfig
@@ -74,7 +75,7 @@ class ResultSink:
     def _apply(self, note: object) -> None:
         handler = {StatusNote: self._status, FrameNote: self._frame, EventNote: self._event,
                    SnapshotNote: self._snapshot, ClipNote: self._clip, FileDoneNote: self._file_done,
-                   ErrorNote: self._error}[type(note)]
+                   ErrorNote: self._error, QueueNote: self._queue}[type(note)]
         handler(note)
 
     def _error(self, note: ErrorNote) -> None:
@@ -230,6 +231,9 @@ class ResultSink:
         log.info("%s: clip %s: %s, max %s", note.camera, folder.relative_to(self.out_dir),
                  RIP_WORD if summary["rip_detected"] else NO_RIP_WORD, "none" if summary["max_prob"] is None
                  else prob_text(summary["max_prob"]))
+
+    def _queue(self, note: QueueNote) -> None:
+        LabelQueue(self.camera_dir(note.camera), self.watch_config.queue_max).add(note)
 
     def _file_done(self, note: FileDoneNote) -> None:
         self.store.add_file(note.camera, note.identity, note.path, note.error)

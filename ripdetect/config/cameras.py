@@ -48,6 +48,14 @@ class WatchConfig:
                              high=3600.0)
     folder_poll_s: float = knob(30.0, "seconds between looks for new videos in a folder source", low=0.1,
                                 high=86_400.0)
+    queue_max: int = knob(200, "frames kept per camera in its labelling queue (CAMERA/queue/: frames worth an "
+                               "operator's label, for ripdetect adapt); 0 keeps none", low=0, high=100_000)
+    queue_margin: float = knob(0.1, "a frame this close to the threshold is unsure, and worth a label", low=0.0,
+                               high=0.5)
+    queue_gap_s: float = knob(60.0, "least time between two unsure frames queued from one camera", low=0.0,
+                              high=86_400.0)
+    queue_calm_every_s: float = knob(600.0, "one ordinary calm frame is queued in each period this long", low=1.0,
+                                     high=86_400.0)
 
     def __post_init__(self) -> None:
         validate_fields(self)
