@@ -77,10 +77,11 @@ class CameraHandlers:
         text = f"**{decision.verdict}** · {prob_text(decision.prob_rip)} in {area} · threshold {decision.threshold:.2f}"
         return predictor.render(frame_rgb, prediction), text
 
-    def download(self, name: str, source: str, draft: RoiDraft, base: CameraProfile | None) -> str:
-        """The camera's profile file (YAML), ready for ``ripdetect watch --cameras``."""
+    def download(self, name: str, source: str, draft: RoiDraft, base: CameraProfile | None,
+                 threshold: float | None = None) -> str:
+        """The camera's profile file (YAML), ready for ``ripdetect watch --cameras``, with the threshold tried."""
         try:
-            text = profile_text(name, source, draft, base)
+            text = profile_text(name, source, draft, base, threshold)
         except RipdetectError as exc:
             raise user_error(exc.reason, exc) from None
         file_name = f"{name.strip() or 'camera'}.yaml"

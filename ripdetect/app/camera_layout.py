@@ -4,7 +4,9 @@
   possible rip / RIP CURRENT / down), the latest frame with its overlay, its last events and today's timeline,
   refreshed every few seconds;
 - **Camera profile**: a frame from the camera, a region of interest drawn on it point by point (or uploaded),
-  tried on the frame, and the profile to download.
+  tried on the frame, and the profile to download;
+- **Teach a camera**: label the camera's frames (its labelling queue, or uploads), adapt the model to it, and read
+  the before/after.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from ripdetect.app.camera_handlers import CameraHandlers
 from ripdetect.app.cameras import EVENT_HEADERS
 from ripdetect.app.profile_editor import RoiDraft
+from ripdetect.app.teach import LabelSession, TeachHandlers
 from ripdetect.data.images import IMAGE_EXTENSIONS
 from ripdetect.video.io import VIDEO_EXTENSIONS
 
@@ -60,9 +63,9 @@ def profile_tab(gr, handlers: CameraHandlers, threshold: float) -> None:
                 gr.Markdown("Click on the frame to place the points of a polygon around the water, where rips can "
                             "be; **Close polygon** finishes it. Several polygons may be drawn.")
                 drawn = gr.Image(label="Frame and region of interest", interactive=False, format="png",
-                                 elem_id="roi-canvas")
+                                 elem_id="roi-canvas", visible=False)  # shown once a frame is uploaded
                 described = gr.Markdown(RoiDraft().describe(), elem_id="roi-text")
-                overlay = gr.Image(label="Analysed with the ROI", show_label=False, format="png")
+                overlay = gr.Image(label="Analysed with the ROI", show_label=False, format="png", visible=False)
                 verdict = gr.Markdown(elem_id="roi-verdict")
 
     def on_click(frame_rgb, current, evt):
@@ -71,12 +74,75 @@ def profile_tab(gr, handlers: CameraHandlers, threshold: float) -> None:
     on_click.__annotations__ = {"evt": gr.SelectData}  # Gradio passes the click to a parameter typed so
     # every click counts (a click while the last one is handled is queued, not dropped), and each edit sees the last
     in_turn = {"concurrency_limit": 1, "concurrency_id": "roi-editor", "trigger_mode": "multiple"}
-    frame_in.change(handlers.frame, [frame_in, draft], [frame, drawn, described], api_name="roi_frame")
+    frame_in.change(handlers.frame, [frame_in, draft], [frame, drawn, described], api_name="roi_frame").then(
+        lambda f: (gr.update(visible=f is not None), gr.update(visible=False)), frame, [drawn, overlay],
+        api_visibility="private")  # no empty boxes before a frame; a new frame's result comes from its own test
     drawn.select(on_click, [frame, draft], [draft, drawn, described], api_visibility="private", **in_turn)
     for button, action in ((close, "close"), (undo, "undo"), (clear, "clear")):
         button.click(lambda f, d, a=action: handlers.edit(f, d, a), [frame, draft], [draft, drawn, described],
                      api_name=f"roi_{action}", **in_turn)
     upload_in.change(handlers.upload, [upload_in, name, source, frame, draft],
                      [draft, base, name, source, drawn, described], api_name="roi_upload")
-    test.click(handlers.test, [frame, draft, roi_threshold], [overlay, verdict], api_name="roi_test")
-    download.click(handlers.download, [name, source, draft, base], profile_out, api_name="roi_profile")
+    test.click(handlers.test, [frame, draft, roi_threshold], [overlay, verdict], api_name="roi_test").then(
+        lambda: gr.update(visible=True), None, overlay, api_visibility="private")
+    download.click(handlers.download, [name, source, draft, base, roi_threshold], profile_out, api_name="roi_profile")
+
+
+def teach_tab(gr, handlers: TeachHandlers, cameras: list[str]) -> None:
+    with gr.Tab("Teach a camera"):
+        session = gr.State(LabelSession())
+        gr.Markdown("Label a few dozen frames of one camera, from at least two days: calm ones teach it the camera's "
+                    "normal, rips (click on the rip) keep what it knows of rips. **Adapt** then fits the model to the "
+                    "camera and shows, day by held-out day, how it does against the model it started from.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                camera = gr.Dropdown(cameras, value=cameras[0] if cameras else None, allow_custom_value=True,
+                                     label="Camera (its queue from ripdetect watch, when the app has --watch-dir)",
+                                     elem_id="teach-camera")
+                uploads = gr.File(label="Or upload frames of the camera", file_count="multiple",
+                                  file_types=list(IMAGE_EXTENSIONS), elem_id="teach-uploads")
+                load = gr.Button("Load frames", elem_id="teach-load")
+                counts = gr.Markdown(LabelSession().describe(), elem_id="teach-counts")
+                gallery = gr.Gallery(label="Frames", columns=4, height=320, allow_preview=False,
+                                     elem_id="teach-gallery")
+            with gr.Column(scale=2):
+                caption = gr.Markdown(elem_id="teach-caption")
+                shown = gr.Image(label="Click on the rip, or label the frame", interactive=False, format="jpeg",
+                                 elem_id="teach-frame")
+                with gr.Row():
+                    rip = gr.Button("Rip", variant="stop", elem_id="teach-rip")
+                    calm = gr.Button("No rip", elem_id="teach-calm")
+                    skip = gr.Button("Unlabel / skip", elem_id="teach-skip")
+        with gr.Row():
+            strength = gr.Slider(0.1, 10, 1.0, step=0.1, label="Pull toward the base model (higher keeps more of it)")
+            adapt = gr.Button("Adapt", variant="primary", elem_id="teach-adapt")
+        with gr.Row():
+            report = gr.Markdown(elem_id="teach-report")
+            table = gr.Dataframe(headers=["", "base model", "adapted"], label="Held-out days: before and after",
+                                 elem_id="teach-table")
+        with gr.Row():
+            model_out = gr.File(label="Adapted model (.safetensors: set it as the camera's model:)",
+                                elem_id="teach-model")
+            labels_out = gr.File(label="Labels (CSV, for ripdetect adapt)")
+
+    views = [session, gallery, shown, caption, counts]
+    load.click(handlers.load, [session, camera, uploads], views, api_visibility="private")
+
+    def on_pick(current, evt):
+        return handlers.select(current, evt.index)
+
+    def on_point(current, evt):
+        return handlers.click(current, *evt.index)
+
+    for listener in (on_pick, on_point):  # Gradio passes the click to a parameter typed so
+        listener.__annotations__ = {"evt": gr.SelectData}
+    gallery.select(on_pick, [session], views, api_visibility="private")
+    shown.select(on_point, [session], views, api_visibility="private")
+    for button, label in ((rip, "rip"), (calm, "no_rip"), (skip, "skip")):
+        button.click(lambda s, a=label: handlers.label(s, a), [session], views, api_visibility="private")
+
+    def run_adapt(current, camera_name, pull, progress=gr.Progress()):
+        return handlers.adapt(current, camera_name, pull, progress)
+
+    adapt.click(run_adapt, [session, camera, strength], [report, table, model_out, labels_out],
+                api_visibility="private", show_progress_on=[report])

@@ -11,9 +11,10 @@ import atexit
 from pathlib import Path
 
 from ripdetect.app.camera_handlers import CameraHandlers
-from ripdetect.app.camera_layout import cameras_tab, profile_tab
+from ripdetect.app.camera_layout import cameras_tab, profile_tab, teach_tab
 from ripdetect.app.cameras import CameraBoard
 from ripdetect.app.handlers import DISCLAIMER, RipApp
+from ripdetect.app.teach import TeachHandlers
 from ripdetect.cameras.profiles import load_profiles
 from ripdetect.config import AppLimits
 from ripdetect.data.images import IMAGE_EXTENSIONS
@@ -105,6 +106,8 @@ def build_demo(app: RipApp, board: CameraBoard | None = None):
         if board is not None:
             cameras_tab(gr, camera_handlers)
         profile_tab(gr, camera_handlers, threshold)
+        teach_tab(gr, TeachHandlers(app, board.watch_dir if board else None),
+                  [p.name for p in board.profiles] if board else [])
         with gr.Tab("About"):
             gr.Markdown(app.model_card())
 

@@ -74,9 +74,13 @@ def read_upload(path: str | Path, camera: str = "") -> tuple[RoiDraft, CameraPro
     return RoiDraft(Roi.parse(data, str(Path(path).name)).polygons), None
 
 
-def profile_text(name: str, source: str, draft: RoiDraft, base: CameraProfile | None = None) -> str:
-    """The profile file for one camera (its other settings kept from ``base``), validated as a profile file is."""
+def profile_text(name: str, source: str, draft: RoiDraft, base: CameraProfile | None = None,
+                 threshold: float | None = None) -> str:
+    """The profile file for one camera (its other settings kept from ``base``; ``threshold``, the one tried on the
+    frame, as its decision threshold), validated as a profile file is."""
     entry = {**(base.to_dict() if base else {}), "name": (name or "").strip(), "source": (source or "").strip()}
+    if threshold is not None:
+        entry["inference"] = {**entry.get("inference", {}), "threshold": round(float(threshold), 2)}
     if draft.roi is not None:
         entry["roi"] = draft.roi.to_list()
     else:

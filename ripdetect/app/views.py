@@ -61,3 +61,21 @@ def video_verdict(summary: dict) -> str:
         highest = "" if summary["max_prob"] is None else f" · max {prob_text(summary['max_prob'])}"
         text = f"**no rip detected** in {summary['duration_s']:.1f} s{highest} · {on}"
     return "\n\n".join([text, *(f"⚠ {warning}" for warning in summary.get("warnings", []))])
+
+
+ADAPT_ROWS = (("rips caught", "rips_caught"), ("false alarms", "false_alarms"),
+              ("balanced accuracy", "balanced_accuracy"), ("ROC-AUC", "roc_auc"),
+              ("mean p on calm frames", "mean_prob_calm"))
+
+
+def adapt_report(report: dict) -> tuple[str, list[list]]:
+    """The before/after of an adaptation: its sentence (Markdown), and a table of base against adapted, each day
+    scored by a model that never saw it."""
+    def shown(value) -> str:
+        return "–" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    table = [[name, shown(report["base"][key]), shown(report["adapted"][key])] for name, key in ADAPT_ROWS]
+    text = (f"**{report['sentence']}**\n\nLeave-one-day-out: every held-out day judged by a head fitted on the other "
+            f"days only, at threshold {report['threshold']:.2f}; {report['frames']} frames, {report['rips']} rips, "
+            f"{report['days']} days.")
+    return text, table

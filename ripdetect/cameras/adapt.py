@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,7 +33,8 @@ from ripdetect.errors import InputError
 from ripdetect.explain.regions import upsample_cam
 from ripdetect.inference.predictor import Predictor
 from ripdetect.inference.roi import Roi
-from ripdetect.models.checkpoint import Checkpoint
+from ripdetect.files import file_digest
+from ripdetect.models.checkpoint import Checkpoint, save_checkpoint
 from ripdetect.synth.composite import composite_distractor, composite_rip
 from ripdetect.synth.writer import labelled_scene
 from ripdetect.cameras.adapt_labels import CameraLabels
@@ -223,6 +225,17 @@ def sentence(report: dict) -> str:
     return (f"{days}, all calm, the adapted model raised {adapted['false_alarms']} false alarm(s) on {calm} frames "
             f"where the base model raised {base['false_alarms']}; no labelled rip was there to check that rips are "
             "still caught (the base model's head, composites and replayed scenes keep them).")
+
+
+def save_adapted(out: str | Path, base: Checkpoint, model: torch.nn.Module, labels: CameraLabels, camera: str,
+                 adapt_config: AdaptConfig, report: dict, threshold: float, overwrite: bool = False) -> Path:
+    """The adapted model as a normal checkpoint: the base model's metadata, a model id naming the camera, and what it
+    was adapted from (the base model and its digest, the camera, the labels' digest, the settings, the report)."""
+    metadata = {**base.metadata, "model_id": f"{camera}-adapted-{base.model_id}",
+                "adapted": {"base_model": base.model_id, "base_digest": file_digest(base.path) if base.path else None,
+                            "camera": camera, "labels_digest": labels.digest, "config": vars(adapt_config),
+                            "report": report}}
+    return save_checkpoint(out, model, threshold, metadata, overwrite=overwrite)
 
 
 def adapt_camera(base: Checkpoint, labels: CameraLabels, adapt_config: AdaptConfig, threshold: float,

@@ -35,15 +35,14 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ripdetect.cameras.adapt import adapt_camera
+    from ripdetect.cameras.adapt import adapt_camera, save_adapted
     from ripdetect.cameras.adapt_labels import check_enough, read_camera_labels
     from ripdetect.cameras.profiles import find_camera, load_profiles, set_camera_model
     from ripdetect.cli.flags import given
     from ripdetect.decision import applied_threshold
     from ripdetect.errors import ConfigError
-    from ripdetect.files import OutputExistsError, file_digest
+    from ripdetect.files import OutputExistsError
     from ripdetect.inference.backends import load_model
-    from ripdetect.models.checkpoint import save_checkpoint
 
     if bool(args.camera) != bool(args.cameras):
         raise ConfigError("--camera NAME and --cameras FILE go together")
@@ -70,11 +69,7 @@ def run(args: argparse.Namespace) -> int:
                                  lambda what, share: print(f"ripdetect: {what}", file=sys.stderr)
                                  if share in (0.9, 1.0) else None)
     camera = profile.name if profile else Path(args.labels).parent.name or "camera"
-    metadata = {**base.metadata, "model_id": f"{camera}-adapted-{base.model_id}",
-                "adapted": {"base_model": base.model_id, "base_digest": file_digest(base.path) if base.path else None,
-                            "camera": camera, "labels_digest": labels.digest, "config": vars(adapt_config),
-                            "report": report}}
-    save_checkpoint(out, model, threshold, metadata, overwrite=args.overwrite)
+    save_adapted(out, base, model, labels, camera, adapt_config, report, threshold, args.overwrite)
     result = {"model": str(out), "before_after": report}
     if args.video:
         result["video"] = _video_report(args.video, base, out)

@@ -70,9 +70,10 @@ def test_profile_editor_from_clicks_to_a_profile_watch_reads(handlers, tmp_path,
     assert "1 polygon" in text and draft.polygons[0][0] == (0.5, round(0.5 / 224, 5))
     overlay, verdict = handlers.test(frame, draft, 0.35)
     assert verdict.startswith("**RIP CURRENT**") and "region of interest" in verdict and overlay.shape[1] == 384
-    path = handlers.download("east-pier", "rtsp://192.0.2.7/stream", draft, None)
+    path = handlers.download("east-pier", "rtsp://192.0.2.7/stream", draft, None, 0.35)
     (profile,) = load_profiles(path)
     assert profile.name == "east-pier" and profile.live and profile.roi.polygons == draft.polygons
+    assert profile.inference.threshold == 0.35  # the threshold tried is the one saved
     uploaded, base, name, source, _, _ = handlers.upload(path, "", "", frame, RoiDraft())
     assert uploaded.polygons == draft.polygons and (name, source) == ("east-pier", "rtsp://192.0.2.7/stream")
     assert handlers.edit(frame, draft, "undo")[0].polygons == () and handlers.edit(frame, draft, "clear")[0] == RoiDraft()

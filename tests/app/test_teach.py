@@ -1,0 +1,59 @@
+"""The app's "Teach a camera" tab, through its handlers: frames from the camera's labelling queue and from uploads,
+labelled by buttons and a click on the rip, then adapted, with the before/after and the adapted model to download;
+labels too few to teach anything are refused on the page."""
+
+import csv
+
+import pytest
+
+from ripdetect.config import AdaptConfig
+from tests.cameras.test_adapt import pier_frame, rip_frame
+from tests.helpers import write_png
+
+gr = pytest.importorskip("gradio")
+
+
+@pytest.fixture
+def teach(tmp_path, toy_checkpoint):
+    from ripdetect.app.handlers import RipApp
+    from ripdetect.app.teach import TeachHandlers
+
+    app = RipApp(str(toy_checkpoint))
+    return TeachHandlers(app, tmp_path / "watch", AdaptConfig(views=3, composites=0, replay=0))
+
+
+def test_label_and_adapt_from_the_queue_and_uploads(teach, tmp_path, stills):
+    from ripdetect.app.teach import LabelSession
+    from ripdetect.cameras.label_queue import LabelQueue, encode_frame
+    from ripdetect.cameras.messages import QueueNote
+
+    queue = LabelQueue(tmp_path / "watch" / "pier-cam", 50)  # two days in the queue, named by their date
+    for day, wall in enumerate((1_780_000_000.0, 1_780_090_000.0)):
+        for i in range(5):
+            image = rip_frame(stills["rip"], i) if i == 4 else pier_frame(stills["calm"], day * 10 + i)
+            queue.add(QueueNote("pier-cam", wall + i * 61, "near_threshold", 0.6, encode_frame(image)))
+    uploads = [str(write_png(tmp_path / "up" / f"2026-06-{12}_{i}.png", pier_frame(stills["calm"], 50 + i)))
+               for i in range(4)]
+    session, gallery, shown, caption, counts = teach.load(LabelSession(), "pier-cam", uploads)
+    assert len(session.frames) == 14 and len(gallery) == 14 and shown is not None and "14 frames" in counts
+    with pytest.raises(gr.Error, match="too few"):
+        teach.adapt(teach.label(session, "no_rip")[0], "pier-cam", 0.1)
+    for index, path in enumerate(session.frames):
+        session = teach.select(session, index)[0]
+        if "_" in path and path.endswith(".jpg") and rip_like(path, queue):
+            session = teach.click(session, 300.0, 70.0)[0]  # on the rip: labels it rip, with a point
+        else:
+            session = teach.label(session, "no_rip")[0]
+    assert sum(v == "rip" for v in session.labels.values()) == 2 and len(session.labels) == 14
+    text, table, model, labels = teach.adapt(session, "pier-cam", 0.1)
+    assert "held-out days" in text and table[0][0] == "rips caught" and model.endswith("pier-cam.adapted.safetensors")
+    with open(labels, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    boxes = [r["box"] for r in rows if r["label"] == "rip"]
+    assert len(boxes) == 2 and all(len(b.split()) == 4 for b in boxes)
+
+
+def rip_like(path: str, queue) -> bool:
+    """The queue's fifth frame of each day is the rip (its file name sorts last within its day)."""
+    names = sorted(r["file"] for r in queue.rows())
+    return path.endswith(names[4]) or path.endswith(names[9])
