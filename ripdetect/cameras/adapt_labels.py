@@ -22,7 +22,7 @@ from ripdetect.data.labels import RegionLabel, parse_boxes
 from ripdetect.data.layouts import LABEL_WORDS, Sample
 from ripdetect.errors import DataError
 
-MIN_FRAMES = 6  # fewer frames say nothing about a camera
+MIN_FRAMES = 5  # fewer frames say nothing about a camera
 MIN_DAYS = 2  # the before/after holds out whole days: two at least
 BLOCKS = 4  # blocks of time when every frame is from one day
 DATE_IN_NAME = re.compile(r"(20\d\d)[-_]?([01]\d)[-_]?([0-3]\d)")

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("synth", help="render synthetic surf-zone scenes with exact rip masks")
     parser.add_argument("--out", required=True, help="output folder (class folders, masks/, manifest.csv, clips/)")
     names = add_config_flags(parser, SynthConfig, only=("n", "seed", "view", "rip_fraction", "clips", "clip_seconds",
-                                                         "fps", "realism"))
+                                                         "fps", "realism", "uniform_surf"))
     parser.add_argument("--size", default=None, help=f"image size WxH (default: {defaults.width}x{defaults.height})")
     parser.add_argument("--preview", action="store_true", help="also write preview.png: synthetic next to real")
     parser.add_argument("--real", default=None,

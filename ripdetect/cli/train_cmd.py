@@ -136,6 +136,10 @@ def progress_bar(monitor: str):
         elif event == "epoch":
             bar.reset(total=0)
             bar.set_description(f"epoch {info['epoch']}/{info['epochs']}")
+        elif event == "cache":
+            bar.set_description("caching the frozen stages")
+            bar.total, bar.n = info["steps"], info["step"]
+            bar.refresh()
         elif event == "step":
             bar.total, bar.n = info["steps"], info["step"]
             bar.set_postfix(loss=f"{info['loss']:.4f}")
@@ -156,7 +160,7 @@ def run_cross_validation(args: argparse.Namespace, train_config) -> int:
     from ripdetect.training.engine import TrainingInterrupted
 
     real = load_many(args.real)
-    extra = load_many(args.data) if args.data else []
+    extra = load_many(args.data, both_classes=False) if args.data else []
     print(f"ripdetect: grouped {args.folds}-fold cross-validation over {len(real)} real images "
           f"({len({s.group_key for s in real})} sites), with {len(extra)} other training images", file=sys.stderr)
     bar, progress = progress_bar(train_config.monitor)

@@ -117,9 +117,17 @@ class TrainConfig:
                                    high=1.0)
     progressive_size: float = knob(1.0, "input side, as a share of the model's, in the progressive epochs", low=0.1,
                                    high=1.0)
+    feature_cache_views: int = knob(0, "with frozen stages: run them once for N augmented views of every training "
+                                       "image and train only the rest each epoch, on one of those views (0: augment "
+                                       "and run every stage every epoch)", low=0, high=256)
 
     def __post_init__(self) -> None:
         validate_fields(self)
+        if self.feature_cache_views:
+            check_field(self.model.freeze_stages > 0, "feature_cache_views", self.feature_cache_views,
+                        "0 unless model.freeze_stages > 0 (only frozen stages can be cached)")
+            check_field(self.progressive_size == 1, "feature_cache_views", self.feature_cache_views,
+                        "0 with progressive_size below 1 (the cache holds one input size)")
         if self.progressive_data < 1 or self.progressive_size < 1:
             check_field(self.progressive_epochs < self.epochs, "progressive_epochs", self.progressive_epochs,
                         f"fewer than epochs ({self.epochs}), so a full epoch can be kept as the best")

@@ -102,6 +102,8 @@ class SynthConfig:
     fps: float = knob(10.0, "clip frame rate", low=1.0, high=60.0)
     realism: bool = knob(True, "real-camera detail: dunes and vegetation, headlands, clear/overcast/sunset skies, "
                                "swell and lens distortion (--no-realism: the plain scenes of ripdetect 0.1)")
+    uniform_surf: float = knob(0.0, "share of the no-rip scenes that are an ordinary surf zone: breaking bands "
+                                    "unbroken along the shore (hard negatives)", low=0.0, high=1.0)
 
     def __post_init__(self) -> None:
         validate_fields(self)

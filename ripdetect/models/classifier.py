@@ -88,6 +88,16 @@ class EvidenceGate(nn.Module):
 
 
 @dataclass
+class FrozenFeatures:
+    """The output of a model's first ``stages_run`` stages (frozen, so it never changes during training) and the
+    water head's tap when that stage was among them. ``RipClassifier.outputs`` takes it in place of images."""
+
+    features: torch.Tensor
+    tap: torch.Tensor | None
+    stages_run: int
+
+
+@dataclass
 class ModelOutputs:
     """Everything one forward pass gives: logits, the signed rip evidence per position (gated, and before the
     gate), the water logits (``None`` without a water head) and, with an evidence mask, the logits of the whole
@@ -122,16 +132,37 @@ class RipClassifier(nn.Module):
         self._stages = stages or []
         self._frozen: list[nn.Module] = []
 
-    def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The last feature map, and the water logits (running the stages one by one to tap the stride-16 map)."""
-        if not self.model_config.water_head:
+    def _features(self, x: torch.Tensor | FrozenFeatures) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The last feature map, and the water logits (running the stages one by one to tap the stride-16 map).
+        ``x`` is an image batch, or the output of the frozen stages (``frozen_features``) to run the rest on."""
+        if isinstance(x, FrozenFeatures):
+            x, tap, start = x.features, x.tap, x.stages_run
+        elif not self.model_config.water_head:
             return self.features(x), None
-        tap = None
-        for index, stage in enumerate(self._stages):
-            x = _run_stage(stage, x)
+        else:
+            tap, start = None, 0
+        x, tap = self._run_stages(x, start, len(self._stages), tap)
+        return x, self.water(x, tap) if self.model_config.water_head else None
+
+    def _run_stages(self, x: torch.Tensor, start: int, end: int,
+                    tap: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        for index in range(start, end):
+            x = _run_stage(self._stages[index], x)
             if index == self._water_tap:
                 tap = x
-        return x, self.water(x, tap)
+        return x, tap
+
+    @property
+    def frozen_stage_count(self) -> int:
+        return len(self._frozen)
+
+    @torch.no_grad()
+    def frozen_features(self, x: torch.Tensor) -> FrozenFeatures:
+        """The output of the frozen stages (and the water head's tap, if it lies among them): what the rest of the
+        model needs, so training can compute it once per image and view (``ripdetect.training.feature_cache``)."""
+        count = self.frozen_stage_count
+        features, tap = self._run_stages(x, 0, count, None)
+        return FrozenFeatures(features, tap if self.model_config.water_head else None, count)
 
     def _gated(self, feature_map: torch.Tensor, water_logits: torch.Tensor | None,
                evidence_mask: torch.Tensor | None) -> torch.Tensor:
@@ -141,7 +172,7 @@ class RipClassifier(nn.Module):
             feature_map = self.gate(feature_map, water_logits)
         return feature_map if evidence_mask is None else gate_features(feature_map, evidence_mask)
 
-    def outputs(self, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> ModelOutputs:
+    def outputs(self, x: torch.Tensor | FrozenFeatures, evidence_mask: torch.Tensor | None = None) -> ModelOutputs:
         feature_map, water_logits = self._features(x)
         gated = self._gated(feature_map, water_logits, evidence_mask)
         logits = self.head(self.dropout(torch.flatten(self.pool(gated), 1)))
@@ -153,10 +184,11 @@ class RipClassifier(nn.Module):
         evidence = torch.einsum("c,bchw->bhw", weight, gated) if gated is not feature_map else raw
         return ModelOutputs(logits, evidence, raw, water_logits, whole)
 
-    def forward(self, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | FrozenFeatures, evidence_mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.dropout(self.pooled_features(x, evidence_mask)))
 
-    def pooled_features(self, x: torch.Tensor, evidence_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def pooled_features(self, x: torch.Tensor | FrozenFeatures,
+                        evidence_mask: torch.Tensor | None = None) -> torch.Tensor:
         """What the head sees: the (water- and ROI-gated) feature map averaged over positions, (B, C). A new head
         can be fitted on these alone (``ripdetect.cameras.adapt``)."""
         feature_map, water_logits = self._features(x)

@@ -19,8 +19,8 @@ import numpy as np
 
 MIN_FOAM_IN_LANE = 0.15  # mean whitewater score the lane must have before the edit, or it would show nothing
 MIN_SURF = 0.01  # share of the sea that must be whitewater: a calm photo has no breakers to cut through
-MIN_GAP = 0.002  # share of the image the removed whitewater must cover, so the gap can be seen
-MIN_VISIBLE_CHANGE = 18.0  # mean change (0..255) over the rip mask, so the gap can be seen
+MIN_GAP = 0.0008  # share of the image the removed whitewater must cover, so the gap can be seen
+MIN_VISIBLE_CHANGE = 12.0  # mean change (0..255) over the rip mask, so the gap can be seen
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _paint(image_rgb: np.ndarray, weight: np.ndarray, clean: np.ndarray, rng: np
 
 
 def composite_rip(image_rgb: np.ndarray, water: np.ndarray, rng: np.random.Generator,
-                  attempts: int = 12) -> Composite | None:
+                  attempts: int = 30) -> Composite | None:
     """A rip channel painted into a real photo's surf zone, or ``None`` when the photo shows no breaking waves
     to cut a visible gap through."""
     height, width = water.shape
@@ -159,6 +159,15 @@ def composite_rip(image_rgb: np.ndarray, water: np.ndarray, rng: np.random.Gener
         if len(path) < 8 or (oblique and path[-1][1] > path[0][1] - 0.5 * np.hypot(path[-1][0] - path[0][0],
                                                                                   path[-1][1] - path[0][1])):
             continue  # too short, or not heading away from the camera in an oblique shot
+        # the lane runs through the whitewater and stops a little past its last band, where the head goes
+        foam_along = [foam[int(y), int(x)] for x, y in path]
+        if max(foam_along) <= 0.15:
+            continue
+        last_foam = max(i for i, f in enumerate(foam_along) if f > 0.15)
+        end = min(len(path) - 1, last_foam + max(2, len(path) // 8))
+        path = path[:end + 1]
+        if len(path) < 4:
+            continue
         scale = _perspective_scale(path, water, oblique)
         base = size * rng.uniform(0.08, 0.2)
         widths = list(base * scale * np.linspace(1.0, rng.uniform(0.6, 0.9), len(path)))
@@ -166,12 +175,6 @@ def composite_rip(image_rgb: np.ndarray, water: np.ndarray, rng: np.random.Gener
         along = lane > 0.5
         if along.sum() < 30 or foam[along].mean() < MIN_FOAM_IN_LANE:
             continue
-        # stop the lane past the last whitewater, then put the head there
-        foam_along = [foam[int(y), int(x)] for x, y in path]
-        last_foam = max(i for i, f in enumerate(foam_along) if f > 0.15) if max(foam_along) > 0.15 else len(path) - 1
-        end = min(len(path) - 1, last_foam + max(2, len(path) // 8))
-        path, widths = path[:end + 1], widths[:end + 1]
-        lane = _lane(water.shape, path, widths)
         head = np.zeros(water.shape, np.float32)
         hx, hy = path[-1]
         radius = widths[-1] * rng.uniform(1.2, 2.0)

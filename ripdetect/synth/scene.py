@@ -68,9 +68,12 @@ class SceneParams:
 
 
 def sample_scene(rng: np.random.Generator, seed: int, rip: bool, view: str = "mixed",
-                 realism: bool = False) -> SceneParams:
+                 realism: bool = False, uniform_surf: float = 0.0) -> SceneParams:
     """Random scene parameters; ``rip=False`` scenes get more hard negatives; ``realism`` adds real-camera
-    detail, drawn from its own stream (the other parameters are the same with or without it)."""
+    detail, drawn from its own stream (the other parameters are the same with or without it). A share
+    ``uniform_surf`` of the no-rip scenes (drawn from a stream of its own too) is an ordinary surf zone: breaking
+    bands that run unbroken along the shore, with no gap, calm patch or structure in them (the hard negative of a
+    rip detector that fires on any breaking band)."""
     view = view if view != "mixed" else ("oblique" if rng.random() < 0.55 else "aerial")
     calm = not rip and rng.random() < 0.15
     rips = []
@@ -96,6 +99,12 @@ def sample_scene(rng: np.random.Generator, seed: int, rip: bool, view: str = "mi
     )
     if realism:
         params.realism = sample_realism(seed, params.view)
+    if not rip and uniform_surf > 0:
+        own = np.random.default_rng([seed, 96])
+        if own.random() < uniform_surf:
+            params.breaking = float(own.uniform(0.7, 1.0))
+            params.small_gaps, params.groyne, params.pier, params.rocks = 0, False, False, False
+            params.n_crests = int(own.integers(3, 6))
     return params
 
 

@@ -58,19 +58,20 @@ MIN_VISIBLE_RIP = 0.003  # a rip scene must show at least this fraction of rip p
 
 
 def scene_for(seed: int, index: int, rip: bool, view: str, attempt: int = 0,
-              realism: bool = False) -> SceneParams:
+              realism: bool = False, uniform_surf: float = 0.0) -> SceneParams:
     """The scene of image ``index``: depends only on (seed, index, attempt), so any subset can be (re)made."""
     entropy = [seed, index] if attempt == 0 else [seed, index, attempt]
     scene_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
-    return sample_scene(np.random.default_rng(scene_seed), scene_seed, rip, view, realism)
+    return sample_scene(np.random.default_rng(scene_seed), scene_seed, rip, view, realism, uniform_surf)
 
 
 def labelled_scene(seed: int, index: int, rip: bool, view: str, width: int, height: int,
-                   t: float = 0.0, max_attempts: int = 10, realism: bool = False) -> tuple[SceneParams, Rendered]:
+                   t: float = 0.0, max_attempts: int = 10, realism: bool = False,
+                   uniform_surf: float = 0.0) -> tuple[SceneParams, Rendered]:
     """``(params, rendered)`` whose rip mask agrees with the label: a rip scene whose channel falls outside
     the camera's view (possible in aerial crops) is deterministically re-drawn."""
     for attempt in range(max_attempts):
-        params = scene_for(seed, index, rip, view, attempt, realism)
+        params = scene_for(seed, index, rip, view, attempt, realism, uniform_surf)
         rendered = SceneCamera(params, width, height).render(t)
         if not rip or rendered.rip_mask.mean() >= MIN_VISIBLE_RIP:
             break
@@ -98,11 +99,13 @@ def generate_images(out: Path, synth_config: SynthConfig, progress: ProgressFn |
         mask_path, water_path = out / "masks" / f"{name}.png", out / "water" / f"{name}.png"
         if image_path.exists() and mask_path.exists() and water_path.exists():
             params = (_params_of(scenes_before, image_path, out)
-                      or scene_for(synth_config.seed, index, rip, synth_config.view, realism=synth_config.realism))
+                      or scene_for(synth_config.seed, index, rip, synth_config.view, realism=synth_config.realism,
+                                    uniform_surf=synth_config.uniform_surf))
             skipped += 1
         else:
             params, rendered = labelled_scene(synth_config.seed, index, rip, synth_config.view, synth_config.width,
-                                              synth_config.height, t=index % 17, realism=synth_config.realism)
+                                              synth_config.height, t=index % 17, realism=synth_config.realism,
+                                              uniform_surf=synth_config.uniform_surf)
             write_image(mask_path, rendered.rip_mask.astype(np.uint8) * 255)
             write_image(water_path, rendered.water_mask.astype(np.uint8) * 255)
             write_image(image_path, rendered.image, quality=90)  # the image is written last
@@ -181,7 +184,8 @@ def generate_clips(out_dir: Path, synth_config: SynthConfig, progress: ProgressF
             skipped += 1
             continue
         params, _ = labelled_scene(synth_config.seed + 1_000_003, clip, bool(labels[clip]), synth_config.view,
-                                   synth_config.width, synth_config.height, realism=synth_config.realism)
+                                   synth_config.width, synth_config.height, realism=synth_config.realism,
+                                   uniform_surf=synth_config.uniform_surf)
         camera = SceneCamera(params, synth_config.width, synth_config.height)
         on, off = rip_schedule(np.random.default_rng(params.seed), bool(labels[clip]), synth_config.clip_seconds)
         shake = camera_shake(np.random.default_rng([params.seed, 94]), n_frames)

@@ -26,10 +26,12 @@ from ripdetect.errors import DataError, RipdetectError
 from ripdetect.files import OutputExistsError, write_json
 from ripdetect.inference.predictor import Predictor
 from ripdetect.models.checkpoint import load_checkpoint, save_checkpoint
+from ripdetect.models.classifier import create_model
 from ripdetect.records import write_csv
 from ripdetect.training.calibration import calibrated_probs, fit_temperature
 from ripdetect.training.engine import FINAL_NAME, LAST_NAME, VAL_SCORES_NAME, ProgressFn
 from ripdetect.training.evaluation import evaluate_localisation, score_checkpoint
+from ripdetect.training.feature_cache import FeatureCache
 from ripdetect.training.finalise import estimate_cam_scale
 from ripdetect.training.metrics import choose_threshold, plot_reliability_of
 from ripdetect.training.resume import STATE_JSON
@@ -99,15 +101,30 @@ def read_plan(run_dir: str | Path) -> dict[str, Any]:
 
 
 def _train_fold(train: list[Sample], val: list[Sample], train_config: TrainConfig, run_dir: Path,
-                overwrite: bool, progress: ProgressFn | None) -> Path:
+                overwrite: bool, progress: ProgressFn | None, cache: _SharedCache | None = None) -> Path:
 
     if (run_dir / FINAL_NAME).is_file() and not overwrite:
         log.info("%s: already finished", run_dir)
         return run_dir / LAST_NAME
     resume = (run_dir / STATE_JSON).is_file() and not overwrite
     train_model(train, val, train_config, run_dir, resume=resume, overwrite=not resume, progress=progress,
-                select_on_val=False)
+                select_on_val=False, feature_cache=None if cache is None else cache.get(progress))
     return run_dir / LAST_NAME
+
+
+class _SharedCache:
+    """One feature cache for every fold and the final model (``feature_cache_views``): built when the first model
+    that needs it trains, over all the training images any of them uses. The frozen stages are the same ImageNet
+    weights in every fold, so one cache serves them all."""
+
+    def __init__(self, train_config: TrainConfig, samples: list[Sample]):
+        self.train_config, self.samples, self.cache = train_config, samples, None
+
+    def get(self, progress: ProgressFn | None):
+        if self.cache is None:
+            model = create_model(self.train_config.model)
+            self.cache = FeatureCache(model, self.samples, model.preprocessing, self.train_config, progress)
+        return self.cache
 
 
 def _pooled_epoch_curve(out_dir: Path, folds: int, real: list[Sample]) -> list[dict]:
@@ -142,12 +159,13 @@ def cross_validate(real: list[Sample], extra: list[Sample], train_config: TrainC
             "real_sha256": manifest_hash(real), "extra_sha256": manifest_hash(extra),
             "assignment": {s.path: f for s, f in zip(real, assignment)}}
     _check_plan(out_dir, plan, overwrite)
+    cache = _SharedCache(train_config, extra + real * real_repeat) if train_config.feature_cache_views else None
     oof_scores = np.zeros(len(real))
     for fold in range(folds):
         train, val = fold_training_set(real, extra, assignment, fold, real_repeat)
         if progress:
             progress("fold", {"fold": fold + 1, "folds": folds, "n_train": len(train), "n_val": len(val)})
-        model_path = _train_fold(train, val, train_config, out_dir / f"fold_{fold}", overwrite, progress)
+        model_path = _train_fold(train, val, train_config, out_dir / f"fold_{fold}", overwrite, progress, cache)
         scored = score_checkpoint(load_checkpoint(model_path), val)
         index = [i for i, f in enumerate(assignment) if f == fold]
         oof_scores[[index[j] for j in scored.indices]] = scored.scores
@@ -165,7 +183,7 @@ def cross_validate(real: list[Sample], extra: list[Sample], train_config: TrainC
     plot_reliability_of(labels, cross_fitted, out_dir / "reliability.png")
     if final:
         report["final_model"] = str(train_final(real, extra, train_config, out_dir / "final", temperature,
-                                                threshold, report, overwrite, progress))
+                                                threshold, report, overwrite, progress, cache))
     write_json(out_dir / REPORT_NAME, report)
     return report
 
@@ -267,14 +285,14 @@ def ensemble_report(run_dirs: list[str | Path]) -> dict[str, Any]:
 
 def train_final(real: list[Sample], extra: list[Sample], train_config: TrainConfig, run_dir: Path,
                 temperature: float, threshold: float, cv_report: dict, overwrite: bool,
-                progress: ProgressFn | None) -> Path:
+                progress: ProgressFn | None, cache: _SharedCache | None = None) -> Path:
     """One model on all the data, for the same fixed epochs, carrying the cross-validated temperature, threshold
     and metrics (the CAM display scale is estimated on the real rip images)."""
 
     train = extra + real * train_config.real_repeat
     if progress:
         progress("fold", {"fold": "final", "folds": cv_report["folds"], "n_train": len(train), "n_val": 0})
-    _train_fold(train, [], train_config, run_dir, overwrite, progress)
+    _train_fold(train, [], train_config, run_dir, overwrite, progress, cache)
     last = load_checkpoint(run_dir / LAST_NAME)
     summary = {key: cv_report["overall"][key] for key in ("balanced_accuracy", "roc_auc", "f2", "brier", "ece", "n")}
     metadata = {**last.metadata, "temperature": temperature, "model_id": run_dir.parent.name,

@@ -28,6 +28,7 @@ from ripdetect.models.classifier import RipClassifier, create_model, rip_prob, r
 from ripdetect.records import write_csv
 from ripdetect.training import distributed
 from ripdetect.training.distributed import Workers
+from ripdetect.training.feature_cache import FeatureCache
 from ripdetect.training.loaders import EpochLoaders, epoch_inputs, is_progressive
 from ripdetect.training.losses import LossFn, batch_loss, make_loss
 from ripdetect.training.metrics import choose_threshold, classification_metrics, monitor_value
@@ -132,7 +133,7 @@ def score_samples(model: torch.nn.Module, loader, progress: ProgressFn | None = 
 
 def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: TrainConfig, run_dir: str | Path,
         resume: bool = False, progress: ProgressFn | None = None, init_from: str | Path | None = None,
-        select_on_val: bool = True) -> FitResult:
+        select_on_val: bool = True, feature_cache=None) -> FitResult:
     """Train with early stopping on ``train_config.monitor``. Ctrl-C saves the last finished epoch and raises
     ``TrainingInterrupted``. Seeding is scoped to this call: the caller's random state is left as it was.
 
@@ -140,17 +141,22 @@ def fit(train_samples: list[Sample], val_samples: list[Sample], train_config: Tr
     never used to pick the epoch or stop early: ``best.safetensors`` is then the last epoch. Cross-validation
     uses this, so a held-out fold never chooses its own model.
 
+    With ``feature_cache_views`` the frozen stages run once per training image and view
+    (``ripdetect.training.feature_cache``); ``feature_cache`` is one built already, over a list that holds these
+    training samples (a cross-validation builds one for all its folds).
+
     Under ``torchrun`` (``ripdetect.training.distributed``) every rank calls this with the same arguments; rank 0
     alone validates, reports ``progress`` and writes files, and the files are the same as from one process."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_config.seed)
-        return _fit(train_samples, val_samples, train_config, run_dir, resume, progress, init_from, select_on_val)
+        return _fit(train_samples, val_samples, train_config, run_dir, resume, progress, init_from, select_on_val,
+                    feature_cache)
 
 
 def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, resume: bool,
-         progress: ProgressFn | None, init_from, select_on_val: bool) -> FitResult:
+         progress: ProgressFn | None, init_from, select_on_val: bool, feature_cache) -> FitResult:
     workers = distributed.current()
     progress = progress if workers.is_main else None
     model = create_model(train_config.model, load_pretrained=init_from is None)
@@ -161,6 +167,11 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
     optimizer = make_optimizer(model, train_config)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     loaders = EpochLoaders(train_samples, val_samples, model.preprocessing, train_config, workers)
+    cache, entries = feature_cache, None
+    if train_config.feature_cache_views:
+        if cache is None:
+            cache = FeatureCache(model, train_samples, model.preprocessing, train_config, progress)
+        entries = cache.entries_of(train_samples)
     trainee = distributed.for_training(model, workers)
     history: list[dict] = []
     start_epoch, best_score, stale = 0, -math.inf, 0
@@ -180,8 +191,13 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
             set_epoch_lr(optimizer, base_lrs, epoch, train_config)
             train_loader, val_loader = loaders.for_epoch(epoch_inputs(train_config, epoch,
                                                                       model.preprocessing.input_size), epoch)
+            if cache is not None:
+                train_loader = cache.epoch(epoch, train_config.seed, train_config.batch_size,
+                                           train_config.imbalance == "balanced_sampler", entries)
             train_loss, seen, errors = train_one_epoch(trainee, train_loader, loss_fn, optimizer, train_config,
                                                        progress, workers)
+            if cache is not None and epoch == start_epoch:
+                errors += cache.errors
             if not seen:
                 raise DataError(f"none of the {len(train_samples)} training images could be read "
                                 f"(first: {errors[0][0]}: {errors[0][1]})" if errors else "no training images")

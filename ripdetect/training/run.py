@@ -48,7 +48,8 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool, clear: bool = Tr
 def train_model(train_samples: list[Sample], val_samples: list[Sample], train_config: TrainConfig,
                 run_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
                 init_from: str | Path | None = None, progress: ProgressFn | None = None,
-                data_sources: dict[str, Any] | None = None, select_on_val: bool = True) -> dict[str, Any]:
+                data_sources: dict[str, Any] | None = None, select_on_val: bool = True,
+                feature_cache=None) -> dict[str, Any]:
     """Train, then finalise: returns ``model`` (path), ``threshold``, ``val_metrics``, ``epochs_run`` and
     ``bad_files``. ``data_sources`` (the ``--data`` arguments) is recorded so ``--resume`` can reload them.
 
@@ -84,7 +85,7 @@ def train_model(train_samples: list[Sample], val_samples: list[Sample], train_co
         log.info("added %d synthetic weather copies", len(copies))
         train_samples = train_samples + copies
     result = fit(train_samples, val_samples, resolved, run_dir, resume=resume, progress=progress, init_from=init_from,
-                 select_on_val=select_on_val)
+                 select_on_val=select_on_val, feature_cache=feature_cache)
     metrics: dict = {}
     if workers.is_main:
         _, metrics = finalise(run_dir, val_samples, train_samples, resolved.batch_size)
