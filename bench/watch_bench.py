@@ -3,6 +3,7 @@
     python bench/watch_bench.py capacity [--counts 2 4 6 8 10 12] [--seconds 60]
     python bench/watch_bench.py memory [--cameras 3] [--minutes 60]
     python bench/watch_bench.py latency [--events 5]
+    python bench/watch_bench.py soak [--minutes 30]
 
 Every camera is a real stream: the ffmpeg that imageio-ffmpeg ships serves a 1080p30 H.264 clip (made from the
 shipped synthetic photos, with moving grain) as MPEG-TS over HTTP in real time, looped, one server per camera;
@@ -15,6 +16,10 @@ the real command (``ripdetect watch`` in a subprocess) and is read through its /
   what an idle one would follow.
 - memory: resident memory of the watcher, sampled every 30 s, with events, alerts and clips all the while (a rip
   every 30 s, a clip every 5 minutes); per camera from a 1-camera run of a few minutes against the full run.
+- soak: 30 minutes under faults, 2 cameras: an MJPEG stream that turns rip and calm and drops every 4 minutes (down
+  for 15 s), and a recorder folder that receives a clip every 2 minutes written in two bursts; the webhook fails one
+  call in three. Afterwards every event the watcher recorded must have had exactly one start alert delivered (none
+  lost, none twice), and the resident memory must stay flat after warm-up.
 - latency: from the first rip frame served to the webhook's arrival, at the default window (10 s) and minimum
   event (2 s), which dominate it (``--window-s 2 --min-event-s 1`` shows the rest).
 """
@@ -241,6 +246,73 @@ def latency(events: int, window_s: float, min_event_s: float) -> None:
                       "min_s": round(min(delays), 2), "max_s": round(max(delays), 2)}))
 
 
+def soak(minutes: float) -> None:
+    import sqlite3
+
+    import cv2
+
+    calm, rip = (cv2.cvtColor(cv2.resize(cv2.imread(str(p)), (960, 540)), cv2.COLOR_BGR2RGB) for p in (CALM, RIP))
+    camera, hook = MjpegServer(calm, fps=5).start(), WebhookReceiver(fail_every=3)
+    with tempfile.TemporaryDirectory() as folder:
+        recorder = Path(folder) / "recorder"
+        recorder.mkdir()
+        clip = make_clip(Path(folder) / "burst.mp4", [(CALM, 8), (RIP, 14), (CALM, 8)])
+        data = clip.read_bytes()
+        video = {"sample_fps": 1, "window_s": 6, "min_event_s": 2, "clip_minutes": 5}
+        profile = Path(folder) / "cams.yaml"
+        profile.write_text(json.dumps({"cameras": [
+            {"name": "stream", "source": camera.url, "video": video,
+             "alerts": {"webhook": hook.url, "min_interval_s": 0}},
+            {"name": "recorder", "source": str(recorder), "video": video,
+             "alerts": {"webhook": hook.url, "min_interval_s": 0}}]}))
+        port = free_port()
+        watch = start_watch(profile, Path(folder) / "out", port, "--folder-poll-s", "5")
+        samples, started, written, drops = [], time.monotonic(), 0, 0
+        try:
+            while (elapsed := time.monotonic() - started) < minutes * 60:
+                phase = elapsed % 120
+                camera.show(rip if 40 <= phase < 70 else calm)  # a rip for 30 s every 2 minutes
+                if elapsed // 240 > drops:  # the stream drops every 4 minutes, down 15 s
+                    drops += 1
+                    camera.stop()
+                    time.sleep(15)
+                    camera.start()
+                if elapsed // 120 >= written:  # a recorder clip every 2 minutes, written in two bursts
+                    target = recorder / f"rec_{written:03d}.mp4"
+                    with open(target, "wb") as handle:
+                        handle.write(data[: len(data) // 2])
+                        handle.flush()
+                        time.sleep(3)
+                        handle.write(data[len(data) // 2:])
+                    written += 1
+                if not samples or elapsed / 60 - samples[-1][0] >= 0.5:
+                    samples.append((elapsed / 60, rss_mb(watch.pid)))
+                    print(f"{elapsed / 60:5.1f} min  RSS {samples[-1][1]:7.1f} MB  alerts {len(hook.received)}",
+                          flush=True)
+                time.sleep(1)
+            time.sleep(60)  # the last clip analysed and its alerts retried
+        finally:
+            stop(watch)
+            camera.stop()
+            hook.close()
+        with sqlite3.connect(Path(folder) / "out" / "state.sqlite") as db:
+            events = db.execute("SELECT id, camera, key FROM events").fetchall()
+    starts = [a["event_key"] for a in hook.received if a["kind"] == "start"]
+    keys = [key for _, _, key in events]
+    settled = [rss for t, rss in samples if t >= 5]
+    import numpy as np
+
+    slope = float(np.polyfit([t for t, _ in samples if t >= 5], settled, 1)[0] * 60) if len(settled) > 2 else 0.0
+    print(json.dumps({
+        "minutes": minutes, "stream_drops": drops, "recorder_files": written, "webhook_calls": hook.calls,
+        "events": {name: sum(c == name for _, c, _ in events) for name in ("stream", "recorder")},
+        "start_alerts_delivered": len(starts), "events_without_a_start_alert": len(set(keys) - set(starts)),
+        "start_alerts_delivered_twice": len(starts) - len(set(starts)),
+        "rss_mb": {"at_5_min": round(settled[0], 1) if settled else None, "at_end": round(samples[-1][1], 1),
+                   "max": round(max(r for _, r in samples), 1)},
+        "growth_mb_per_hour_after_5_min": round(slope, 1)}, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -254,11 +326,15 @@ def main() -> None:
     run.add_argument("--events", type=int, default=5)
     run.add_argument("--window-s", type=float, default=10.0, help="(default: 10, VideoConfig's)")
     run.add_argument("--min-event-s", type=float, default=2.0, help="(default: 2, VideoConfig's)")
+    run = sub.add_parser("soak")
+    run.add_argument("--minutes", type=float, default=30.0)
     args = parser.parse_args()
     if args.what == "capacity":
         capacity(args.counts, args.seconds)
     elif args.what == "memory":
         memory(args.cameras, args.minutes)
+    elif args.what == "soak":
+        soak(args.minutes)
     else:
         latency(args.events, args.window_s, args.min_event_s)
 

@@ -68,12 +68,13 @@ class MjpegServer:
 
 
 class WebhookReceiver:
-    """Records every JSON POST; ``hang_s`` makes it take that long before answering (a receiver that is down)."""
+    """Records every JSON POST; ``hang_s`` makes it take that long before answering (a receiver that is down);
+    ``fail_every`` N answers every Nth call with HTTP 500 and does not record it (a flaky receiver)."""
 
-    def __init__(self, hang_s: float = 0.0):
+    def __init__(self, hang_s: float = 0.0, fail_every: int = 0):
         self.received: list[dict] = []
         self.received_at: list[float] = []  # wall-clock time each alert arrived
-        self.hang_s = hang_s
+        self.hang_s, self.fail_every = hang_s, fail_every
         self.calls = 0
         owner = self
 
@@ -84,6 +85,11 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802
                 owner.calls += 1
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if owner.fail_every and owner.calls % owner.fail_every == 0:
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if owner.hang_s:
                     time.sleep(owner.hang_s)
                 owner.received.append(json.loads(body))

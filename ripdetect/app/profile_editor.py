@@ -69,7 +69,11 @@ def read_upload(path: str | Path, camera: str = "") -> tuple[RoiDraft, CameraPro
     data = read_data_file(path)
     if isinstance(data, dict) and "cameras" in data:
         profiles = load_profiles(path)
-        profile = next((p for p in profiles if p.name == camera), profiles[0])
+        index, profile = next(((i, p) for i, p in enumerate(profiles) if p.name == camera), (0, profiles[0]))
+        # the source and model as the file wrote them: resolved, they would name the server's copy of the upload
+        written = data["cameras"][index] if isinstance(data["cameras"], list) else {}
+        profile = replace(profile, source=str(written.get("source", profile.source)),
+                          model=None if written.get("model") is None else str(written["model"]))
         return RoiDraft(profile.roi.polygons if profile.roi else ()), profile
     return RoiDraft(Roi.parse(data, str(Path(path).name)).polygons), None
 

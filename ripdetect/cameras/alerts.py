@@ -48,6 +48,7 @@ class AlertSender:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._draining = False  # at a back-fill's end: every pending alert gets a try, a failed one blocks no other
         self._thread = threading.Thread(target=self._loop, daemon=True, name="ripdetect-alerts")
 
     def start(self) -> AlertSender:
@@ -67,11 +68,22 @@ class AlertSender:
     def pending(self) -> int:
         return len(self.store.pending_alerts())
 
-    def stop(self, drain_s: float = 0.0, cancel: threading.Event | None = None) -> None:
+    def untried(self) -> int:
+        return sum(alert["attempts"] == 0 for alert in self.store.pending_alerts())
+
+    def stop(self, drain_s: float = 0.0, cancel: threading.Event | None = None, each_once: bool = False) -> None:
         """Stop after at most ``drain_s`` seconds of delivering what is pending, or as soon as ``cancel`` is set
-        (what is left stays queued for the next run)."""
+        (what is left stays queued for the next run). ``each_once`` (a back-fill's end) goes on until every pending
+        alert has had one full try, however many there are (each at most its timeout), and a failed alert waiting
+        to be tried again holds up none of the others meanwhile."""
         deadline = time.monotonic() + drain_s
-        while time.monotonic() < deadline and (self.pending() or self._busy) and not (cancel and cancel.is_set()):
+        if each_once:
+            self._draining = True
+            longest = max((c.timeout_s for c in self.configs.values()), default=0.0)
+            deadline += self.untried() * (longest + 1.0)
+        while time.monotonic() < deadline and not (cancel and cancel.is_set()):
+            if not (self.pending() or self._busy) or (each_once and not self.untried() and not self._busy):
+                break
             self._wake.set()
             time.sleep(0.1)
         self._stop.set()
@@ -91,6 +103,8 @@ class AlertSender:
         now = time.time()
         for alert in self.store.pending_alerts():
             lane = (alert["camera"], alert["channel"])
+            if self._draining and alert["next_try"] > now:
+                continue  # draining: the lane's next untried alert goes now
             with self._lock:
                 if lane in self._busy:
                     continue

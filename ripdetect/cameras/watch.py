@@ -96,7 +96,7 @@ class Watcher:
             sink.stopped()
             finished = self.once and not self._stop.is_set()  # a back-fill's alerts get one full try each
             drain = 2 * max(p.alerts.timeout_s for p in self.profiles) + 1 if finished else STOP_DRAIN_S
-            alerts.stop(drain_s=drain, cancel=self._stop)
+            alerts.stop(drain_s=drain, cancel=self._stop, each_once=finished)
             if undelivered := alerts.pending():
                 log.warning("%d alert(s) not delivered yet: the next ripdetect watch with this --out sends them",
                             undelivered)

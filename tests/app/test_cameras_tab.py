@@ -143,3 +143,22 @@ def test_app_started_with_cameras_serves_the_tab(watched, tiny_checkpoint):
         assert "**⚫ down**" in views[8] and len(views[2]["data"]) == 1 and Path(views[1]).suffix in (".jpg", ".jpeg")
     finally:
         demo.close()
+
+
+def test_an_uploaded_profile_keeps_its_own_source_and_model(handlers, tmp_path):
+    """Gradio hands the upload over as a copy in its own folder: the profile that comes back must still name the
+    camera's source and model as its file wrote them, not paths in that folder."""
+    from ripdetect.app.profile_editor import RoiDraft
+    from ripdetect.cameras.profiles import load_profiles
+
+    copy = tmp_path / "gradio-upload-copy"
+    copy.mkdir()
+    path = copy / "cams.yaml"
+    path.write_text("cameras:\n  - {name: north, source: recordings/north.mp4, model: models/north.safetensors, "
+                    "roi: [[[0, 0.4], [1, 0.4], [1, 1], [0, 1]]]}\n")
+    draft, base, name, source, _, _ = handlers.upload(str(path), "north", "", None, RoiDraft())
+    assert (name, source) == ("north", "recordings/north.mp4") and base.model == "models/north.safetensors"
+    (profile,) = load_profiles(handlers.download(name, source, draft, base))
+    downloaded = Path(handlers.download(name, source, draft, base)).read_text()
+    assert "gradio-upload-copy" not in downloaded and "recordings/north.mp4" in downloaded
+    assert "models/north.safetensors" in downloaded and profile.roi is not None

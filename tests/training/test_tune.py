@@ -157,6 +157,31 @@ def test_storage_and_study_name_errors_come_before_any_work(tune_data, tmp_path)
         studies.check_signature(storage, "someone-else", plan.signature())
 
 
+def test_a_study_is_continued_only_on_the_same_data_and_base_config(tune_data, tmp_path):
+    """Trials judged on other images, or trained from another base config, are never ranked together."""
+    import dataclasses
+    import shutil
+
+    from ripdetect.training.tuning import study as studies
+
+    plan = _plan(tmp_path / "a", tune_data, LR_SPACE, trials=1)
+    storage = studies.open_storage(f"sqlite:///{tmp_path / 'shared.db'}")
+    studies.open_study(storage, plan.tune_config, plan.signature(), plan.space, plan.max_steps)
+    fewer = tmp_path / "fewer"
+    shutil.copytree(tune_data, fewer)
+    (fewer / "rip" / "rip_0.png").unlink()
+    other_data = _plan(tmp_path / "a", fewer, LR_SPACE, trials=1)
+    with pytest.raises(ConfigError, match=r"study 'ripdetect' exists with another data; use the same settings"):
+        studies.check_signature(storage, "ripdetect", other_data.signature())
+    other_base = dataclasses.replace(plan, base_config=dataclasses.replace(plan.base_config, weight_decay=0.01))
+    with pytest.raises(ConfigError, match=r"exists with another base config"):
+        studies.check_signature(storage, "ripdetect", other_base.signature())
+    old = {k: v for k, v in plan.signature().items() if k not in ("data", "base config")}
+    study_id = storage.get_study_id_from_name("ripdetect")
+    storage.set_study_user_attr(study_id, studies.SIGNATURE_ATTR, old)  # a study signed by ripdetect 0.2
+    studies.check_signature(storage, "ripdetect", other_data.signature())  # continued, as it was then
+
+
 @pytest.mark.system
 @pytest.mark.parametrize("args, message", [
     (["--sampler", "annealing"], "argument --sampler: invalid choice: 'annealing'"),

@@ -4,6 +4,7 @@ before any trial runs. A ``StudyPlan`` is picklable, so ``--jobs`` worker proces
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,12 @@ class StudyPlan:
             "space": self.space.to_dict(), "objective": list(self.tune_config.objectives),
             "fidelity": [self.tune_config.fidelity, self.tune_config.reduction_factor],
             "evaluation": f"grouped {self.folds}-fold cross-validation" if self.folds else "validation split",
+            "data": self.data_sha256, "base config": _digest(to_dict(self.base_config)),
         }))
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def make_plan(out_dir: str | Path, tune_config: TuneConfig, base_config: TrainConfig, space: SearchSpace,

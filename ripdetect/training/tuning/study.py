@@ -119,7 +119,8 @@ def check_signature(storage: optuna.storages.BaseStorage, name: str, signature: 
     if saved is None:
         raise ConfigError(f"study '{name}' exists in this storage but was not made by ripdetect tune; use another "
                           "--study")
-    differs = [key for key in signature if saved.get(key) != signature[key]]
+    later = ("data", "base config")  # signed since ripdetect 0.3: a study signed before is continued without them
+    differs = [key for key in signature if saved.get(key) != signature[key] and (key in saved or key not in later)]
     if differs:
         detail = ""
         if "space" in differs:
