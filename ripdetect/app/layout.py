@@ -49,7 +49,8 @@ def build_demo(app: RipApp, board: CameraBoard | None = None):
                 with gr.Column():
                     image_in = gr.File(label="Beach image", file_types=list(IMAGE_EXTENSIONS), elem_id="image-in")
                     photo = gr.Image(label="Photo", interactive=False, format="jpeg", elem_id="image-photo")
-                    image_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold")
+                    image_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Decision threshold",
+                                                elem_id="image-threshold")
                     cam_method = gr.Dropdown(list(app.predictor.backend.cam_methods), value="gradcam",
                                              label="Map method (how the heat map is computed)")
                     cam_threshold = gr.Slider(0.05, 0.95, 0.5, step=0.05,

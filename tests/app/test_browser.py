@@ -78,10 +78,11 @@ def wait_until_plays(page, selector: str) -> dict:
 
 
 @pytest.mark.slow
-def test_image_tab(page):
+def test_image_tab(page, tmp_path):
     image = SAMPLES / "synthetic_rip_oblique.jpg"
     page.get_by_role("tab", name="Image").click()
     page.locator("#image-in input[type=file]").set_input_files(str(image))
+    page.locator("#image-photo img").first.wait_for(timeout=60_000)  # the upload shows the photo itself
     page.locator("#image-button").click()
     overlay = page.locator("#image-overlay img").first
     overlay.wait_for(timeout=60_000)
@@ -89,16 +90,38 @@ def test_image_tab(page):
     page.wait_for_timeout(500)
     assert all(page.evaluate(BANNER_UNCOVERED, ["#image-overlay img", banner_fraction(448)]))
     summary = page.locator("#image-summary").inner_text()
+    headline = page.locator("#image-verdict").inner_text()
     from ripdetect.config import decision_threshold
     from ripdetect.models.checkpoint import load_checkpoint
 
     shown = f"threshold {decision_threshold(load_checkpoint().threshold):.2f}"  # the embedded model's, as applied
-    assert "RIP CURRENT" in summary and shown in summary and "polygon" in summary
+    assert "RIP CURRENT" in summary and shown in summary and "Region:" in summary
+    assert headline.startswith("RIP CURRENT") and shown in headline and "synthetic_rip_oblique.jpg" in headline
     details = page.locator("#image-details").inner_text()
     assert "synthetic_rip_oblique_details" in details and ".json" in details  # the full JSON, as a download
     height = page.evaluate("() => document.documentElement.scrollHeight")
     page.screenshot(path=str(ARTIFACTS / "tab_image.png"), full_page=True)
     assert height < 2200, height  # compact details: no page-long JSON
+
+    # the headline is the decision at the threshold in use: a threshold just above and just below p flips both
+    p = float(re.search(r"p = ([0-9.]+)", headline).group(1))
+    for threshold, word in ((min(1.0, p + 0.02), "no rip"), (max(0.0, p - 0.02), "RIP CURRENT")):
+        slider = page.locator("#image-threshold input[type=number]")
+        slider.fill(f"{threshold:.2f}")
+        slider.press("Enter")
+        page.locator("#image-button").click()
+        page.locator("#image-verdict").get_by_text(f"threshold {threshold:.2f}").wait_for(timeout=60_000)
+        headline = page.locator("#image-verdict").inner_text()
+        assert headline.startswith(word) and page.locator("#image-summary").inner_text().startswith(word), headline
+    page.screenshot(path=str(ARTIFACTS / "tab_image_threshold.png"), full_page=True)
+
+    # a new upload clears the last result: no verdict stands beside a file it was not made for
+    page.locator("#image-in button[aria-label='Clear']").first.click()
+    page.locator("#image-in input[type=file]").set_input_files(str(SAMPLES / "synthetic_norip_oblique.jpg"))
+    page.wait_for_function("() => !document.querySelector('#image-verdict').innerText.trim()", timeout=30_000)
+    page.locator("#image-photo img").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "tab_image_new_upload.png"), full_page=True)
+    assert "RIP CURRENT" not in page.locator("#image-summary").inner_text()
 
 
 @pytest.mark.slow
@@ -191,7 +214,50 @@ def test_about_tab(page):
     page.get_by_role("tab", name="About").click()
     page.get_by_text("Not a swim / no-swim tool").last.wait_for()
     page.screenshot(path=str(ARTIFACTS / "tab_about.png"), full_page=True)
-    assert "Decision threshold" in page.locator("body").inner_text()
+    text = page.locator("body").inner_text()
+    assert "What it learnt from" in text and "How well it does" in text and "Limits" in text
+    assert "it caught" in text and "false alarm" in text  # the cross-validated results, in sentences
+
+
+@pytest.mark.slow
+def test_teach_a_camera_tab(page, tmp_path):
+    """Label uploaded frames of one camera (two days; a click on the rip), adapt, and read the before/after."""
+    import numpy as np
+
+    calm, rip = (np.asarray(Image.open(SAMPLES / name).convert("RGB")) for name in
+                 ("synthetic_norip_oblique.jpg", "synthetic_rip_oblique.jpg"))
+    rng = np.random.default_rng(0)
+    frames = []
+    for day in (1, 2):
+        for index in range(4):
+            picture = rip if index == 3 else calm
+            noisy = np.clip(picture.astype(np.float32) * rng.uniform(0.85, 1.1) + rng.normal(0, 3, picture.shape), 0,
+                            255).astype(np.uint8)
+            path = tmp_path / f"cam_2026-07-0{day}_{index}.jpg"
+            Image.fromarray(noisy).save(path)
+            frames.append(path)
+    page.get_by_role("tab", name="Teach a camera").click()
+    page.locator("#teach-uploads input[type=file]").set_input_files([str(p) for p in frames])
+    page.wait_for_timeout(1000)
+    page.locator("#teach-load").click()
+    page.locator("#teach-counts").get_by_text("8 frames").wait_for(timeout=60_000)
+    for index, path in enumerate(frames):
+        page.locator("#teach-caption").get_by_text(path.name).wait_for(timeout=30_000)
+        if index % 4 == 3:
+            page.locator("#teach-frame img").click(position={"x": 200, "y": 120})  # on the rip
+            page.locator("#teach-counts").get_by_text(f"{index + 1} labelled").wait_for(timeout=30_000)
+            page.locator("#teach-rip").click()
+        else:
+            page.locator("#teach-calm").click()
+        page.locator("#teach-counts").get_by_text(f"{index + 1} labelled").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "tab_teach_labelled.png"), full_page=True)
+    assert "8 labelled (2 rip, 6 no rip)" in page.locator("#teach-counts").inner_text()
+    page.locator("#teach-adapt").click()
+    page.locator("#teach-report").get_by_text("held-out days").wait_for(timeout=300_000)
+    page.locator("#teach-model").get_by_text("adapted.safetensors").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "tab_teach_report.png"), full_page=True)
+    table = page.locator("#teach-table").inner_text()
+    assert "rips caught" in table and "false alarms" in table and "base model" in table
 
 
 @pytest.mark.slow
