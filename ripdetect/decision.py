@@ -14,7 +14,8 @@ The vocabularies, each used everywhere:
 
 The rules: a run's threshold is the configured one, else the model's (``applied_threshold``); a video's hysteresis
 starts an event when the window mean reaches the on threshold and ends it below the off threshold, 0.8 × on unless
-given (``video_thresholds``).
+given (``video_thresholds``); the on threshold is the configured one, else the run's threshold when one was given,
+else the model's video threshold (``model_video_threshold``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,13 @@ def applied_threshold(configured: float | None, model_threshold: float) -> float
     """The threshold a run applies: the configured one (a flag, a slider, a camera's profile), else the model's;
     to 2 decimals. A configured 0.0 is a threshold like any other."""
     return decision_threshold(model_threshold if configured is None else configured)
+
+
+def model_video_threshold(metadata: dict, threshold: float) -> float:
+    """The threshold a model's video decision starts events at: its ``video_on_threshold`` (chosen on real no-rip
+    video and synthetic rip clips, ``ripdetect eval-video --sweep``) where it carries one, else its image threshold."""
+    given = metadata.get("video_on_threshold")
+    return float(given) if isinstance(given, (int, float)) and 0.0 <= given <= 1.0 else threshold
 
 
 def video_thresholds(video_config: VideoConfig, model_threshold: float) -> tuple[float, float]:

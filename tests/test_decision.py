@@ -51,3 +51,21 @@ def test_an_off_threshold_above_on_is_refused():
 
 def test_rip_mask_takes_a_threshold_per_probability():
     assert rip_mask(np.array([0.3, 0.3]), np.array([0.2, 0.4])).tolist() == [True, False]
+
+
+def test_a_models_video_threshold_starts_its_events_unless_a_threshold_is_given(cli, tmp_path, tiny_checkpoint):
+    """export --video-threshold stores the on threshold chosen on real video; video and watch start events there,
+    a --threshold or --on-threshold given wins, and a model without one uses its image threshold."""
+    from ripdetect.config import InferenceConfig
+    from ripdetect.decision import model_video_threshold
+    from ripdetect.inference.predictor import Predictor
+
+    assert model_video_threshold({}, 0.42) == 0.42 and model_video_threshold({"video_on_threshold": 0.6}, 0.42) == 0.6
+    out = tmp_path / "video.safetensors"
+    result = cli("export", tiny_checkpoint, out, "--video-threshold", "0.61")
+    assert result.returncode == 0, result.stderr
+    predictor = Predictor(out)
+    assert predictor.threshold == 0.5 and predictor.video_threshold == 0.61
+    assert predictor.with_config(InferenceConfig(threshold=0.3)).video_threshold == 0.3
+    bad = cli("export", tiny_checkpoint, tmp_path / "bad.safetensors", "--video-threshold", "1.5")
+    assert bad.returncode == 2 and "--video-threshold" in bad.stderr and not (tmp_path / "bad.safetensors").exists()

@@ -12,7 +12,7 @@ from ripdetect.cameras.database import STATE_NAME, StateStore
 from ripdetect.cameras.profiles import CameraProfile
 from ripdetect.errors import RipdetectError
 from ripdetect.decision import STATE_WORDS, applied_threshold, video_thresholds
-from ripdetect.inference.backends import model_threshold
+from ripdetect.inference.backends import video_threshold_of
 from ripdetect.viz.plots import plot_timeline
 
 EVENT_HEADERS = ["when", "duration_s", "peak_prob", "alert"]
@@ -156,5 +156,5 @@ class CameraBoard:
                 return summary["on_threshold"], summary["off_threshold"]
             except (OSError, ValueError, KeyError):
                 pass
-        threshold = applied_threshold(profile.inference.threshold, model_threshold(profile.model))
+        threshold = applied_threshold(profile.inference.threshold, video_threshold_of(profile.model))
         return video_thresholds(profile.video, threshold)

@@ -61,7 +61,7 @@ class CameraRunner:
         self.profile, self.predictor, self.watch_config = profile, predictor, watch_config
         self.emit, self.stop, self.once = emit, stop, once
         self.done_files = set(done_files or ())
-        self.on_threshold, self.off_threshold = video_thresholds(profile.video, predictor.threshold)
+        self.on_threshold, self.off_threshold = video_thresholds(profile.video, predictor.video_threshold)
         self.session = 0
         self.queue = QueueChooser(profile.name, watch_config, self.on_threshold, profile.video.min_event_s)
 

@@ -165,7 +165,7 @@ def load_models(profiles: list[CameraProfile]) -> dict[str, Predictor]:
                 raise ConfigError(f"camera '{profile.name}': model: {exc}") from None
     for profile in profiles:  # each camera's thresholds, checked before anything runs
         try:
-            video_thresholds(profile.video, camera_predictor(profile, predictors).threshold)
+            video_thresholds(profile.video, camera_predictor(profile, predictors).video_threshold)
         except ConfigError as exc:
             raise ConfigError(f"camera '{profile.name}': {exc.reason}") from None
     return predictors

@@ -56,12 +56,12 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         if row.get("error"):
             print(f"ripdetect: skipped {row['path']}: {row['error']}", file=sys.stderr)
-    on, off = video_thresholds(video_config, predictor.threshold)
+    on, off = video_thresholds(video_config, predictor.video_threshold)
     settings = {"model_id": predictor.checkpoint.model_id, "threshold": predictor.threshold, "on_threshold": on,
                 "off_threshold": off, **{k: getattr(video_config, k) for k in ("sample_fps", "window_s", "min_event_s")}}
     report = {**summary, "settings": settings}
     if args.sweep:
-        report["sweep"] = sweep(clips, scores, video_config, predictor.threshold, SWEEP)
+        report["sweep"] = sweep(clips, scores, video_config, predictor.video_threshold, SWEEP)
     if args.out:
         out = Path(args.out)
         write_csv(out / "clips.csv", rows, CLIP_FIELDS)

@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
     parser.add_argument("--card", default=None, metavar="FILE",
                         help="model card fields (JSON or YAML: training_data, cross_validation, video, localisation, "
                              "limits, docs), merged into the checkpoint's card; the app's About tab reads them")
+    parser.add_argument("--video-threshold", type=float, default=None, metavar="P",
+                        help="the on threshold of the model's video decision, from 0 to 1 (chosen with ripdetect "
+                             "eval-video --sweep) (default: keep; a model without one uses its image threshold)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing target file")
     onnx = parser.add_argument_group("ONNX (an .onnx target)")
     onnx.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17)")
@@ -44,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
     quant = given(args, args.quant_flags)
     if not is_onnx and (args.int8 or args.calib or args.opset or quant):
         raise ConfigError(f"--int8, --calib, --opset and the quantisation flags need an .onnx target, not {args.out}")
-    if is_onnx and (args.half or args.training_data or args.card):
-        raise ConfigError("--half, --training-data and --card re-save a checkpoint; for a smaller, faster ONNX model "
-                          "use --int8")
+    if is_onnx and (args.half or args.training_data or args.card or args.video_threshold is not None):
+        raise ConfigError("--half, --training-data, --card and --video-threshold re-save a checkpoint; for a smaller, "
+                          "faster ONNX model use --int8")
     if is_onnx and (args.calib or quant) and not args.int8:
         raise ConfigError("--calib and the quantisation flags go with --int8")
     if args.int8 and not args.calib:
@@ -67,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
     if args.training_data:
         card["training_data"] = args.training_data
     print(export_checkpoint(args.model, args.out, half=args.half, model_id=args.model_id, model_card=card or None,
-                            overwrite=args.overwrite))
+                            overwrite=args.overwrite, video_on_threshold=args.video_threshold))
     return 0

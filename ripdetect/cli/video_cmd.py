@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     inference_config = with_flags(profile.inference if profile else InferenceConfig(), args, args.inference_flags)
     model = analysis_model(args.model or (profile.model if profile else None), roi_given=roi is not None)
     predictor = Predictor(model, inference_config, roi=roi)
-    video_thresholds(video_config, predictor.threshold)  # checked once, before any input is processed
+    video_thresholds(video_config, predictor.video_threshold)  # checked once, before any input is processed
     if args.executor == "ray":
         from ripdetect.video.ray_batch import require_ray
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ripdetect.config import CAM_METHODS, InferenceConfig
+from ripdetect.decision import model_video_threshold
 from ripdetect.errors import CheckpointError, ConfigError, require_extra
 from ripdetect.explain.cam import CamOutput, compute_cam, eval_mode, fast_cam_and_whole_logits, supports_fast_path
 from ripdetect.files import file_digest
@@ -208,6 +209,16 @@ def model_threshold(path: str | Path | None = None) -> float:
     if path is not None and Path(path).suffix.lower() == ".onnx":
         return load_onnx(path, threads=1).threshold
     return read_metadata(default_model_path() if path is None else path)["threshold"]
+
+
+def video_threshold_of(path: str | Path | None = None) -> float:
+    """A model's video threshold (``decision.model_video_threshold``), read as ``model_threshold`` reads its
+    threshold."""
+    if path is not None and Path(path).suffix.lower() == ".onnx":
+        onnx = load_onnx(path, threads=1)
+        return model_video_threshold(onnx.metadata, onnx.threshold)
+    metadata = read_metadata(default_model_path() if path is None else path)
+    return model_video_threshold(metadata, metadata["threshold"])
 
 
 def analysis_model(path: str | Path | None = None, roi_given: bool = False, device: str = "cpu") -> Checkpoint:

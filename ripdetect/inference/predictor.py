@@ -25,7 +25,7 @@ import torch
 
 from ripdetect.config import InferenceConfig
 from ripdetect.data.images import load_image_rgb
-from ripdetect.decision import Decision, applied_threshold, decide
+from ripdetect.decision import Decision, applied_threshold, decide, model_video_threshold
 from ripdetect.errors import ConfigError, InputError
 
 from ripdetect.explain.display import display_scale
@@ -127,6 +127,12 @@ class Predictor:
     def threshold(self) -> float:
         """The decision threshold applied (to 2 decimals, as shown everywhere): the config's or the model's."""
         return applied_threshold(self.config.threshold, self.checkpoint.threshold)
+
+    @property
+    def video_threshold(self) -> float:
+        """What a video's on threshold defaults to: the configured threshold, else the model's video threshold."""
+        model = model_video_threshold(self.checkpoint.metadata, self.checkpoint.threshold)
+        return applied_threshold(self.config.threshold, model)
 
     @property
     def cam_scale(self) -> float | None:

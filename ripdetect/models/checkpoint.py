@@ -188,11 +188,15 @@ def default_model_path() -> Path:
 
 
 def export_checkpoint(source: str | Path, target: str | Path, half: bool = False, model_id: str | None = None,
-                      model_card: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+                      model_card: dict[str, Any] | None = None, overwrite: bool = False,
+                      video_on_threshold: float | None = None) -> Path:
     """Re-save a checkpoint (optionally as fp16) with its metadata, e.g. to embed it in the package;
-    ``model_id`` and ``model_card`` entries (training data, intended use) are added to the metadata."""
+    ``model_id`` and ``model_card`` entries (training data, intended use) are added to the metadata, and
+    ``video_on_threshold``, the threshold its video decision starts events at (``decision.model_video_threshold``)."""
     checkpoint = load_checkpoint(source)
     extra = dict(checkpoint.metadata)
+    if video_on_threshold is not None:
+        extra["video_on_threshold"] = check_threshold(video_on_threshold, "--video-threshold")
     if model_id:
         extra["model_id"] = model_id
     if model_card:

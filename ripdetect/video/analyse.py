@@ -48,7 +48,7 @@ class VideoAnalysis:
                  max_duration_s: float | None = None, live: bool = False, timeout_s: float | None = None):
         self.predictor, self.video_config = predictor, video_config
         fusion = motion_fusion(predictor.checkpoint.metadata) if video_config.motion else None
-        self.aggregator = FrameAggregator.from_config(video_config, predictor.threshold, fusion)
+        self.aggregator = FrameAggregator.from_config(video_config, predictor.video_threshold, fusion)
         self.stream = FrameStream(source, video_config.sample_fps, video_config.stride, video_config.max_side,
                                   max_duration_s, live, timeout_s,
                                   video_config.motion_gap_s if video_config.motion else None, video_config.max_pixels)

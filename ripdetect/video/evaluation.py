@@ -244,7 +244,7 @@ def evaluate_clips(clips: list[LabelledClip], predictor: Predictor, video_config
         except InputError as exc:
             rows.append({"path": clip.path, "label": "rip" if clip.rip else "no_rip", "error": exc.reason})
         else:
-            rows.append(outcome_of(clip, scores[clip.path], video_config, predictor.threshold))
+            rows.append(outcome_of(clip, scores[clip.path], video_config, predictor.video_threshold))
         if progress:
             progress("clip", {"step": index + 1, "steps": len(clips), "path": clip.path})
     return summarise(rows), rows, scores

@@ -45,7 +45,7 @@ def input_identity(source: str | Path) -> dict[str, Any]:
 
 def made_from(source: str | Path, predictor: Predictor, video_config: VideoConfig) -> dict[str, Any]:
     """Everything a video result depends on."""
-    on, off = video_thresholds(video_config, predictor.threshold)
+    on, off = video_thresholds(video_config, predictor.video_threshold)
     settings = {k: v for k, v in to_dict(video_config).items() if k not in _NEUTRAL_VIDEO_KNOBS}
     return {
         "input": input_identity(source),
