@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the tests' real stream and webhook se
 
 from servers import MjpegServer, WebhookReceiver, wait_for  # noqa: E402
 
-SAMPLES = ROOT / "data" / "samples"
+SAMPLES = ROOT / "ripdetect" / "samples"
 CALM, RIP = SAMPLES / "synthetic_norip_oblique.jpg", SAMPLES / "synthetic_rip_oblique.jpg"
 
 

@@ -25,7 +25,7 @@ __all__ = [
     "VideoWriter", "WatchConfig", "Watcher", "__version__", "analyse_video", "compute_cam", "create_model", "decide",
     "evaluate_checkpoint", "export_checkpoint", "fast_gradcam", "finalise", "fit", "load_checkpoint", "load_image_rgb",
     "load_many", "load_profiles", "load_samples", "probe", "process_video", "region_from_cam", "rip_prob",
-    "rip_score", "run_batch", "save_checkpoint", "train_model",
+    "rip_score", "run_batch", "sample_path", "save_checkpoint", "train_model",
 ]
 
 if TYPE_CHECKING:  # what each public name is, for tools; at run time they load on first use (``__getattr__``)
@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # what each public name is, for tools; at run time they load 
     from ripdetect.decision import Decision, decide
     from ripdetect.explain.cam import GradCAM, GradCAMPlusPlus, LayerCAM, compute_cam, fast_gradcam
     from ripdetect.explain.regions import region_from_cam
+    from ripdetect.files import sample_path
     from ripdetect.inference.predictor import Prediction, Predictor
     from ripdetect.inference.roi import Roi
     from ripdetect.models.checkpoint import Checkpoint, export_checkpoint, load_checkpoint, save_checkpoint
@@ -62,6 +63,7 @@ _HOMES = {
     "decision": ("Decision", "decide"),
     "explain.cam": ("GradCAM", "GradCAMPlusPlus", "LayerCAM", "compute_cam", "fast_gradcam"),
     "explain.regions": ("region_from_cam",),
+    "files": ("sample_path",),
     "inference.predictor": ("Prediction", "Predictor"),
     "inference.roi": ("Roi",),
     "models.checkpoint": ("Checkpoint", "export_checkpoint", "load_checkpoint", "save_checkpoint"),

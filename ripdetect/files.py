@@ -30,6 +30,19 @@ class OutputExistsError(RipdetectError, FileExistsError):
     """An output file exists that this run did not create; ``--overwrite`` allows replacing it."""
 
 
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"  # synthetic demo scenes and a clip, shipped in the package
+
+
+def sample_path(name: str | None = None) -> Path:
+    """A shipped synthetic sample (``synthetic_rip_oblique.jpg``, ``synthetic_norip_oblique.jpg``,
+    ``synthetic_rip_aerial.jpg``, ``synthetic_norip_aerial.jpg``, ``synthetic_clip.mp4``), or their folder: the
+    app's examples, and inputs for trying ripdetect from any directory."""
+    path = SAMPLES_DIR if name is None else SAMPLES_DIR / name
+    if not path.exists():
+        raise FileNotFoundError(f"no shipped sample {name!r}; there are {sorted(p.name for p in SAMPLES_DIR.iterdir())}")
+    return path
+
+
 MAX_NAME_PART = 120  # of a name kept in a temporary or staging name (file systems allow 255 bytes a name)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 TINY = {"arch": "tiny_cnn", "input_size": 64, "pretrained": False}
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "ripdetect" / "samples"
 FAST_VIDEO = "{sample_fps: 2, window_s: 2, min_event_s: 1}"  # camera settings that decide within seconds
 
 

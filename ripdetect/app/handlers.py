@@ -18,7 +18,7 @@ from ripdetect.config import AppLimits, InferenceConfig, VideoConfig
 from ripdetect.data.images import resize_long_side
 from ripdetect.decision import NO_RIP_WORD, RIP_WORD
 from ripdetect.errors import RipdetectError
-from ripdetect.files import write_json
+from ripdetect.files import sample_path, write_json
 from ripdetect.inference.backends import analysis_model
 from ripdetect.inference.predictor import Predictor
 from ripdetect.models.card import card_text
@@ -52,7 +52,7 @@ class RipApp:
                  samples_dir: str | Path | None = None):
         self.predictor = Predictor(analysis_model(model_path))
         self.limits = limits or AppLimits()
-        self.samples_dir = Path(samples_dir) if samples_dir else None
+        self.samples_dir = Path(samples_dir) if samples_dir else sample_path()
         self.results = ResultFolders(self.limits.result_ttl_s)
 
     def _predictor(self, **knobs) -> Predictor:
@@ -182,6 +182,12 @@ class RipApp:
         csv_path = write_csv(folder / "ripdetect_batch.csv", rows, BATCH_FIELDS)
         self.results.ready(folder)
         return gallery, not_analysed, str(csv_path)
+
+    def model_info(self) -> dict:
+        """The loaded model as the HTTP API reads it: its id, and the thresholds the page starts with (the image
+        decision's, and the on threshold of the video decision)."""
+        return {"model_id": self.predictor.checkpoint.model_id, "threshold": self.predictor.threshold,
+                "video_threshold": self.predictor.video_threshold}
 
     def model_card(self) -> str:
         """The About tab: the model card a coordinator can read, in sentences from the checkpoint's own records."""

@@ -25,7 +25,8 @@ CSS = """
 #batch-gallery, #batch-gallery .grid-wrap { height: auto !important; max-height: none !important; }
 #batch-gallery .grid-wrap { overflow-y: visible !important; }
 #batch-gallery img { object-fit: contain !important; }
-"""  # the batch gallery grows with its images instead of scrolling them out of sight
+#batch-gallery .caption-label { white-space: normal !important; overflow-wrap: anywhere; text-overflow: clip; }
+"""  # the batch gallery grows with its images instead of scrolling them out of sight; long file names wrap
 
 
 def _examples(folder: Path | None, suffixes: tuple[str, ...]) -> list[str]:
@@ -76,7 +77,8 @@ def build_demo(app: RipApp, board: CameraBoard | None = None):
                     preview = gr.Video(label="Uploaded clip", interactive=False, elem_id="video-preview")
                     sample_fps = gr.Slider(0.5, 10, 2, step=0.5, label="Frames analysed per second")
                     window = gr.Slider(1, 60, 10, step=1, label="Aggregation window (s)")
-                    video_threshold = gr.Slider(0, 1, threshold, step=0.01, label="Rip threshold (on)")
+                    video_threshold = gr.Slider(0, 1, app.predictor.video_threshold, step=0.01,
+                                                label="Rip threshold (on)")
                     video_cam_threshold = gr.Slider(0.05, 0.95, 0.5, step=0.05, label="Region threshold")
                     video_map = gr.Checkbox(False, label="Show map for no-rip")
                     video_flow = gr.Checkbox(False, label="Show how the water moves (seaward flow as arrows)",
@@ -127,6 +129,7 @@ def build_demo(app: RipApp, board: CameraBoard | None = None):
                            [video_in, sample_fps, window, video_threshold, video_cam_threshold, video_map, video_flow],
                            [verdict_out, video_out, timeline_out, summary_image_out, events_out, files_out],
                            api_name="predict_video", show_progress_on=[verdict_out])
+        gr.api(app.model_info, api_name="model_info")
         batch_button.click(app.predict_batch, [batch_in, batch_threshold, batch_map],
                            [gallery_out, not_analysed_out, batch_csv], api_name="predict_batch")
     return demo

@@ -17,8 +17,9 @@ def add_parser(sub) -> None:
     parser.add_argument("--port", type=port_number, default=7860,
                         help="TCP port the app listens on, 0 to 65535 (default: 7860)")
     parser.add_argument("--share", action="store_true", help="create a public Gradio share link (default: off)")
-    parser.add_argument("--samples", default="data/samples",
-                        help="folder of example images/clips shown in the app (default: data/samples)")
+    parser.add_argument("--samples", default=None,
+                        help="folder of example images and clips shown in the app (default: the synthetic samples "
+                             "that ship in the package, ripdetect.sample_path())")
     parser.add_argument("--cameras", default=None, metavar="FILE",
                         help="camera profile file: with --watch-dir, a Cameras tab shows them (default: no tab)")
     parser.add_argument("--watch-dir", default=None, metavar="DIR",

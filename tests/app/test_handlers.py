@@ -268,3 +268,27 @@ def test_result_folders_count_down_only_once_the_results_are_ready():
     while folder.exists() and time.time() < deadline:
         time.sleep(0.05)
     assert not folder.exists() and len(folders) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.system
+def test_the_docs_api_example_runs_from_any_folder_and_prints_the_pages_verdict(server, tmp_path):
+    """The Python block of docs/http-api.md, run as a user runs it (another folder, a fresh interpreter), against
+    the running app: it prints the decision the page shows."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.test_docs import ROOT
+
+    url, _ = server
+    code = re.search(r"```python\n(.*?)```", (ROOT / "docs" / "http-api.md").read_text(), re.DOTALL).group(1)
+    code = code.replace("http://127.0.0.1:7860/", url)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import ast
+
+    decision = ast.literal_eval(next(line for line in result.stdout.splitlines() if line.startswith("{'file'")))
+    assert decision["file"] == "synthetic_rip_oblique.jpg" and decision["label"] in ("rip", "no_rip")
+    assert decision["verdict"] == ("RIP CURRENT" if decision["label"] == "rip" else "no rip")
+    assert decision["threshold"] == 0.5  # the model's own, as the page starts
