@@ -7,7 +7,9 @@ real water (held-out seeds) and on real no-rip camera video; and what the motion
    strength) is fitted on the ``--fit`` clips, frames weighted so each clip counts once.
 3. On the ``--test`` clips: frame ROC-AUC and, at the on threshold, the clip decisions (rip clips found, no-rip
    clips with an event) for each of the three; on ``--real`` no-rip videos, the events each raises.
-4. Timing: the motion path (decode of the partner frame, flow, accumulation) against the model, per analysed frame.
+4. Timing: the motion path (decode of the partner frame, flow, accumulation) against the model, per analysed frame;
+   and the two optical flows (DIS, Farneback) side by side on the same held-out clips: the frame ROC-AUC of the motion
+   strength each gives, and the end-to-end time with each.
 
     python bench/motion_bench.py --fit runs/motion/clips-fit --test runs/motion/clips-test \\
         --real ../shared/data/real-dev/videos/no_rip [--model CKPT] [--out motion.json]
@@ -119,7 +121,7 @@ def main() -> None:
         scores["fused"].append([fusion.window_prob(a, m) for a, m in rows[:, 2:4]])
         rip_clip = bool(truth.any())
         for name, decider in deciders:
-            clip_results[name].append((rip_clip, events(rows, config, predictor.threshold, decider) > 0))
+            clip_results[name].append((rip_clip, events(rows, config, predictor.video_threshold, decider) > 0))
     all_truth = np.concatenate(truths)
     for name in scores:
         found = [hit for rip, hit in clip_results[name] if rip]
@@ -130,9 +132,19 @@ def main() -> None:
     videos = [p for source in args.real for p in ([source] if source.is_file() else sorted(source.glob("*.mp4")))]
     for path in videos:
         rows = frames_of(path, predictor, config)["rows"]
-        report["real"][path.name] = {name: events(rows, config, predictor.threshold, decider)
+        report["real"][path.name] = {name: events(rows, config, predictor.video_threshold, decider)
                                      for name, decider in deciders}
         report["real"][path.name]["max_motion_strength"] = float(rows[:, 3].max())
+    farneback = VideoConfig(motion=True, write_video=False, flow_method="farneback")
+    flows = {"dis": (scores["motion"], sum(t[0] for t in timing))}
+    strengths, seconds = [], 0.0
+    for path in clips_in(args.test):
+        result = frames_of(path, predictor, farneback)
+        strengths.append(result["rows"][:, 3])
+        seconds += result["seconds"]
+    flows["farneback"] = (strengths, seconds)
+    report["flow_methods"] = {name: {"motion_frame_roc_auc": auc(all_truth, np.concatenate(values)),
+                                     "seconds_end_to_end": round(total, 1)} for name, (values, total) in flows.items()}
     with_s, without_s, frames = (sum(v) for v in zip(*timing))
     report["timing"] = {"ms_per_frame_with_motion": round(1000 * with_s / frames, 1),
                         "ms_per_frame_without": round(1000 * without_s / frames, 1),

@@ -106,7 +106,7 @@ class VideoAnalysis:
         sea = self._sea(prediction, grey.shape)
         if frame.earlier_rgb is None:
             return self.motion.summary()
-        flow = optical_flow(small_grey(frame.earlier_rgb), grey)
+        flow = optical_flow(small_grey(frame.earlier_rgb), grey, self.video_config.flow_method)
         offshore = offshore_field(sea)
         speed = seaward_speed(flow, offshore, frame.time_s - frame.earlier_time_s)
         return self.motion.update(frame.time_s, speed, sea, offshore)
