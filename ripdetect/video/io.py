@@ -286,6 +286,9 @@ def _drop_one(items: queue.Queue) -> int:
         return 0
 
 
+ENCODE_PRESET = "veryfast"  # x264's: annotated clips are for looking at, and encoding shares the analysis' cores
+
+
 class VideoWriter:
     """H.264 / yuv420p MP4 writer that opens lazily on the first frame and closes in ``__exit__``.
     Writes to a temporary name of its own and renames on a clean close (``ripdetect.files.atomic_path``), so a
@@ -312,7 +315,7 @@ class VideoWriter:
             self._writer = imageio_ffmpeg.write_frames(
                 str(tmp_path), self._size, fps=self.fps, codec="libx264", pix_fmt_in="rgb24",
                 pix_fmt_out="yuv420p", quality=self.quality, macro_block_size=2,
-                output_params=["-movflags", "+faststart"], ffmpeg_log_level="error")
+                output_params=["-preset", ENCODE_PRESET, "-movflags", "+faststart"], ffmpeg_log_level="error")
             self._writer.send(None)
         if (image_rgb.shape[1], image_rgb.shape[0]) != self._size:
             image_rgb = cv2.resize(image_rgb, self._size, interpolation=cv2.INTER_AREA)
