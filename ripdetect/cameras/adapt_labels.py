@@ -10,7 +10,6 @@ single day, the frames are cut into blocks of time in name order.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from ripdetect.data.images import stored_size
 from ripdetect.data.labels import RegionLabel, parse_boxes
-from ripdetect.data.layouts import LABEL_WORDS, Sample
+from ripdetect.data.layouts import Sample, labelled_rows
 from ripdetect.errors import DataError
 
 MIN_FRAMES = 5  # fewer frames say nothing about a camera
@@ -66,20 +65,8 @@ def read_camera_labels(labels_path: str | Path) -> CameraLabels:
     """The labelled frames; one-line ``DataError`` naming the file (and line) for a bad file, a frame that cannot be
     read, or frames of another size than the camera's."""
     labels_path = Path(labels_path)
-    try:
-        text = labels_path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError("labels file not found", labels_path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the labels file: {exc}", labels_path) from None
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
-        raise DataError(f"a labels file needs columns path,label[,box][,day]; has {reader.fieldnames}", labels_path)
     samples, given_days, size = [], [], None
-    for line, row in enumerate(reader, start=2):
-        label = LABEL_WORDS.get(str(row.get("label") or "").strip().lower())
-        if label is None:
-            raise DataError(f"line {line}: unknown label {row.get('label')!r} (use rip or no_rip)", labels_path)
+    for line, row, label in labelled_rows(labels_path, "labels file", "path,label[,box][,day]"):
         path = Path((row.get("path") or "").strip())
         path = path if path.is_absolute() else labels_path.parent / path
         try:
@@ -105,7 +92,7 @@ def read_camera_labels(labels_path: str | Path) -> CameraLabels:
     if not samples:
         raise DataError("the labels file lists no frame", labels_path)
     days = _days([Path(s.path) for s in samples], given_days)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(labels_path.read_bytes()).hexdigest()[:16]
     return CameraLabels(samples, days, size, digest)
 
 

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import logging
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -137,28 +138,49 @@ def _mask_beside(folder: Path | None, image_path: Path) -> str | None:
     return str(mask_path) if mask_path is not None and mask_path.is_file() else None
 
 
+MAX_TABLE_BYTES = 64 * 2**20  # a manifest or labels file: about half a million rows
+
+
+def labelled_rows(csv_path: str | Path, what: str = "manifest",
+                  columns: str = "path,label") -> Iterator[tuple[int, dict[str, str], int]]:
+    """``(line, row, label)`` of every row of a labelled CSV (a manifest, a camera's labels, a clip list): its size
+    bounded before it is read, its ``path`` and ``label`` columns checked, each label a known word (``rip``/``no_rip``,
+    ``1``/``0``, ...). One-line ``DataError`` naming the file (and the line) otherwise."""
+    csv_path = Path(csv_path)
+    try:
+        size = csv_path.stat().st_size
+        if size > MAX_TABLE_BYTES:
+            raise DataError(f"the {what} is {size:,} bytes; at most {MAX_TABLE_BYTES:,} are read", csv_path)
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", csv_path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the {what}: {getattr(exc, 'strerror', None) or exc}", csv_path) from None
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
+        raise DataError(f"a {what} needs columns {columns}; has {reader.fieldnames}", csv_path)
+    for line, row in enumerate(reader, start=2):
+        label = LABEL_WORDS.get(str(row.get("label") or "").strip().lower())
+        if label is None:
+            raise DataError(f"line {line}: unknown label {row.get('label')!r} (use rip/no_rip or 1/0)", csv_path)
+        yield line, row, label
+
+
 def _from_manifest(csv_path: Path) -> list[Sample]:
     samples = []
-    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
-            raise DataError(f"manifest needs columns path,label; has {reader.fieldnames}", csv_path)
-        for line_no, row in enumerate(reader, start=2):
-            label = LABEL_WORDS.get(str(row["label"]).strip().lower())
-            if label is None:
-                raise DataError(f"line {line_no}: unknown label {row['label']!r} (use rip/no_rip or 1/0)", csv_path)
-            split = _cell(row, "split").lower() or None
-            if split is not None and split not in SPLIT_DIRS:
-                raise DataError(f"line {line_no}: split must be train or val, got {split!r}", csv_path)
-            try:
-                region = RegionLabel(mask_path=_relative(csv_path, _cell(row, "mask")),
-                                     boxes=parse_boxes(_cell(row, "boxes")))
-                water = RegionLabel(mask_path=_relative(csv_path, _cell(row, "water_mask")),
-                                    polygons=parse_polygons(_cell(row, "water")))
-            except ValueError as exc:
-                raise DataError(f"line {line_no}: {exc}", csv_path) from None
-            samples.append(Sample(_relative(csv_path, row["path"]), label, region, split,
-                                  _cell(row, "group") or None, _cell(row, "viewpoint").lower() or None, water))
+    for line_no, row, label in labelled_rows(csv_path):
+        split = _cell(row, "split").lower() or None
+        if split is not None and split not in SPLIT_DIRS:
+            raise DataError(f"line {line_no}: split must be train or val, got {split!r}", csv_path)
+        try:
+            region = RegionLabel(mask_path=_relative(csv_path, _cell(row, "mask")),
+                                 boxes=parse_boxes(_cell(row, "boxes")))
+            water = RegionLabel(mask_path=_relative(csv_path, _cell(row, "water_mask")),
+                                polygons=parse_polygons(_cell(row, "water")))
+        except ValueError as exc:
+            raise DataError(f"line {line_no}: {exc}", csv_path) from None
+        samples.append(Sample(_relative(csv_path, row["path"]), label, region, split,
+                              _cell(row, "group") or None, _cell(row, "viewpoint").lower() or None, water))
     return samples
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ripdetect import records
 from ripdetect.config import VideoConfig
-from ripdetect.data.layouts import LABEL_WORDS, NEGATIVE_DIRS, POSITIVE_DIRS
+from ripdetect.data.layouts import NEGATIVE_DIRS, POSITIVE_DIRS, labelled_rows
 from ripdetect.decision import video_thresholds
 from ripdetect.errors import DataError, InputError
 from ripdetect.inference.predictor import Predictor
@@ -87,20 +87,13 @@ def parse_spans(text: str, where: str) -> tuple[tuple[float, float], ...]:
 
 def _from_manifest(path: Path) -> list[LabelledClip]:
     clips = []
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
-            raise DataError(f"a clip manifest needs columns path,label[,events]; has {reader.fieldnames}", path)
-        for line, row in enumerate(reader, start=2):
-            label = LABEL_WORDS.get(str(row["label"]).strip().lower())
-            if label is None:
-                raise DataError(f"line {line}: unknown label {row['label']!r} (use rip/no_rip or 1/0)", path)
-            spans = parse_spans(row.get("events") or "", f"{path}: line {line}")
-            if spans and not label:
-                raise DataError(f"line {line}: a no_rip clip cannot have rip events", path)
-            clip_path = Path(row["path"].strip())
-            clips.append(LabelledClip(str(clip_path if clip_path.is_absolute() else path.parent / clip_path),
-                                      bool(label), spans))
+    for line, row, label in labelled_rows(path, "clip manifest", "path,label[,events]"):
+        spans = parse_spans(row.get("events") or "", f"{path}: line {line}")
+        if spans and not label:
+            raise DataError(f"line {line}: a no_rip clip cannot have rip events", path)
+        clip_path = Path(row["path"].strip())
+        clips.append(LabelledClip(str(clip_path if clip_path.is_absolute() else path.parent / clip_path),
+                                  bool(label), spans))
     return clips
 
 

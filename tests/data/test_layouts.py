@@ -88,3 +88,19 @@ def test_region_label_empty():
     assert not RegionLabel().to_mask(4, 4).any()
     box = RegionLabel(boxes=((0, 0, 2, 2),)).to_mask(4, 4)
     assert box.dtype == bool and box.sum() == 4 and box[:2, :2].all()
+
+
+def test_a_manifest_too_large_or_without_columns_is_one_line(tmp_path, monkeypatch):
+    """Manifests, a camera's labels and clip lists are read by one bounded reader."""
+    from ripdetect.data import layouts
+    from ripdetect.video.evaluation import load_labelled_clips
+
+    manifest = tmp_path / "big.csv"
+    manifest.write_text("path,label\n" + "a.jpg,rip\n" * 200)
+    monkeypatch.setattr(layouts, "MAX_TABLE_BYTES", 1024)
+    with pytest.raises(DataError, match=r"the manifest is 2,211 bytes; at most 1,024 are read") as info:
+        load_samples(manifest)
+    assert "big.csv" in str(info.value) and "\n" not in str(info.value)
+    (tmp_path / "clips.csv").write_text("video,label\nx.mp4,rip\n")
+    with pytest.raises(DataError, match=r"a clip manifest needs columns path,label\[,events\]"):
+        load_labelled_clips([tmp_path / "clips.csv"])
