@@ -103,7 +103,7 @@ def teach_tab(gr, handlers: TeachHandlers, cameras: list[str]) -> None:
                                   file_types=list(IMAGE_EXTENSIONS), elem_id="teach-uploads")
                 load = gr.Button("Load frames", elem_id="teach-load")
                 counts = gr.Markdown(LabelSession().describe(), elem_id="teach-counts")
-                gallery = gr.Gallery(label="Frames", columns=4, height=320, allow_preview=False,
+                gallery = gr.Gallery(label="Frames", columns=3, height=320, allow_preview=False,
                                      elem_id="teach-gallery")
             with gr.Column(scale=2):
                 caption = gr.Markdown(elem_id="teach-caption")

@@ -91,7 +91,8 @@ class CameraBoard:
         if silent is not None:
             lines.append(f"no frame for {silent:.0f} s: is ripdetect watch running?")
         elif row is not None:
-            age = "" if row["last_frame"] is None else f" · last frame {time.time() - row['last_frame']:.0f} s ago"
+            age = "" if row["last_frame"] is None or not profile.live else \
+                f" · last frame {time.time() - row['last_frame']:.0f} s ago"  # a file's frames carry the file's time
             lines.append(f"{row['status']}: {row['detail']}{age}")
         latest = self.watch_dir / profile.name / "latest.jpg"
         latest = latest if latest.is_file() and _readable_image(latest) else None

@@ -110,8 +110,10 @@ def timeline_figure(rows: list[dict], events: list[dict], on_threshold: float, o
     for row in rows:
         if row["state"] == "possible_rip":
             ax.axvspan(row["time_s"] - step / 2, row["time_s"] + step / 2, color="orange", alpha=0.2, lw=0)
-    for event in events:
-        ax.axvspan(event["start_s"], max(event["end_s"], event["start_s"] + 0.1), color="C3", alpha=0.15, lw=0)
+    span = (xlim[1] - xlim[0]) if xlim is not None else (max(times, default=0) - min(times, default=0)) or 1.0
+    for event in events:  # a very short event is still a visible band: at least 0.5 % of the axis
+        ax.axvspan(event["start_s"], max(event["end_s"], event["start_s"] + 0.005 * span), color="C3", alpha=0.15,
+                   lw=0)
     ax.set(xlabel=xlabel, ylabel="p(rip)", ylim=(-0.02, 1.02), title="Rip probability over time")
     if xlim is not None:
         ax.set_xlim(*xlim)
