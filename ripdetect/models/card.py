@@ -87,7 +87,7 @@ def card_text(metadata: dict) -> CardText:
         results.append(f"Tested on real photos of beaches it had not seen ({folds}-fold cross-validation grouped by "
                        f"site, {cv['overall'].get('n', '?')} photos{sites}; each photo judged by a model that never "
                        f"trained on its beach).")
-        sentence = caught_sentence(cv["overall"], "all of them")
+        sentence = caught_sentence(cv["overall"], "all viewpoints together")
         results += [sentence] if sentence else []
         for view, metrics in (cv.get("by_viewpoint") or {}).items():
             sentence = caught_sentence(metrics, VIEW_WORDS.get(view, view))
