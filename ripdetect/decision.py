@@ -31,7 +31,6 @@ from ripdetect.errors import ConfigError
 
 RIP_WORD, POSSIBLE_RIP_WORD, NO_RIP_WORD = "RIP CURRENT", "possible rip", "no rip"
 STATE_WORDS = {"rip": RIP_WORD, "possible_rip": POSSIBLE_RIP_WORD, "clear": NO_RIP_WORD}
-STATES = tuple(STATE_WORDS)
 OFF_THRESHOLD_RATIO = 0.8  # a video's off threshold, when not given, as a share of its on threshold
 
 

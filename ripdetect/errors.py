@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 
@@ -14,8 +15,6 @@ def first_line(exc: BaseException) -> str:
 def require_extra(module: str, extra: str, purpose: str):
     """The module ``module``, or a one-line ``RipdetectError`` saying which extra installs it (``purpose`` says what
     needs it, e.g. "the web app")."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError:

@@ -118,13 +118,28 @@ def publish_folder(staging: Path, target: Path) -> None:
 
 def file_digest(path: str | Path) -> str:
     """A short hash of a file's bytes (tells two files apart whatever their names and dates)."""
-    import hashlib
-
     digest = hashlib.blake2b(digest_size=12)
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def claim_output_folder(out_dir: Path, marker: str, names: tuple[str, ...], overwrite: bool, command: str) -> None:
+    """Make ``out_dir`` a command's own: a folder holding files of the command's output names that it did not write
+    (no ``marker`` file there) is refused, one line naming them, unless ``overwrite``; then it is made and marked."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError("is a file, not a folder; use another --out", out_dir)
+    foreign = [name for name in names if (out_dir / name).exists()] if not (out_dir / marker).exists() else []
+    if foreign and not overwrite:
+        raise OutputExistsError(f"holds {', '.join(foreign)}, which {command} did not write; use another --out, or "
+                                "--overwrite to replace them", out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / marker).touch()
+    except OSError as exc:
+        raise RipdetectError(f"cannot write the output folder: {exc.strerror or exc}", out_dir) from None
 
 
 def write_text(path: str | Path, text: str, overwrite: bool = True) -> Path:

@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--run", required=True, type=Path, help="a cross-validation run (ripdetect train --folds)")
     parser.add_argument("--video", type=Path, default=None, help="metrics.json of ripdetect eval-video on no-rip video")
     parser.add_argument("--sites", type=int, default=42)
+    parser.add_argument("--cameras", type=int, default=1, help="how many cameras the no-rip video came from")
     parser.add_argument("--docs", default="docs/model-card.md in the repository (bash run.sh docs serves it)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
@@ -54,7 +55,7 @@ def main() -> None:
     if args.video:
         metrics = json.loads(args.video.read_text())
         card["video"] = {"false_events": metrics["false_events"], "hours": metrics["hours_without_rip"],
-                         "cameras": metrics.get("no_rip_clips", 1)}
+                         "cameras": args.cameras}
     args.out.write_text(json.dumps(card, indent=1))
     print(args.out)
 

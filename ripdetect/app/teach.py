@@ -7,6 +7,7 @@ and, for a rip, the point clicked on it (a box around it goes to the labels file
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ripdetect.app.views import adapt_report
 from ripdetect.cameras.adapt import adapt_camera, save_adapted
 from ripdetect.cameras.adapt_labels import check_enough, read_camera_labels
 from ripdetect.cameras.label_queue import QUEUE_DIR, LabelQueue
+from ripdetect.cameras.profiles import NAME_PATTERN
 from ripdetect.config import AdaptConfig
 from ripdetect.data.images import resize_long_side, stored_size
 from ripdetect.decision import applied_threshold
@@ -52,6 +54,14 @@ class LabelSession:
         return next((i for i in order if self.frames[i] not in self.labels), self.current)
 
 
+def camera_name(name: str) -> str:
+    """A camera's name as profiles write it (letters, digits, ``.``, ``_`` and ``-``): it names files and folders, so
+    anything else is refused on the page."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise user_error(f"{name!r} is not a camera name (1 to 64 letters, digits, '.', '_' or '-')")
+    return name
+
+
 class TeachHandlers:
     def __init__(self, app: RipApp, watch_dir: str | Path | None = None, adapt_config: AdaptConfig | None = None):
         self.app, self.watch_dir = app, Path(watch_dir) if watch_dir else None
@@ -61,6 +71,7 @@ class TeachHandlers:
         """The camera's queued frames (``ripdetect watch``'s labelling queue), the most worth a label first."""
         if self.watch_dir is None or not camera:
             return []
+        camera = camera_name(camera)
         queue = LabelQueue(self.watch_dir / camera, 0)
         rows = sorted(queue.rows(), key=lambda r: r["file"], reverse=True)
         return [str(self.watch_dir / camera / QUEUE_DIR / r["file"]) for r in rows]
@@ -148,7 +159,7 @@ class TeachHandlers:
         base = self.app.predictor.checkpoint
         if base.path and Path(base.path).suffix.lower() == ".onnx":
             raise user_error("Adapting needs the app to run a PyTorch checkpoint (.safetensors), not an ONNX model.")
-        camera = (camera or "camera").strip() or "camera"
+        camera = camera_name((camera or "").strip() or "camera")
         folder = self.app.results.new("adapt")
         try:
             labels_path = self.labels_csv(session, folder)
@@ -156,9 +167,10 @@ class TeachHandlers:
             check_enough(labels, "the labels")
             threshold = applied_threshold(None, base.threshold)
             config = replace(self.adapt_config, strength=strength)
-            model, report = adapt_camera(base, labels, config, threshold,
+            own = replace(base, model=copy.deepcopy(base.model))  # requests keep using the app's model
+            model, report = adapt_camera(own, labels, config, threshold,
                                          progress=(lambda what, share: progress(share, desc=what)) if progress else None)
-            out = save_adapted(folder / f"{camera}.adapted.safetensors", base, model, labels, camera, config, report,
+            out = save_adapted(folder / f"{camera}.adapted.safetensors", own, model, labels, camera, config, report,
                                threshold)
         except RipdetectError as exc:
             self.app.results.remove(folder)

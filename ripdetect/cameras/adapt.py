@@ -18,6 +18,7 @@ model, at the base model's threshold (``cross_validate_camera``).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -241,8 +242,6 @@ def save_adapted(out: str | Path, base: Checkpoint, model: torch.nn.Module, labe
 def adapt_camera(base: Checkpoint, labels: CameraLabels, adapt_config: AdaptConfig, threshold: float,
                  roi: Roi | None = None, progress: ProgressFn | None = None) -> tuple[torch.nn.Module, dict]:
     """The adapted model (the base model with a new head fitted on every labelled day) and the before/after."""
-    import copy
-
     predictor = Predictor(base)
     views = camera_views(predictor, labels, adapt_config, roi, progress)
     report = cross_validate_camera(views, labels, base, threshold, adapt_config)

@@ -15,6 +15,7 @@ import base64
 import json
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -211,8 +212,6 @@ def run_command(command: str, body: bytes, timeout_s: float) -> None:
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    import signal
-
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

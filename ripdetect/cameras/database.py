@@ -36,8 +36,6 @@ SCHEMA_COLUMNS = {"cameras": ("name", "status", "detail", "since", "last_frame",
                   "events": ("id", "camera", "key", "open", "alerted"),
                   "alerts": ("id", "camera", "event_id", "kind", "channel", "status", "payload"),
                   "clips": ("key", "camera", "folder", "complete"), "files": ("camera", "identity", "path")}
-EVENT_FIELDS = ("id", "camera", "key", "source", "live", "start_wall", "end_wall", "start_s", "end_s", "peak_prob",
-                "mean_prob", "open", "alerted")
 
 
 class StateStore:

@@ -75,6 +75,9 @@ class QueueChooser:
                 notes.append(QueueNote(self.camera, wall, "calm_sample", prob, encode_frame(image_rgb)))
         return notes
 
+    def source_ended(self) -> None:
+        self.peak = None
+
     def event_ended(self, duration_s: float) -> list[QueueNote]:
         """An event ended: its peak frame, when the event was short."""
         peak, self.peak = self.peak, None

@@ -21,10 +21,14 @@ value out of range.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ripdetect.config import AlertConfig, InferenceConfig, VideoConfig, from_dict, read_data_file, to_dict, shown
 from ripdetect.errors import ConfigError
@@ -143,8 +147,6 @@ def find_camera(profiles: list[CameraProfile], name: str, where: str = "--camera
 
 def profiles_yaml(profiles: list[CameraProfile]) -> str:
     """A profile file's text (YAML) for ``profiles``, as ``load_profiles`` reads it back."""
-    import yaml
-
     body = yaml.safe_dump({"cameras": [p.to_dict() for p in profiles]}, sort_keys=False, default_flow_style=None)
     return "# ripdetect camera profiles: ripdetect watch --cameras FILE --out DIR\n" + body
 
@@ -153,11 +155,6 @@ def set_camera_model(path: str | Path, camera: str, model: str | Path) -> Path:
     """Point ``camera`` of the profile file at ``model`` (``model:``), changing nothing else in its settings. The file
     is rewritten atomically (its comments do not survive), after a copy of it is kept beside it
     (``<name>.before-adapt[-N]<suffix>``, never replacing a file); returns that copy's path."""
-    import json
-    import shutil
-
-    import yaml
-
     path = Path(path)
     data = read_data_file(path)
     entries = data if isinstance(data, list) else data.get("cameras", []) if isinstance(data, dict) else []

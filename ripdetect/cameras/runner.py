@@ -45,9 +45,15 @@ SNAPSHOT_QUALITY = 85
 
 
 def path_key(path: str | Path) -> str:
-    """A short hash of a file's resolved path: a file keeps it while a recorder is still writing it, so its events
-    and clips keep their keys when it is analysed again (and are not alerted twice)."""
-    return hashlib.blake2b(str(Path(path).resolve()).encode(), digest_size=8).hexdigest()
+    """A short hash of a file's resolved path and inode: a file keeps it while a recorder is still writing it, so its
+    events and clips keep their keys when it is analysed again (and are not alerted twice); a new recording saved
+    under the same name is a new file (a new inode), with keys of its own."""
+    path = Path(path).resolve()
+    try:
+        inode = path.stat().st_ino
+    except OSError:
+        inode = 0
+    return hashlib.blake2b(f"{path}\0{inode}".encode(), digest_size=8).hexdigest()
 
 
 def file_identity(path: str | Path) -> str:
@@ -247,6 +253,10 @@ class CameraRunner:
         for change in closing:
             self._event(change.kind, change.event, last if change.kind == "start" else None, source, live,
                         wall_offset, file_id)
+            if change.kind == "end":
+                for note in self.queue.event_ended(change.event.end_s - change.event.start_s):
+                    self.emit(note)
+        self.queue.source_ended()  # a peak frame never carries over to another file or connection
         return frames, reason
 
     def _clip(self, source: str, key: str, start_s: float, wall_offset: float,

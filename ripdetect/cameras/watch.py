@@ -73,8 +73,8 @@ class Watcher:
             require_ray()
         claim_out_dir(self.out_dir, [p.name for p in self.profiles])
         predictors = load_models(self.profiles)
+        metrics = WatchMetrics([p.name for p in self.profiles])  # before the database opens: it needs an extra
         store = StateStore(self.out_dir / STATE_NAME)
-        metrics = WatchMetrics([p.name for p in self.profiles])
         alerts = AlertSender(store, {p.name: p.alerts for p in self.profiles}, self.out_dir, metrics.alert_outcome)
         self.sink = sink = ResultSink(self.out_dir, store, metrics, alerts, self.profiles, self.watch_config)
         hosts: list = []

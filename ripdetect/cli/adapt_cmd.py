@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from ripdetect.cli.flags import add_config_flags, add_model_flag, print_json
-from ripdetect.config import AdaptConfig
+from ripdetect.cli.flags import add_config_flags, print_json
+from ripdetect.config import AdaptConfig, VideoConfig
 
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("adapt", help="teach the model one camera from a few labelled frames (before/after "
                                           "report)")
     parser.add_argument("--labels", required=True, help="the camera's labelled frames: CSV path,label[,box][,day]")
-    add_model_flag(parser, "the camera's model in --cameras, else the embedded default model")
+    parser.add_argument("--model", default=None, help="the base checkpoint (.safetensors; an ONNX export cannot be "
+                                                      "adapted) (default: the camera's model in --cameras, else the "
+                                                      "embedded default model)")
     parser.add_argument("--out", default=None,
                         help="the adapted checkpoint (.safetensors) (default with --camera: CAMERA.adapted.safetensors "
                              "beside the profile file; required otherwise)")
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"adapt needs a PyTorch checkpoint (.safetensors) as its base, not {Path(base_path).name}")
     configured = args.threshold if args.threshold is not None else (profile.inference.threshold if profile else None)
     threshold = applied_threshold(configured, base.threshold)
+    clips = _video_clips(args.video) if args.video else None  # checked before anything is fitted or written
     print(f"ripdetect: adapting {base.model_id} to {len(labels.samples)} frames ({labels.rips} rips) from "
           f"{len(set(labels.days))} days", file=sys.stderr)
     model, report = adapt_camera(base, labels, adapt_config, threshold, profile.roi if profile else None,
@@ -71,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
     camera = profile.name if profile else Path(args.labels).parent.name or "camera"
     save_adapted(out, base, model, labels, camera, adapt_config, report, threshold, args.overwrite)
     result = {"model": str(out), "before_after": report}
-    if args.video:
-        result["video"] = _video_report(args.video, base, out)
+    if clips:
+        video_config = dataclasses.replace(profile.video if profile else VideoConfig(), write_video=False)
+        result["video"] = _video_report(clips, base, out, video_config, configured)
     if profile is not None:
         result["profile_backup"] = str(set_camera_model(args.cameras, profile.name, out))
         result["profile"] = args.cameras
@@ -81,20 +86,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _video_report(sources: list[str], base, adapted_path: Path) -> dict:
-    """False alarms per camera-hour (and rips, when labelled) on the camera's clips, before and after."""
-    from ripdetect.config import VideoConfig
-    from ripdetect.inference.predictor import Predictor
-    from ripdetect.video.evaluation import LabelledClip, evaluate_clips, load_labelled_clips
+def _video_clips(sources: list[str]) -> list:
+    """The camera's clips for the video report: manifests and labelled folders as eval-video reads them, a plain
+    video as no rip; a source that is none of these is a one-line error."""
+    from ripdetect.errors import InputError
+    from ripdetect.video.evaluation import LabelledClip, load_labelled_clips
 
     clips = []
     for source in sources:
         path = Path(source)
-        clips += load_labelled_clips([path]) if path.is_dir() or path.suffix.lower() == ".csv" else \
-            [LabelledClip(str(path), False)]
-    video_config = VideoConfig(write_video=False)
-    before, _, _ = evaluate_clips(clips, Predictor(base), video_config)
-    after, _, _ = evaluate_clips(clips, Predictor(adapted_path), video_config)
+        if path.is_dir() or path.suffix.lower() == ".csv":
+            clips += load_labelled_clips([path])
+        elif path.is_file():
+            clips.append(LabelledClip(str(path), False))
+        else:
+            raise InputError("--video: no such file or folder", path)
+    return clips
+
+
+def _video_report(clips: list, base, adapted_path: Path, video_config, threshold: float | None) -> dict:
+    """False alarms per camera-hour (and rips, when labelled) on the camera's clips, before and after, with the
+    camera's video settings and threshold."""
+    from ripdetect.config import InferenceConfig
+    from ripdetect.inference.predictor import Predictor
+    from ripdetect.video.evaluation import evaluate_clips
+
+    inference = InferenceConfig(threshold=threshold)
+    before, _, _ = evaluate_clips(clips, Predictor(base, inference), video_config)
+    after, _, _ = evaluate_clips(clips, Predictor(adapted_path, inference), video_config)
     keys = ("hours_without_rip", "false_events", "false_alarms_per_camera_hour", "rip_clips_detected",
             "rip_clips_missed")
     return {"base": {k: before[k] for k in keys}, "adapted": {k: after[k] for k in keys}}

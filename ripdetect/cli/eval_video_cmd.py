@@ -12,6 +12,10 @@ from ripdetect.cli.flags import DEPLOYMENT_DEFAULT, add_config_flags, add_model_
 from ripdetect.config import InferenceConfig, VideoConfig
 
 RENAMED = {"window_s": "window", "min_event_s": "min_event"}
+OUT_FILES = ("clips.csv", "metrics.json", "sweep.csv")
+OUT_MARKER = ".ripdetect-eval-video"  # in a folder eval-video writes: its files there are its own to replace
+
+
 def add_parser(sub) -> None:
     parser = sub.add_parser("eval-video", help="false alarms per camera-hour, missed rips and time to first alert on "
                                                "labelled clips")
@@ -25,26 +29,31 @@ def add_parser(sub) -> None:
                                                               "off_threshold", "min_event_s", "max_side"),
                                    rename=RENAMED)
     inference_flags = add_config_flags(parser, InferenceConfig, only=("threshold", "batch_size"))
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace clips.csv, metrics.json and sweep.csv in --out that eval-video did not write")
     parser.add_argument("--sweep", action="store_true",
                         help="also replay a grid of windows, on thresholds and minimum events on the same scores "
                              "(sweep.csv): the trade-off between false alarms and the time to the first alert")
     parser.set_defaults(run=run, video_flags=video_flags, inference_flags=inference_flags)
 
 
-SWEEP = {"window_s": [5.0, 10.0, 20.0, 30.0], "on_threshold": [0.5, 0.6, 0.7, 0.8], "min_event_s": [2.0, 5.0, 10.0]}
+SWEEP = {"window_s": [5.0, 10.0, 20.0, 30.0], "on_threshold": [0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8],
+         "min_event_s": [2.0, 5.0, 10.0]}
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ripdetect.decision import video_thresholds
-    from ripdetect.files import write_json
+    from ripdetect.files import claim_output_folder, write_json
     from ripdetect.inference.backends import analysis_model
     from ripdetect.inference.predictor import Predictor
     from ripdetect.records import write_csv
     from ripdetect.video.evaluation import CLIP_FIELDS, evaluate_clips, load_labelled_clips, sweep
 
     clips = load_labelled_clips(args.sources)
+    if args.out:  # refused before any clip is scored
+        claim_output_folder(Path(args.out), OUT_MARKER, OUT_FILES, args.overwrite, "ripdetect eval-video")
     video_config = with_flags(VideoConfig(write_video=False), args, args.video_flags)
     predictor = Predictor(analysis_model(args.model), with_flags(InferenceConfig(), args, args.inference_flags))
     bar = tqdm(total=len(clips), desc="clips", file=sys.stderr, leave=False)

@@ -15,6 +15,8 @@ from dataclasses import field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from ripdetect.errors import ConfigError
 
 T = TypeVar("T")
@@ -178,8 +180,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 
 def _parse_yaml(text: str) -> Any:
-    import yaml
-
     for token in yaml.scan(text, Loader=yaml.SafeLoader):
         if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
             raise ConfigError("YAML anchors and aliases (& and *) are not accepted: write the values out")

@@ -18,7 +18,7 @@ from ripdetect.data.images import TRAINING_MAX_SIDE, load_image_rgb
 from ripdetect.data.layouts import Sample
 from ripdetect.errors import DataError, InputError
 from ripdetect.explain.localisation import faithfulness_sample, localisation_row, summarise_localisation
-from ripdetect.files import OutputExistsError, write_json
+from ripdetect.files import claim_output_folder, write_json
 from ripdetect.inference.predictor import Predictor
 from ripdetect.models.checkpoint import Checkpoint
 from ripdetect.training.engine import ProgressFn, ScoredSamples
@@ -108,14 +108,8 @@ EVAL_MARKER = ".ripdetect-eval"  # in a folder eval writes: its files there are 
 
 
 def claim_eval_folder(out_dir: Path, overwrite: bool) -> None:
-    """Make ``out_dir`` eval's: a folder holding files of eval's names that eval did not write is refused (one line
-    naming them) unless ``overwrite``."""
-    foreign = [name for name in EVAL_FILES if (out_dir / name).exists()] if not (out_dir / EVAL_MARKER).exists() else []
-    if foreign and not overwrite:
-        raise OutputExistsError(f"holds {', '.join(foreign)}, which ripdetect eval did not write; use another --out, "
-                                "or --overwrite to replace them", out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / EVAL_MARKER).touch()
+    """Make ``out_dir`` eval's (``files.claim_output_folder``)."""
+    claim_output_folder(out_dir, EVAL_MARKER, EVAL_FILES, overwrite, "ripdetect eval")
 
 
 def evaluate_checkpoint(checkpoint: Checkpoint | Predictor, samples: list[Sample], out_dir: str | Path | None = None,

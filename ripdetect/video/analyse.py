@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ripdetect.config import VideoConfig
@@ -53,6 +54,7 @@ class VideoAnalysis:
                                   max_duration_s, live, timeout_s,
                                   video_config.motion_gap_s if video_config.motion else None, video_config.max_pixels)
         self.motion = MotionWindow(video_config.window_s) if video_config.motion else None
+        self._dis = None
         self.events: list[Event] = []
         self.closing: tuple[EventChange, ...] = ()
 
@@ -106,7 +108,9 @@ class VideoAnalysis:
         sea = self._sea(prediction, grey.shape)
         if frame.earlier_rgb is None:
             return self.motion.summary()
-        flow = optical_flow(small_grey(frame.earlier_rgb), grey, self.video_config.flow_method)
+        if self._dis is None:  # this analysis' own (OpenCV's DIS is not thread-safe; cameras run in threads)
+            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        flow = optical_flow(small_grey(frame.earlier_rgb), grey, self.video_config.flow_method, self._dis)
         offshore = offshore_field(sea)
         speed = seaward_speed(flow, offshore, frame.time_s - frame.earlier_time_s)
         return self.motion.update(frame.time_s, speed, sea, offshore)

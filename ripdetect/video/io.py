@@ -324,9 +324,17 @@ class VideoWriter:
 
     def close(self, keep: bool = True) -> None:
         """Finish the file: it takes its name when ``keep`` and a frame was written; else nothing is left."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        try:
+            if self._writer is not None:
+                writer, self._writer = self._writer, None
+                writer.close()
+        except Exception:
+            keep = False  # the encoder failed: its half-written temporary file goes
+            raise
+        finally:
+            self._finish_target(keep)
+
+    def _finish_target(self, keep: bool) -> None:
         if self._target is not None:
             target, self._target = self._target, None
             if keep and self.frames:

@@ -33,16 +33,15 @@ def small_grey(image_rgb: np.ndarray, side: int = MOTION_SIDE) -> np.ndarray:
     return cv2.cvtColor(cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
 
 
-_DIS = {}
-
-
-def optical_flow(earlier_grey: np.ndarray, grey: np.ndarray, method: str = "dis") -> np.ndarray:
+def optical_flow(earlier_grey: np.ndarray, grey: np.ndarray, method: str = "dis",
+                 dis: cv2.DISOpticalFlow | None = None) -> np.ndarray:
     """Dense flow (H, W, 2) in pixels from ``earlier_grey`` to ``grey``, with the camera's shake (the median flow)
-    taken off. ``dis`` (fast) or ``farneback``."""
+    taken off. ``dis`` (fast) or ``farneback``. OpenCV's DIS object is not thread-safe: an analysis keeps its own
+    (``dis``), else one is made for the call."""
     if method == "farneback":
         flow = cv2.calcOpticalFlowFarneback(earlier_grey, grey, None, 0.5, 3, 15, 3, 5, 1.1, 0)
     else:
-        dis = _DIS.setdefault("medium", cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM))
+        dis = dis or cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         flow = dis.calc(earlier_grey, grey, None)
     return flow - np.median(flow.reshape(-1, 2), axis=0)
 

@@ -16,6 +16,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import torch
+
 from ripdetect.config import VideoConfig
 from ripdetect.errors import first_line, require_extra
 from ripdetect.inference.predictor import Predictor
@@ -50,8 +52,6 @@ class VideoWorker:
     """A Ray actor: one model, many inputs, one at a time (``process_one``, as a local batch does)."""
 
     def __init__(self, predictor: Predictor, threads: int, process: ProcessOne):
-        import torch
-
         torch.set_num_threads(threads)
         torch.set_flush_denormal(True)
         self.predictor, self.process_one = predictor, process

@@ -312,3 +312,42 @@ def test_a_metrics_port_in_use_is_one_line(cli, tmp_path):
         result = cli("watch", "--cameras", cameras, "--out", tmp_path / "out", "--once", "--metrics-port", port)
     assert result.returncode == 2 and f"cannot serve /metrics on 127.0.0.1:{port}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_file_rewritten_in_place_is_not_alerted_again_and_a_new_recording_is(tmp_path, stills, toy_checkpoint):
+    """A recorder's file analysed again (it was touched or rewritten in place: the same file) keeps its events' keys,
+    so its rip is not alerted twice; a new recording saved under the same name is a new file with an alert of its
+    own."""
+    import os
+
+    calm, rip = stills["calm"], stills["rip"]
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    clip = still_clip(tmp_path / "clip.mp4", [(calm, 3), (rip, 4), (calm, 3)]).read_bytes()
+    (folder / "cam.mp4").write_bytes(clip)
+    log = tmp_path / "alerts.jsonl"
+    cameras = profile_file(tmp_path / "cameras.yaml", [{
+        "name": "bay", "source": "recordings", "alerts": {"command": f"cat >> {log}; echo >> {log}",
+                                                          "min_interval_s": 0},
+        "video": {"sample_fps": 2, "window_s": 2, "min_event_s": 1}}], model=toy_checkpoint)
+
+    def starts() -> int:
+        return sum(json.loads(line)["kind"] == "start" for line in log.read_text().splitlines() if line.strip())
+
+    def watch_once() -> None:
+        with watching(cameras, tmp_path / "out", once=True) as watcher:
+            wait_for(lambda: watcher.sink.health()["cameras"]["bay"]["status"] == "finished", 60, what="the folder")
+
+    watch_once()
+    wait_for(lambda: log.exists() and starts() == 1, 20, what="the first alert")
+    with open(folder / "cam.mp4", "r+b") as handle:  # the same file, written again in place (a new modification time)
+        handle.write(clip)
+    os.utime(folder / "cam.mp4", (1, 1))
+    watch_once()
+    assert starts() == 1
+    (tmp_path / "new.mp4").write_bytes(clip)
+    os.replace(tmp_path / "new.mp4", folder / "cam.mp4")  # a new recording under the old name
+    os.utime(folder / "cam.mp4", (2, 2))
+    watch_once()
+    wait_for(lambda: starts() == 2, 20, what="the new recording's alert")
