@@ -58,7 +58,8 @@ class VideoConfig:
                               none_means="use --sample-fps")
     window_s: float = knob(10.0, "aggregation window in seconds", low=0.0, high=86_400.0, low_exclusive=True)
     on_threshold: float | None = knob(None, "window mean that starts an event (used to 2 decimals)", low=0.0,
-                                      high=1.0, none_means="the model's threshold")
+                                      high=1.0, none_means="--threshold when given, else the model's video "
+                                                           "threshold")
     off_threshold: float | None = knob(None, "window mean that ends an event", low=0.0, high=1.0,
                                        none_means="0.8 x the on threshold")
     min_event_s: float = knob(2.0, "seconds above the on threshold before an event is confirmed", low=0.0,

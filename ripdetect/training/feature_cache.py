@@ -56,7 +56,8 @@ def view_seed(seed: int, key: tuple[str, int], view: int) -> int:
 
 
 class _SampleViews(Dataset):
-    """Item ``i``: every augmented view of sample ``i`` (decoded once), or ``(None, path, reason)``."""
+    """Item ``i``: every augmented view of sample ``i``, or ``(None, path, reason)`` (the image is decoded for each
+    view: the cache is built once, so this is paid once)."""
 
     def __init__(self, samples: list[Sample], transform: TrainTransform, views: int, seed: int):
         self.images = ImageDataset(samples, transform, with_masks=True)

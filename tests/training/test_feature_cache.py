@@ -1,6 +1,6 @@
 """The feature cache: a model fed its cached frozen features gives what it gives on the images themselves, every
 cached view is the augmented view the uncached path would make for that seed, one cache serves every fold, and
-training on it converges on a small task like the uncached path."""
+training on it runs through ``ripdetect train`` and leaves the frozen stages as they were."""
 
 import numpy as np
 import pytest
