@@ -1,4 +1,3 @@
-import pytest
 """``ripdetect watch`` with real parts: clips made by ffmpeg, an MJPEG camera served over HTTP, a webhook
 receiver, the SQLite state, and /metrics and /healthz scraped over HTTP. The toy camera's model decides rip or calm
 (``tests/helpers.py``: a dark gap through the surf band is a rip), so every alert here comes from a real decision
@@ -15,6 +14,8 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from tests.helpers import still_clip
 from tests.servers import MjpegServer, WebhookReceiver, wait_for
@@ -351,3 +352,58 @@ def test_a_file_rewritten_in_place_is_not_alerted_again_and_a_new_recording_is(t
     os.utime(folder / "cam.mp4", (2, 2))
     watch_once()
     wait_for(lambda: starts() == 2, 20, what="the new recording's alert")
+
+
+def _bad_file(folder: Path) -> None:
+    (folder / "broken.mp4").write_bytes(b"not a video at all")
+
+
+def _link_loop(folder: Path) -> None:
+    (folder / "loop").symlink_to(folder / "loop")
+
+
+def _unenterable(folder: Path) -> None:
+    locked = folder / "locked"
+    locked.mkdir()
+    (locked / "inside.mp4").write_bytes(b"")
+    locked.chmod(0)
+
+
+def _vanishes(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", [_bad_file, _link_loop, _unenterable, _vanishes])
+def test_a_camera_survives_each_fault_in_its_folder(tmp_path, stills, toy_checkpoint, fault):
+    """Fault injection: each fault in a recorder folder is that camera's problem, logged and shown, never the end of
+    it: once the folder holds a good recording again, the camera analyses it and alerts its rip; the other camera
+    goes on all along."""
+    import os
+
+    if fault is _unenterable and os.geteuid() == 0:
+        pytest.skip("root enters any folder")
+    calm, rip = stills["calm"], stills["rip"]
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    still_clip(tmp_path / "steady.mp4", [(calm, 30)])
+    log = tmp_path / "alerts.jsonl"
+    cameras = profile_file(tmp_path / "cameras.yaml", [
+        {"name": "bay", "source": "recordings", "alerts": {"command": f"cat >> {log}; echo >> {log}",
+                                                         "min_interval_s": 0},
+         "video": {"sample_fps": 2, "window_s": 2, "min_event_s": 1}},
+        {"name": "steady", "source": "steady.mp4", "video": {"sample_fps": 2, "window_s": 2, "min_event_s": 1}}],
+        model=toy_checkpoint)
+    with watching(cameras, tmp_path / "out", folder_poll_s=0.5) as watcher:
+        fault(folder)
+        time.sleep(2)
+        health = watcher.sink.health()["cameras"]
+        assert health["steady"]["status"] in ("up", "finished")
+        folder.mkdir(exist_ok=True)
+        still_clip(tmp_path / "good.mp4", [(calm, 2), (rip, 4), (calm, 2)])
+        (tmp_path / "good.mp4").replace(folder / "good.mp4")
+        wait_for(lambda: log.exists() and '"kind": "start"' in log.read_text(), 90, what="the good recording's alert")
+    if (folder / "locked").exists():
+        (folder / "locked").chmod(0o755)

@@ -1,10 +1,11 @@
-import pytest
 """Training beyond one process: ``torchrun --nproc-per-node 2 -m ripdetect train`` on CPU (gloo) gives the same
 run folder and checkpoint format as one process, written once by rank 0."""
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 from tests.helpers import tiny_train_config
 
