@@ -170,6 +170,8 @@ class CameraRunner:
                 continue
             if stable and not done:
                 ready.append(path)
+        for gone in seen.keys() - set(found):  # a recorder deletes old files: forget them
+            del seen[gone]
         return ready
 
     def _analyse_file(self, path: Path) -> str | None:

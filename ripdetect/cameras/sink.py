@@ -173,6 +173,8 @@ class ResultSink:
         if self._current.get(camera) == event_id:
             del self._current[camera]
             self._last_rip.pop(camera, None)
+        for key in [key for key, adopted in self._aliases.items() if adopted == event_id]:
+            del self._aliases[key]  # however it ended: a watcher runs for weeks
         log.warning("%s: event ended at %s (peak %s)", camera, iso_time(event["end_wall"]), prob_text(event["peak_prob"]))
         if event["alerted"]:
             note = EventNote(camera, "end", event["key"], event["start_wall"], event["end_wall"], event["start_s"],

@@ -93,7 +93,7 @@ class FrameAggregator:
     """Rolling window (seconds) of probabilities and raw CAMs, with hysteresis and minimum event duration."""
 
     def __init__(self, window_s: float, on_threshold: float, off_threshold: float, min_event_s: float,
-                 fusion: MotionFusion | None = None):
+                 fusion: MotionFusion | None = None, keep_events: int | None = None):
         if not window_s > 0:
             raise ConfigError(f"the aggregation window must be longer than 0 s (got {window_s:g})")
         if off_threshold > on_threshold:
@@ -105,16 +105,22 @@ class FrameAggregator:
         self._window_sum = 0.0
         self._candidate: Event | None = None  # above the on threshold, not yet long enough
         self._active: Event | None = None
-        self.events: list[Event] = []
+        self.events: list[Event] = []  # the ended events: all, or the last ``keep_events`` (a source without end)
+        self.keep_events = keep_events
         self._last_time: float | None = None
         self._first_time: float | None = None
         self.closing: tuple[EventChange, ...] = ()  # the changes ``finish`` made
 
     @classmethod
-    def from_config(cls, video_config: VideoConfig, model_threshold: float,
-                    fusion: MotionFusion | None = None) -> FrameAggregator:
+    def from_config(cls, video_config: VideoConfig, model_threshold: float, fusion: MotionFusion | None = None,
+                    keep_events: int | None = None) -> FrameAggregator:
         on, off = video_thresholds(video_config, model_threshold)
-        return cls(video_config.window_s, on, off, video_config.min_event_s, fusion)
+        return cls(video_config.window_s, on, off, video_config.min_event_s, fusion, keep_events)
+
+    def _ended(self, event: Event) -> None:
+        self.events.append(event)
+        if self.keep_events is not None and len(self.events) > self.keep_events:
+            del self.events[:len(self.events) - self.keep_events]
 
     @property
     def state(self) -> str:
@@ -141,7 +147,7 @@ class FrameAggregator:
         if self._active is not None:
             if aggregated < self.off_threshold:
                 changes = (EventChange("end", self._active),)
-                self.events.append(self._active)
+                self._ended(self._active)
                 self._active = None
             else:
                 self._active.add(time_s, prob, cam)
@@ -167,12 +173,12 @@ class FrameAggregator:
         closing: tuple[EventChange, ...] = ()
         if self._active is not None:
             closing = (EventChange("end", self._active),)
-            self.events.append(self._active)
+            self._ended(self._active)
             self._active = None
         elif self._candidate is not None:
             if self._candidate.start_s <= self._first_time:
                 closing = (EventChange("start", self._candidate), EventChange("end", self._candidate))
-                self.events.append(self._candidate)
+                self._ended(self._candidate)
             self._candidate = None
         self.closing = closing
         return self.events

@@ -27,6 +27,7 @@ from ripdetect.video.io import Frame, FrameStream, prefetch
 from ripdetect.video.motion import MotionSummary, MotionWindow, offshore_field, optical_flow, seaward_speed, small_grey
 
 MAX_HELD_FRAMES = 512  # frames held back while a possible rip is undecided; past this they go out as possible_rip
+LIVE_EVENTS_KEPT = 16  # ended events a live source keeps (older ones were told as they ended)
 
 
 @dataclass
@@ -49,7 +50,9 @@ class VideoAnalysis:
                  max_duration_s: float | None = None, live: bool = False, timeout_s: float | None = None):
         self.predictor, self.video_config = predictor, video_config
         fusion = motion_fusion(predictor.checkpoint.metadata) if video_config.motion else None
-        self.aggregator = FrameAggregator.from_config(video_config, predictor.video_threshold, fusion)
+        # a camera runs for weeks: its ended events are told as they happen, and only the last few are kept
+        self.aggregator = FrameAggregator.from_config(video_config, predictor.video_threshold, fusion,
+                                                      LIVE_EVENTS_KEPT if live else None)
         self.stream = FrameStream(source, video_config.sample_fps, video_config.stride, video_config.max_side,
                                   max_duration_s, live, timeout_s,
                                   video_config.motion_gap_s if video_config.motion else None, video_config.max_pixels)

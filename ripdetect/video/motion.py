@@ -33,10 +33,10 @@ def small_grey(image_rgb: np.ndarray, side: int = MOTION_SIDE) -> np.ndarray:
     return cv2.cvtColor(cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
 
 
-def optical_flow(earlier_grey: np.ndarray, grey: np.ndarray, method: str = "dis",
+def optical_flow(earlier_grey: np.ndarray, grey: np.ndarray, method: str = "farneback",
                  dis: cv2.DISOpticalFlow | None = None) -> np.ndarray:
     """Dense flow (H, W, 2) in pixels from ``earlier_grey`` to ``grey``, with the camera's shake (the median flow)
-    taken off. ``dis`` (fast) or ``farneback``. OpenCV's DIS object is not thread-safe: an analysis keeps its own
+    taken off. ``farneback`` or ``dis``. OpenCV's DIS object is not thread-safe: an analysis keeps its own
     (``dis``), else one is made for the call."""
     if method == "farneback":
         flow = cv2.calcOpticalFlowFarneback(earlier_grey, grey, None, 0.5, 3, 15, 3, 5, 1.1, 0)

@@ -171,3 +171,13 @@ def test_the_aggregator_tells_each_start_and_end_once(probs, min_event_s, change
     assert seen == changes
     assert [(c.kind, c.event.start_s, c.event.end_s) for c in aggregator.closing] == closing
     assert len(events) == len({id(c.event) for c in aggregator.closing} | {id(e) for e in events})
+
+
+def test_a_source_without_end_keeps_only_its_last_events_but_tells_every_one():
+    """A camera runs for weeks: its aggregator keeps the last few ended events, and still tells each start and end."""
+    probs = ([0.9] * 4 + [0.0] * 4) * 50  # 50 events
+    bounded = FrameAggregator(**{**DEFAULTS, "window_s": 0.1, "min_event_s": 1.0}, keep_events=3)
+    ends = sum(c.kind == "end" for i, p in enumerate(probs) for c in bounded.update(i * 0.5, p).changes)
+    _, every = run(probs, window_s=0.1, min_event_s=1.0)
+    assert ends == len(every) == 50
+    assert len(bounded.finish()) == 3 and [e.start_s for e in bounded.events] == [e.start_s for e in every[-3:]]
