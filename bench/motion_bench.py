@@ -135,14 +135,14 @@ def main() -> None:
         report["real"][path.name] = {name: events(rows, config, predictor.video_threshold, decider)
                                      for name, decider in deciders}
         report["real"][path.name]["max_motion_strength"] = float(rows[:, 3].max())
-    farneback = VideoConfig(motion=True, write_video=False, flow_method="farneback")
-    flows = {"dis": (scores["motion"], sum(t[0] for t in timing))}
+    other = "dis" if config.flow_method == "farneback" else "farneback"  # the default flow ran above
+    flows = {config.flow_method: (scores["motion"], sum(t[0] for t in timing))}
     strengths, seconds = [], 0.0
     for path in clips_in(args.test):
-        result = frames_of(path, predictor, farneback)
+        result = frames_of(path, predictor, VideoConfig(motion=True, write_video=False, flow_method=other))
         strengths.append(result["rows"][:, 3])
         seconds += result["seconds"]
-    flows["farneback"] = (strengths, seconds)
+    flows[other] = (strengths, seconds)
     report["flow_methods"] = {name: {"motion_frame_roc_auc": auc(all_truth, np.concatenate(values)),
                                      "seconds_end_to_end": round(total, 1)} for name, (values, total) in flows.items()}
     with_s, without_s, frames = (sum(v) for v in zip(*timing))

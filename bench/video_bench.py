@@ -11,6 +11,7 @@ Prints, at ``--sample-fps 2`` with the default outputs (annotated.mp4 included):
   (goal: end-to-end at least 0.7 of decode-only); the same without annotated.mp4 for reference;
 - a profile: one serial pass that times each stage (decode, resize, model, CAM and regions, rendering, H.264
   encoding) in seconds per minute of video;
+- the share of end-to-end time the motion evidence takes (``--motion --show-flow`` against the same run without);
 - peak memory (max RSS of a fresh process) for the short and a long clip (goal: within 10 %).
 """
 
@@ -88,7 +89,8 @@ def _run(kind: str, clip: str, model: str | None, queue) -> None:
     from ripdetect.video.io import iter_frames
 
     torch.set_flush_denormal(True)  # as the CLI does
-    config = VideoConfig(sample_fps=2.0, write_video=kind != "no_video")
+    config = VideoConfig(sample_fps=2.0, write_video=kind != "no_video", motion=kind == "motion",
+                         show_flow=kind == "motion")
     start = time.perf_counter()
     if kind == "decode":
         count = sum(1 for _ in iter_frames(clip, config.sample_fps, max_side=config.max_side))
@@ -202,8 +204,8 @@ def main() -> None:
     short = make_clip(folder / name, args.clip_seconds, args.fps)
     long = long_clip(short, args.long_minutes, args.clip_seconds)
     decode = measure("decode", short, None)
-    runs = {model: {"full": measure("full", short, model), "no_video": measure("no_video", short, model)}
-            for model in args.model}
+    runs = {model: {"full": measure("full", short, model), "no_video": measure("no_video", short, model),
+                    "motion": measure("motion", short, model)} for model in args.model}
     decode_again = measure("decode", short, None)  # decode-only before and after: the drift of the machine
     decode_s = (decode["seconds"] + decode_again["seconds"]) / 2
     report = {
@@ -218,6 +220,7 @@ def main() -> None:
             "end_to_end_x_realtime": round(args.clip_seconds / measured["full"]["seconds"], 2),
             "ratio_end_to_end_over_decode_only": round(decode_s / measured["full"]["seconds"], 3),
             "ratio_without_annotated_mp4": round(decode_s / measured["no_video"]["seconds"], 3),
+            "motion_share_of_end_to_end": round(1 - measured["full"]["seconds"] / measured["motion"]["seconds"], 3),
             f"peak_rss_mb_{args.long_minutes:g}min": round(long_run["max_rss_mb"], 1),
             "peak_rss_mb_short": round(measured["full"]["max_rss_mb"], 1),
             "peak_rss_ratio_long_over_short": round(long_run["max_rss_mb"] / measured["full"]["max_rss_mb"], 3),

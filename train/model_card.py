@@ -7,6 +7,7 @@ the words given here.
 """
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -40,18 +41,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, type=Path, help="a cross-validation run (ripdetect train --folds)")
     parser.add_argument("--video", type=Path, default=None, help="metrics.json of ripdetect eval-video on no-rip video")
-    parser.add_argument("--sites", type=int, default=42)
+    parser.add_argument("--sites", type=int, default=None, help="(default: the groups in the run's out-of-fold file)")
+    parser.add_argument("--localised", default="Haeundae CCTV frames", help="what the labelled real rips are")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.add_argument("--cameras", type=int, default=1, help="how many cameras the no-rip video came from")
     parser.add_argument("--docs", default="docs/model-card.md in the repository (bash run.sh docs serves it)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
-    report = json.loads((args.run / "cv_report.json").read_text())
+    if args.out.exists() and not args.overwrite:
+        raise SystemExit(f"model_card: {args.out} exists (--overwrite replaces it)")
+    try:
+        report = json.loads((args.run / "cv_report.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"model_card: {args.run / 'cv_report.json'}: cannot be read ({exc})") from None
+    if args.sites is None:
+        with open(args.run / "oof_predictions.csv", newline="") as handle:
+            args.sites = len({row["group"] for row in csv.DictReader(handle)})
     card = {"training_data": TRAINING_DATA, "cross_validation": cross_validation(report, args.sites),
             "limits": LIMITS, "docs": args.docs}
     localisation = report.get("localisation") or {}
     if localisation.get("n"):
         hits = sum(bool(row.get("centroid_hit")) for row in localisation.get("per_image", []))
-        card["localisation"] = {"centroid_hits": hits, "n": localisation["n"], "what": "Haeundae CCTV frames (the real rips with labelled boxes)"}
+        card["localisation"] = {"centroid_hits": hits, "n": localisation["n"], "what": args.localised}
     if args.video:
         metrics = json.loads(args.video.read_text())
         card["video"] = {"false_events": metrics["false_events"], "hours": metrics["hours_without_rip"],

@@ -20,10 +20,13 @@ COLUMNS = ["path", "label", "group", "viewpoint", "boxes", "water"]
 
 def photo_row(manifest: Path, name: str) -> dict:
     """The manifest row whose path ends in ``name``."""
-    with open(manifest, newline="") as handle:
-        for row in csv.DictReader(handle):
-            if Path(row.get("path", "")).name == name:
-                return row
+    try:
+        with open(manifest, newline="") as handle:
+            for row in csv.DictReader(handle):
+                if Path(row.get("path", "")).name == name:
+                    return row
+    except OSError as exc:
+        raise SystemExit(f"video_frames: {manifest}: cannot be read ({exc.strerror})") from None
     raise SystemExit(f"video_frames: {manifest}: no row for the photo {name}")
 
 
@@ -67,8 +70,10 @@ def main() -> None:
     for video in args.videos:
         if not video.is_file():
             raise SystemExit(f"video_frames: {video}: no such file")
-    if (args.out / "manifest.csv").exists():
-        raise SystemExit(f"video_frames: {args.out / 'manifest.csv'} already exists; choose a new --out")
+    if len({video.stem for video in args.videos}) < len(args.videos):
+        raise SystemExit("video_frames: two videos have the same name; their frames would overwrite each other")
+    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        raise SystemExit(f"video_frames: {args.out} is not a new, empty folder; choose a new --out")
     like = photo_row(args.real, args.same_as) if args.same_as else {}
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []

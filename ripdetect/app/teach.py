@@ -8,6 +8,7 @@ and, for a rip, the point clicked on it (a box around it goes to the labels file
 from __future__ import annotations
 
 import copy
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ripdetect.app.handlers import RipApp, user_error
 from ripdetect.app.views import adapt_report
 from ripdetect.cameras.adapt import adapt_camera, save_adapted
 from ripdetect.cameras.adapt_labels import check_enough, read_camera_labels
-from ripdetect.cameras.label_queue import QUEUE_DIR, LabelQueue
+from ripdetect.cameras.label_queue import PRIORITY, QUEUE_DIR, LabelQueue
 from ripdetect.cameras.profiles import NAME_PATTERN
 from ripdetect.config import AdaptConfig
 from ripdetect.data.images import resize_long_side, stored_size
@@ -73,15 +74,28 @@ class TeachHandlers:
             return []
         camera = camera_name(camera)
         queue = LabelQueue(self.watch_dir / camera, 0)
-        rows = sorted(queue.rows(), key=lambda r: r["file"], reverse=True)
+        rows = sorted(queue.rows(), key=lambda r: (PRIORITY.get(r.get("reason"), 0), r["file"]), reverse=True)
         return [str(self.watch_dir / camera / QUEUE_DIR / r["file"]) for r in rows]
 
     def load(self, session: LabelSession, camera: str | None, uploads: list[str] | None):
         """Add the camera's queue (when a camera is chosen) and the uploaded frames -> the tab's views."""
-        paths = self.queue_frames(camera or "") + [str(p) for p in uploads or []]
+        paths = self.copied(self.queue_frames(camera or "")) + [str(p) for p in uploads or []]
         if not paths:
             raise user_error("No frames: this camera's queue is empty and nothing was uploaded.")
         return self.views(session.with_frames(paths))
+
+    def copied(self, frames: list[str]) -> list[str]:
+        """Copies of the queue's frames, kept until the app stops: the watcher trims its queue while an operator
+        labels (a frame that went before it was copied is left out)."""
+        if not frames:
+            return []
+        folder, copies = self.app.results.new("teach-frames"), []
+        for frame in frames:
+            try:
+                copies.append(str(shutil.copy2(frame, folder / Path(frame).name)))
+            except FileNotFoundError:
+                continue
+        return copies
 
     def views(self, session: LabelSession):
         """-> (session, gallery of (frame, caption), the frame shown, its caption, the counts)."""
@@ -134,8 +148,8 @@ class TeachHandlers:
         if not session.frames:
             raise user_error("Load or upload frames first.")
         path = session.frames[session.current]
-        height, width = self.app.predictor.load(path).shape[:2]
-        scale = max(height, width) / min(SHOWN_SIDE, max(height, width))
+        height, width = self.app.predictor.load(path).shape[:2]  # what is shown comes from this (capped at max_side)
+        scale = max(stored_size(path)) / min(SHOWN_SIDE, max(height, width))  # points are in the stored file's pixels
         points = {**session.points, path: (x * scale, y * scale)}
         return self.views(replace(session, labels={**session.labels, path: "rip"}, points=points))
 

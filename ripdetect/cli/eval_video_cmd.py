@@ -80,5 +80,7 @@ def run(args: argparse.Namespace) -> int:
                                           for r in report["sweep"]],
                       [*SWEEP, "false_alarms_per_camera_hour", "false_events", "rip_clips_missed",
                        "time_to_first_alert_median_s"])
+        else:  # an earlier run's sweep (the folder is eval-video's, claimed above) would not match these results
+            (out / "sweep.csv").unlink(missing_ok=True)
     print(json.dumps({k: v for k, v in report.items() if k != "sweep"}, indent=1))
     return 1 if summary["clips_not_analysed"] else 0

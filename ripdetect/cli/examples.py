@@ -14,7 +14,7 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
         "ripdetect tune --real train/real_dev.csv --data synth/ --out runs/tune --timeout 28800",
     ]),
     "eval": ("training.md#train-and-evaluate", [
-        "ripdetect eval --data my_beach/ --model runs/my_beach/final/model.safetensors --out eval/",
+        "ripdetect eval --data my_beach/ --model runs/my_beach/model.safetensors --out eval/",
     ]),
     "eval-video": ("video.md#false-alarms-on-labelled-clips", [
         "ripdetect eval-video clips.csv --out runs/eval-video          # path,label[,events] (events: '12.5-40; 80-95')",
@@ -55,11 +55,11 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
     "compare": ("training.md", ["ripdetect compare runs/a runs/b --ensemble runs/a runs/b"]),
     "augment-preview": ("training.md", ["ripdetect augment-preview --data my_beach/ --out grid.png"]),
     "export": ("export.md", [
-        "ripdetect export runs/my_beach/final/model.safetensors model.onnx",
-        "ripdetect export runs/my_beach/final/model.safetensors model.int8.onnx --int8 --calib my_beach/ synth/",
+        "ripdetect export runs/my_beach/model.safetensors model.onnx",
+        "ripdetect export runs/my_beach/model.safetensors model.int8.onnx --int8 --calib my_beach/ synth/",
     ]),
     "distill": ("export.md", [
-        "ripdetect distill --teacher runs/big/final/model.safetensors --student efficientnet_lite0 --input-size 160 "
+        "ripdetect distill --teacher runs/big/model.safetensors --student efficientnet_lite0 --input-size 160 "
         "--data synth/ --out runs/small",
     ]),
     "app": ("app.md", [

@@ -50,10 +50,11 @@ def caught_sentence(metrics: dict, what: str) -> str | None:
     if not matrix:
         return None
     (calm_right, calm_wrong), (rip_missed, rip_caught) = matrix
+    scores = [f"{name} {metrics[key]:.2f}{_interval(metrics, key)}" for name, key in
+              (("balanced accuracy", "balanced_accuracy"), ("ROC-AUC", "roc_auc")) if metrics.get(key) is not None]
     return (f"On {what} ({metrics.get('n', calm_right + calm_wrong + rip_missed + rip_caught)} photos): it caught "
             f"{rip_caught} of {rip_caught + rip_missed} rips and raised a false alarm on {calm_wrong} of "
-            f"{calm_right + calm_wrong} calm photos; balanced accuracy {metrics['balanced_accuracy']:.2f}"
-            f"{_interval(metrics, 'balanced_accuracy')}, ROC-AUC {metrics['roc_auc']:.2f}{_interval(metrics, 'roc_auc')}.")
+            f"{calm_right + calm_wrong} calm photos" + (f"; {', '.join(scores)}." if scores else "."))
 
 
 def video_sentence(video: dict) -> str | None:
@@ -81,6 +82,11 @@ def card_text(metadata: dict) -> CardText:
     card = metadata.get("model_card") or {}
     cv = card.get("cross_validation") or metadata.get("cross_validation") or {}
     results = []
+    adapted = metadata.get("adapted")
+    if isinstance(adapted, dict):  # its own before/after first: the figures after it are its base model's
+        report = (adapted.get("report") or {}).get("sentence")
+        results.append(f"Adapted to the camera '{adapted.get('camera')}' from {adapted.get('base_model')}"
+                       + (f": {report}" if report else ".") + " The figures below are the base model's.")
     if isinstance(cv, dict) and cv.get("overall"):
         folds = cv.get("folds", "?")
         sites = f" from {cv['sites']} sites" if cv.get("sites") else ""

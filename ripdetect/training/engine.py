@@ -21,7 +21,7 @@ import torch
 from ripdetect import records
 from ripdetect.config import TrainConfig, to_dict
 from ripdetect.data.layouts import Sample, manifest_hash
-from ripdetect.errors import CheckpointError, DataError
+from ripdetect.errors import CheckpointError, ConfigError, DataError
 from ripdetect.files import write_json, write_text
 from ripdetect.models.checkpoint import load_checkpoint, save_checkpoint
 from ripdetect.models.classifier import RipClassifier, create_model, rip_prob, rip_score
@@ -169,6 +169,9 @@ def _fit(train_samples, val_samples, train_config: TrainConfig, run_dir: Path, r
     loaders = EpochLoaders(train_samples, val_samples, model.preprocessing, train_config, workers)
     cache, entries = feature_cache, None
     if train_config.feature_cache_views:
+        if workers.is_distributed:
+            raise ConfigError("--feature-cache-views trains in one process (each torchrun process would build and "
+                              "train on the whole cache): run it without torchrun, or with --feature-cache-views 0")
         if cache is None:
             cache = FeatureCache(model, train_samples, model.preprocessing, train_config, progress)
         entries = cache.entries_of(train_samples)

@@ -111,7 +111,8 @@ class VideoAnalysis:
         sea = self._sea(prediction, grey.shape)
         if frame.earlier_rgb is None:
             return self.motion.summary()
-        if self._dis is None:  # this analysis' own (OpenCV's DIS is not thread-safe; cameras run in threads)
+        if self._dis is None and self.video_config.flow_method == "dis":
+            # this analysis' own: OpenCV's DIS is not thread-safe, and cameras run in threads
             self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         flow = optical_flow(small_grey(frame.earlier_rgb), grey, self.video_config.flow_method, self._dis)
         offshore = offshore_field(sea)

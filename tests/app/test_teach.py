@@ -36,11 +36,14 @@ def test_label_and_adapt_from_the_queue_and_uploads(teach, tmp_path, stills):
                for i in range(4)]
     session, gallery, shown, caption, counts = teach.load(LabelSession(), "pier-cam", uploads)
     assert len(session.frames) == 14 and len(gallery) == 14 and shown is not None and "14 frames" in counts
+    queued = sorted(r["file"] for r in queue.rows())
+    for name in queued:  # the watcher trims its queue while the operator labels: the session has copies
+        (tmp_path / "watch" / "pier-cam" / "queue" / name).unlink()
     with pytest.raises(gr.Error, match="too few"):
         teach.adapt(teach.label(session, "no_rip")[0], "pier-cam", 0.1)
     for index, path in enumerate(session.frames):
         session = teach.select(session, index)[0]
-        if "_" in path and path.endswith(".jpg") and rip_like(path, queue):
+        if "_" in path and path.endswith(".jpg") and rip_like(path, queued):
             session = teach.click(session, 300.0, 70.0)[0]  # on the rip: labels it rip, with a point
         else:
             session = teach.label(session, "no_rip")[0]
@@ -53,7 +56,20 @@ def test_label_and_adapt_from_the_queue_and_uploads(teach, tmp_path, stills):
     assert len(boxes) == 2 and all(len(b.split()) == 4 for b in boxes)
 
 
-def rip_like(path: str, queue) -> bool:
+def test_a_click_on_a_large_frame_marks_the_rip_where_it_was_clicked(teach, tmp_path):
+    """The frame is shown at most 1,280 px wide (and read at most 1,600): the box is in the stored file's pixels."""
+    import numpy as np
+
+    from ripdetect.app.teach import LabelSession
+
+    big = write_png(tmp_path / "up" / "2026-06-12_big.png", np.full((1200, 2400, 3), 90, np.uint8))
+    session = teach.load(LabelSession(), None, [str(big)])[0]
+    session = teach.click(session, 640.0, 320.0)[0]  # the middle of the shown frame's right half, a quarter down
+    with open(teach.labels_csv(session, tmp_path), newline="") as handle:
+        x1, y1, x2, y2 = (float(v) for v in next(csv.DictReader(handle))["box"].split())
+    assert (x1 + x2) / 2 == pytest.approx(1200, abs=2) and (y1 + y2) / 2 == pytest.approx(600, abs=2)
+
+
+def rip_like(path: str, names: list[str]) -> bool:
     """The queue's fifth frame of each day is the rip (its file name sorts last within its day)."""
-    names = sorted(r["file"] for r in queue.rows())
     return path.endswith(names[4]) or path.endswith(names[9])

@@ -29,6 +29,17 @@ def test_card_sentences_count_what_the_confusion_matrices_say():
     assert "inside the labelled rip box on 3 of 5 Haeundae CCTV frames" in joined
 
 
+def test_a_viewpoint_with_one_class_and_an_adapted_model_are_told_plainly():
+    metadata = {"adapted": {"camera": "pier", "base_model": "ripdetect-default-v3",
+                            "report": {"sentence": "On 3 held-out days (30 frames), all calm, it raised 1 false alarm."}},
+                "model_card": {"cross_validation": {"folds": 5, "overall": {
+                    "n": 10, "confusion_matrix": [[9, 1], [0, 0]], "balanced_accuracy": None, "roc_auc": None}}}}
+    results = card_text(metadata).results
+    assert results[0] == ("Adapted to the camera 'pier' from ripdetect-default-v3: On 3 held-out days (30 frames), "
+                          "all calm, it raised 1 false alarm. The figures below are the base model's.")
+    assert results[-1].endswith("it caught 0 of 0 rips and raised a false alarm on 1 of 10 calm photos.")
+
+
 def test_a_card_without_records_says_so_and_guesses_nothing():
     text = card_text({})
     assert text.trained_on == "not recorded in this checkpoint" and text.results == [] and text.limits == []

@@ -79,3 +79,4 @@ def test_eval_video_on_the_toy_camera_and_its_output_folder(cli, tmp_path, still
     assert (out / "sweep.csv").read_text().startswith("window_s,on_threshold,min_event_s")
     again = cli(*args)  # its own files: replaced without --overwrite
     assert again.returncode == 1 and "did not write" not in again.stderr
+    assert not (out / "sweep.csv").exists()  # the earlier sweep does not sit beside results it did not come from
