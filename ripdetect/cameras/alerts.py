@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ripdetect.cameras.database import StateStore
 from ripdetect.config import AlertConfig
+from ripdetect.errors import RipdetectError
 from ripdetect.version import __version__
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,10 @@ class AlertSender:
     def _deliver(self, alert: dict, lane: tuple[str, str]) -> None:
         try:
             self._try(alert)
-        except sqlite3.ProgrammingError:  # the watcher closed the state meanwhile: the alert stays pending
+        except (sqlite3.ProgrammingError, RipdetectError):
+            if not getattr(self.store, "closed", False):
+                raise
+            # the watcher closed the state meanwhile: the alert stays pending
             log.info("%s: %s alert by %s still pending at exit; the next run sends it", alert["camera"],
                      alert["kind"], alert["channel"])
         finally:

@@ -60,6 +60,7 @@ class StateStore:
                                  "forgotten)", self.path) from None
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self.closed = False
 
     def _check_schema(self) -> None:
         """Every table has the columns this version writes (an older watcher's database is refused in one line)."""
@@ -71,6 +72,7 @@ class StateStore:
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             self._db.close()
 
     def _write(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:

@@ -198,7 +198,7 @@ def test_cli_predict_json_lines_in_order_with_errors(tiny_checkpoint, tmp_path, 
     assert [line["path"].split("/")[-1] for line in lines] == ["a.png", "c.jpg", "d.png", "b.png", "missing.png"]
     first = lines[0]
     assert first["label"] == "rip" and first["threshold"] == 0
-    assert set(first["region"]) == {"area_fraction", "centroid", "bbox", "polygons"}
+    assert set(first["region"]) == {"count", "area_fraction", "centroid", "bbox", "polygons"}
     assert (tmp_path / "out" / "a_overlay.png").exists() and first["overlay"].endswith("a_overlay.png")
     assert "not an image" in lines[1]["error"] and "empty" in lines[2]["error"]
     assert "Traceback" not in result.stderr

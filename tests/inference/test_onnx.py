@@ -276,7 +276,7 @@ def test_a_dataset_folder_calibrates_on_its_images_not_its_label_masks(tiny_pair
 
 @pytest.mark.parametrize("flags, message", [
     (["--int8", "--calib", "x"], "need an .onnx target"),
-    (["--half"], "--half and --training-data re-save a checkpoint"),
+    (["--half"], "--half, --training-data, --card and --video-threshold re-save a checkpoint"),
     (["--int8"], "--int8 needs calibration images"),
 ])
 def test_export_flags_that_do_not_fit_the_target_are_one_line(tiny_pair, tmp_path, cli, flags, message):
