@@ -67,6 +67,7 @@ class TeachHandlers:
     def __init__(self, app: RipApp, watch_dir: str | Path | None = None, adapt_config: AdaptConfig | None = None):
         self.app, self.watch_dir = app, Path(watch_dir) if watch_dir else None
         self.adapt_config = adapt_config or AdaptConfig()
+        self._copies: dict[str, Path] = {}  # camera -> the folder of its queued frames' copies
 
     def queue_frames(self, camera: str) -> list[str]:
         """The camera's queued frames (``ripdetect watch``'s labelling queue), the most worth a label first."""
@@ -79,22 +80,27 @@ class TeachHandlers:
 
     def load(self, session: LabelSession, camera: str | None, uploads: list[str] | None):
         """Add the camera's queue (when a camera is chosen) and the uploaded frames -> the tab's views."""
-        paths = self.copied(self.queue_frames(camera or "")) + [str(p) for p in uploads or []]
+        paths = self.copied(camera or "", self.queue_frames(camera or "")) + [str(p) for p in uploads or []]
         if not paths:
             raise user_error("No frames: this camera's queue is empty and nothing was uploaded.")
         return self.views(session.with_frames(paths))
 
-    def copied(self, frames: list[str]) -> list[str]:
-        """Copies of the queue's frames, kept until the app stops: the watcher trims its queue while an operator
-        labels (a frame that went before it was copied is left out)."""
+    def copied(self, camera: str, frames: list[str]) -> list[str]:
+        """Copies of the camera's queued frames, in one folder per camera kept until the app stops: the watcher
+        trims its queue while an operator labels (a frame that went before it was copied is left out)."""
         if not frames:
             return []
-        folder, copies = self.app.results.new("teach-frames"), []
+        if camera not in self._copies:
+            self._copies[camera] = self.app.results.new("teach-frames")
+        copies = []
         for frame in frames:
+            copy_path = self._copies[camera] / Path(frame).name
             try:
-                copies.append(str(shutil.copy2(frame, folder / Path(frame).name)))
+                if not copy_path.exists():
+                    shutil.copy2(frame, copy_path)
             except FileNotFoundError:
                 continue
+            copies.append(str(copy_path))
         return copies
 
     def views(self, session: LabelSession):
