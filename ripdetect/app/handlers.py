@@ -196,7 +196,9 @@ class RipApp:
         text = card_text(meta)
         lines = [f"## {checkpoint.model_id}", "",
                  f"**What it does:** says whether a beach-camera frame shows a rip current ({RIP_WORD} or "
-                 f"{NO_RIP_WORD}) and outlines where. It decides at p ≥ {self.predictor.threshold:.2f}.", "",
+                 f"{NO_RIP_WORD}) and outlines where. It decides at p ≥ {self.predictor.threshold:.2f}; in a video, "
+                 f"an event starts when the mean over the last seconds reaches {self.predictor.video_threshold:.2f}.",
+                 "",
                  f"**What it learnt from:** {text.trained_on}", "", "### How well it does"]
         lines += [f"- {sentence}" for sentence in text.results] or ["- No cross-validated results are recorded in "
                                                                     "this checkpoint."]

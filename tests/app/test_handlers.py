@@ -187,7 +187,7 @@ def test_result_folders_are_removed_after_their_time(tiny_checkpoint, image_path
 
 def test_model_card_has_disclaimer(app):
     card = app.model_card()
-    assert "tiny_cnn" in card and "Not a swim / no-swim tool" in card and "decides at p ≥ 0.50" in card
+    assert "tiny_cnn" in card and "Not a swim / no-swim tool" in card and "decides at p ≥ 0.50; in a video, an event starts when the mean" in card
 
 
 @pytest.fixture(scope="module")
