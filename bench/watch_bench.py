@@ -44,6 +44,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the tests' real stream and webhook se
 
 from servers import MjpegServer, WebhookReceiver, wait_for  # noqa: E402
 
+from ripdetect.config import yaml_text  # noqa: E402
+
 SAMPLES = ROOT / "ripdetect" / "samples"
 CALM, RIP = SAMPLES / "synthetic_norip_oblique.jpg", SAMPLES / "synthetic_rip_oblique.jpg"
 
@@ -80,11 +82,9 @@ def serve(clip: Path) -> tuple[subprocess.Popen, str]:
 
 
 def write_profile(path: Path, sources: list[str], video: dict, alerts: dict | None = None) -> Path:
-    import yaml
-
     cameras = [{"name": f"cam{i:02d}", "source": url, "video": video, **({"alerts": alerts} if alerts else {})}
                for i, url in enumerate(sources)]
-    path.write_text(yaml.safe_dump({"cameras": cameras}))
+    path.write_text(yaml_text({"cameras": cameras}))  # a dict used by every camera is written out for each
     return path
 
 

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ripdetect.config import AlertConfig, InferenceConfig, VideoConfig, from_dict, read_data_file, to_dict, shown
+from ripdetect.config import (AlertConfig, InferenceConfig, VideoConfig, from_dict, read_data_file, shown, to_dict,
+                              yaml_text)
 from ripdetect.errors import ConfigError
 from ripdetect.files import write_text
 from ripdetect.inference.roi import Roi
@@ -147,7 +146,7 @@ def find_camera(profiles: list[CameraProfile], name: str, where: str = "--camera
 
 def profiles_yaml(profiles: list[CameraProfile]) -> str:
     """A profile file's text (YAML) for ``profiles``, as ``load_profiles`` reads it back."""
-    body = yaml.safe_dump({"cameras": [p.to_dict() for p in profiles]}, sort_keys=False, default_flow_style=None)
+    body = yaml_text({"cameras": [p.to_dict() for p in profiles]})
     return "# ripdetect camera profiles: ripdetect watch --cameras FILE --out DIR\n" + body
 
 
@@ -168,7 +167,7 @@ def set_camera_model(path: str | Path, camera: str, model: str | Path) -> Path:
                   if not (candidate := path.with_name(f"{path.stem}.before-adapt{'' if n == 1 else f'-{n}'}{path.suffix}"))
                   .exists())
     shutil.copy2(path, backup)
-    text = (yaml.safe_dump(data, sort_keys=False, default_flow_style=None) if path.suffix.lower() in (".yaml", ".yml")
+    text = (yaml_text(data) if path.suffix.lower() in (".yaml", ".yml")
             else json.dumps(data, indent=2) + "\n")
     write_text(path, text)
     return backup

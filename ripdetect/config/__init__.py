@@ -18,7 +18,7 @@ that uses them (``ripdetect.decision``, ``ripdetect.training.tuning``).
 from ripdetect.config.cameras import AlertConfig, WatchConfig
 from ripdetect.config.knobs import (THRESHOLD_DECIMALS, allowed_values, check_field, decision_threshold, describe_range,
                                     from_dict, knob, load_json_config, read_data_file, replace, scalar_type, shown,
-                                    to_dict, validate_fields)
+                                    to_dict, validate_fields, yaml_text)
 from ripdetect.config.model import (ARCHITECTURES, CLASS_NAMES, KEEP_FLOAT_CHOICES, MONITORS, AdaptConfig,
                                     AugmentConfig, DistillConfig, ModelConfig, QuantConfig, TrainConfig)
 from ripdetect.config.runtime import (CAM_METHODS, CAM_THRESHOLD_MODES, FAITHFULNESS_DEFAULT, AppLimits,
@@ -32,5 +32,5 @@ __all__ = [
     "THRESHOLD_DECIMALS", "AdaptConfig", "AlertConfig", "AppLimits", "AugmentConfig", "DistillConfig", "InferenceConfig",
     "ModelConfig", "QuantConfig", "SynthConfig", "TrainConfig", "TuneConfig", "VideoConfig", "WatchConfig",
     "allowed_values", "check_field", "decision_threshold", "describe_range", "from_dict", "knob", "load_json_config",
-    "read_data_file", "replace", "scalar_type", "shown", "to_dict", "validate_fields",
+    "read_data_file", "replace", "scalar_type", "shown", "to_dict", "validate_fields", "yaml_text",
 ]

@@ -170,6 +170,17 @@ def read_data_file(path: str | Path, max_bytes: int = MAX_DATA_FILE_BYTES) -> An
         raise ConfigError(f"not valid {'YAML' if yaml_file else 'JSON'}: {reason}", path) from None
 
 
+class _WrittenOut(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a value used twice is written twice: ``read_data_file`` refuses anchors and aliases
+
+
+def yaml_text(data: Any) -> str:
+    """``data`` as YAML that ``read_data_file`` reads back: block style for mappings, flow for short lists, keys in
+    their order, and no anchors or aliases (PyYAML writes one for any object that appears twice)."""
+    return yaml.dump(data, Dumper=_WrittenOut, sort_keys=False, default_flow_style=None)
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     seen = {}
     for key, value in pairs:

@@ -179,3 +179,15 @@ def test_camera_flag_errors_are_one_line(cli, tmp_path, args, message):
     args = [a.replace("{profile}", str(profile)) for a in args]
     result = cli("video", "--out", tmp_path / "out", *args)
     assert result.returncode == 2 and re.search(message, result.stderr) and len(result.stderr.splitlines()) == 1
+
+
+def test_a_profile_file_written_by_ripdetect_reads_back_with_a_value_used_twice(tmp_path):
+    """PyYAML writes an anchor and an alias for an object used twice, which profile files refuse: ours never do."""
+    from ripdetect.cameras.profiles import load_profiles
+    from ripdetect.config import yaml_text
+
+    video = {"sample_fps": 2}
+    text = yaml_text({"cameras": [{"name": f"cam{i}", "source": f"cam{i}.mp4", "video": video} for i in range(2)]})
+    assert "&" not in text and "*" not in text
+    (tmp_path / "cameras.yaml").write_text(text)
+    assert [p.video.sample_fps for p in load_profiles(tmp_path / "cameras.yaml")] == [2.0, 2.0]

@@ -17,17 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from ripdetect.config import yaml_text
 from tests.helpers import still_clip
 from tests.servers import MjpegServer, WebhookReceiver, wait_for
 
 
 def profile_file(path: Path, cameras: list[dict], model: Path | None = None) -> Path:
     """A profile file of ``cameras``; with ``model``, every camera runs it (the toy camera's model)."""
-    import yaml
-
     if model is not None:
         cameras = [{"model": str(model), **camera} for camera in cameras]
-    path.write_text(yaml.safe_dump({"cameras": cameras}))
+    path.write_text(yaml_text({"cameras": cameras}))
     return path
 
 
