@@ -33,7 +33,7 @@ class ClipAccumulator:
 
     def __init__(self, camera: str, source: str, key: str, start_s: float, wall_offset: float,
                  predictor: Predictor, on_threshold: float, off_threshold: float, video_settings: dict,
-                 open_event: Event | None = None):
+                 open_event: Event | None = None, show_flow: bool = False):
         self.camera, self.source, self.key = camera, source, key
         self.start_s, self.wall_offset = start_s, wall_offset  # wall = source time + wall_offset
         self.predictor = predictor
@@ -46,12 +46,17 @@ class ClipAccumulator:
         self.cam_sum: np.ndarray | None = None  # over the clip's rip frames, for summary.png
         self.rip_frames = 0
         self.partial_decode = False  # its file was cut short (truncated or damaged): decoding stopped early
+        self.flow = RunningMean() if show_flow else None  # the clip's seaward-flow evidence, drawn in summary.png
+        self.offshore: np.ndarray | None = None
 
     def add(self, result: FrameResult) -> None:
         row = timeline_row(result)
         row["time_s"] = records.seconds(result.frame.time_s - self.start_s)
         self.rows.append(row)
         self.timex.add(resize_long_side(result.frame.image_rgb, ANNOTATED_MAX_SIDE))
+        if self.flow is not None and result.motion is not None and result.motion.offshore is not None:
+            self.flow.add(result.motion.evidence)
+            self.offshore = result.motion.offshore
         if result.aggregated.state == "rip":
             cam = result.prediction.cam.astype(np.float64)
             self.cam_sum = cam if self.cam_sum is None else self.cam_sum + cam
@@ -110,8 +115,9 @@ class ClipAccumulator:
         mean_cam = None if self.cam_sum is None else self.cam_sum / self.rip_frames
         folder = Path(tempfile.mkdtemp(prefix="ripdetect-clip-"))
         try:
+            motion = None if self.flow is None or self.offshore is None else (self.flow.mean_float, self.offshore)
             write_outputs(folder, self.rows, [e for e, _ in self.clip_events(end_s)], summary, self.timex.mean,
-                          self.predictor, mean_cam)
+                          self.predictor, mean_cam, motion=motion)
             return summary, {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
         finally:
             shutil.rmtree(folder, ignore_errors=True)

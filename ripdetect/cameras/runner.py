@@ -267,7 +267,8 @@ class CameraRunner:
         settings = {"window_s": video.window_s, "min_event_s": video.min_event_s, "sample_fps": video.sample_fps,
                     "stride": video.stride, "clip_minutes": video.clip_minutes}
         return ClipAccumulator(self.profile.name, source, key, start_s, wall_offset, self.predictor,
-                               self.on_threshold, self.off_threshold, settings, open_event)
+                               self.on_threshold, self.off_threshold, settings, open_event,
+                               show_flow=video.motion and video.show_flow)
 
     def _publish(self, clip: ClipAccumulator, end_s: float, complete: bool) -> None:
         summary, files = clip.finish(end_s, complete)

@@ -406,3 +406,18 @@ def test_a_camera_survives_each_fault_in_its_folder(tmp_path, stills, toy_checkp
         wait_for(lambda: log.exists() and '"kind": "start"' in log.read_text(), 90, what="the good recording's alert")
     if (folder / "locked").exists():
         (folder / "locked").chmod(0o755)
+
+
+@pytest.mark.slow
+def test_a_camera_with_motion_on_records_the_seaward_flow_in_its_clips(cli, tmp_path, stills, toy_checkpoint):
+    """``video: {motion: true, show_flow: true}`` in a profile: each clip's timeline has the window's motion strength
+    beside the window mean, as ``ripdetect video --motion`` writes it."""
+    still_clip(tmp_path / "pier.mp4", [(stills["calm"], 3), (stills["rip"], 3)])
+    cameras = profile_file(tmp_path / "cameras.yaml", [{"name": "pier", "source": "pier.mp4", "video": {
+        "sample_fps": 2, "window_s": 2, "min_event_s": 1, "motion": True, "show_flow": True}}], model=toy_checkpoint)
+    result = cli("watch", "--cameras", cameras, "--out", tmp_path / "out", "--once")
+    assert result.returncode == 0, result.stderr
+    (timeline,) = (tmp_path / "out" / "pier").glob("*/*/timeline.csv")
+    header, *rows = timeline.read_text().splitlines()
+    assert header.split(",")[-2:] == ["window_mean", "motion_strength"] and len(rows) >= 10
+    assert (timeline.parent / "summary.png").is_file()
