@@ -29,7 +29,7 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
         "",
         "labels.csv holds path,label[,box][,day]: rip or no_rip; box x1 y1 x2 y2 in pixels; day: when the frame was "
         "taken",
-        "(else read from the file name or date). Label at least 5 frames from at least 2 days; calm days alone are "
+        "(else read from the file name or date). Label at least 5 frames (from at least 2 days, or one day, cut into blocks of time); calm days alone are "
         "enough",
         "to teach the camera's normal.",
     ]),
