@@ -20,7 +20,7 @@ from ripdetect.app.handlers import RipApp, user_error
 from ripdetect.app.views import adapt_report
 from ripdetect.cameras.adapt import adapt_camera, save_adapted
 from ripdetect.cameras.adapt_labels import check_enough, read_camera_labels
-from ripdetect.cameras.label_queue import PRIORITY, QUEUE_DIR, LabelQueue
+from ripdetect.cameras.label_queue import QUEUE_DIR, LabelQueue, most_worth_first
 from ripdetect.cameras.profiles import NAME_PATTERN
 from ripdetect.config import AdaptConfig
 from ripdetect.data.images import resize_long_side, stored_size
@@ -75,8 +75,7 @@ class TeachHandlers:
             return []
         camera = camera_name(camera)
         queue = LabelQueue(self.watch_dir / camera, 0)
-        rows = sorted(queue.rows(), key=lambda r: (PRIORITY.get(r.get("reason"), 0), r["file"]), reverse=True)
-        return [str(self.watch_dir / camera / QUEUE_DIR / r["file"]) for r in rows]
+        return [str(self.watch_dir / camera / QUEUE_DIR / r["file"]) for r in most_worth_first(queue.rows())]
 
     def load(self, session: LabelSession, camera: str | None, uploads: list[str] | None):
         """Add the camera's queue (when a camera is chosen) and the uploaded frames -> the tab's views."""
@@ -122,11 +121,10 @@ class TeachHandlers:
         return {"rip": "rip", "no_rip": "no rip", None: "not labelled"}[label]
 
     def shown(self, path: str, point: tuple[float, float] | None) -> np.ndarray:
-        """The frame at display size, with the clicked rip point drawn."""
-        image = self.app.predictor.load(path)
-        scale = min(1.0, SHOWN_SIDE / max(image.shape[:2]))
-        image = resize_long_side(image, SHOWN_SIDE).copy()
+        """The frame at display size, with the clicked rip point (in the stored file's pixels) drawn."""
+        image = resize_long_side(self.app.predictor.load(path), SHOWN_SIDE).copy()
         if point is not None:
+            scale = max(image.shape[:2]) / max(stored_size(path))
             centre = (round(point[0] * scale), round(point[1] * scale))
             cv2.circle(image, centre, max(6, image.shape[1] // 60), (255, 60, 40), 3, cv2.LINE_AA)
         return image

@@ -39,6 +39,11 @@ QUEUE_MAX_SIDE = 1280  # a queued frame's long side: enough to label, small on d
 FRAME_NAME = re.compile(r"\d{8}-\d{6}-\d{3}_(short_event|near_threshold|calm_sample)\.jpg")
 
 
+def most_worth_first(rows: list[dict]) -> list[dict]:
+    """Queue rows by priority, then the newest first."""
+    return sorted(rows, key=lambda r: (PRIORITY.get(r.get("reason"), 0), r["file"][:19]), reverse=True)
+
+
 def encode_frame(image_rgb: np.ndarray) -> bytes:
     image = resize_long_side(image_rgb, QUEUE_MAX_SIDE)
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -119,7 +124,7 @@ class LabelQueue:
         frames this queue wrote: listed in its ``queue.csv`` and named by it)."""
         if len(rows) <= self.queue_max:
             return rows
-        ranked = sorted(rows, key=lambda r: (PRIORITY.get(r["reason"], 0), r["file"][:19]), reverse=True)
+        ranked = most_worth_first(rows)
         keep, drop = ranked[:self.queue_max], ranked[self.queue_max:]
         for row in drop:
             if FRAME_NAME.fullmatch(row["file"]):

@@ -229,9 +229,6 @@ class CameraRunner:
                 for change in agg.changes:  # the aggregator's events: the one events model
                     open_event = change.event if change.kind == "start" else None
                     self._event(change.kind, change.event, result, source, live, wall_offset, file_id)
-                    if change.kind == "end":
-                        for note in self.queue.event_ended(change.event.end_s - change.event.start_s):
-                            self.emit(note)
                 unseen = result  # the latest frame not yet in latest.jpg
                 if time.monotonic() - last_snapshot >= self.watch_config.snapshot_s:
                     last_snapshot, unseen = time.monotonic(), None
@@ -255,9 +252,6 @@ class CameraRunner:
         for change in closing:
             self._event(change.kind, change.event, last if change.kind == "start" else None, source, live,
                         wall_offset, file_id)
-            if change.kind == "end":
-                for note in self.queue.event_ended(change.event.end_s - change.event.start_s):
-                    self.emit(note)
         self.queue.source_ended()  # a peak frame never carries over to another file or connection
         return frames, reason
 
@@ -292,6 +286,9 @@ class CameraRunner:
         self.emit(EventNote(self.profile.name, kind, key, event.start_s + wall_offset, event.end_s + wall_offset,
                             event.start_s, event.end_s, event.peak_prob, event.mean_prob, source, live,
                             None if result is None else self._jpeg(result)))
+        if kind == "end":  # a short event's peak frame goes to the labelling queue
+            for note in self.queue.event_ended(event.end_s - event.start_s):
+                self.emit(note)
 
     def _jpeg(self, result: FrameResult) -> bytes:
         image = resize_long_side(annotate_frame(self.predictor, result, self.on_threshold), ANNOTATED_MAX_SIDE)

@@ -203,17 +203,9 @@ def load_onnx(path: str | Path, threads: int | None = None) -> Checkpoint:
     return Checkpoint(backend, metadata["threshold"], metadata, str(path))
 
 
-def model_threshold(path: str | Path | None = None) -> float:
-    """The decision threshold a model was saved with (``None``: the embedded default model), read from its metadata
-    without loading the weights of a checkpoint."""
-    if path is not None and Path(path).suffix.lower() == ".onnx":
-        return load_onnx(path, threads=1).threshold
-    return read_metadata(default_model_path() if path is None else path)["threshold"]
-
-
 def video_threshold_of(path: str | Path | None = None) -> float:
-    """A model's video threshold (``decision.model_video_threshold``), read as ``model_threshold`` reads its
-    threshold."""
+    """A model's video threshold (``decision.model_video_threshold``; ``None``: the embedded default model), read
+    from its metadata without loading the weights of a checkpoint."""
     if path is not None and Path(path).suffix.lower() == ".onnx":
         onnx = load_onnx(path, threads=1)
         return model_video_threshold(onnx.metadata, onnx.threshold)

@@ -64,7 +64,9 @@ def test_a_click_on_a_large_frame_marks_the_rip_where_it_was_clicked(teach, tmp_
 
     big = write_png(tmp_path / "up" / "2026-06-12_big.png", np.full((1200, 2400, 3), 90, np.uint8))
     session = teach.load(LabelSession(), None, [str(big)])[0]
-    session = teach.click(session, 640.0, 320.0)[0]  # the middle of the shown frame's right half, a quarter down
+    session, _, shown, _, _ = teach.click(session, 640.0, 320.0)  # the shown frame's middle, a quarter down
+    ring = max(6, shown.shape[1] // 60)  # the circle drawn where the click was, on the frame as shown
+    assert tuple(shown[320, 640 + ring]) == (255, 60, 40) and tuple(shown[320, 640]) == (90, 90, 90)
     with open(teach.labels_csv(session, tmp_path), newline="") as handle:
         x1, y1, x2, y2 = (float(v) for v in next(csv.DictReader(handle))["box"].split())
     assert (x1 + x2) / 2 == pytest.approx(1200, abs=2) and (y1 + y2) / 2 == pytest.approx(600, abs=2)
